@@ -1,0 +1,43 @@
+#!/bin/sh
+# Install the Debian 12 packages one set-up step needs: `build` (to compile
+# and run the daemon) or `test` (build + everything the three test layers
+# start). Already-installed packages are not touched. As root it runs apt-get;
+# otherwise it prints the exact command to run and fails.
+set -eu
+
+build="build-essential cmake pkg-config libboost-dev libunbound-dev libspdlog-dev
+libfmt-dev libsystemd-dev libtomlplusplus-dev libre2-dev libpsl-dev publicsuffix"
+# ldnsutils: ldns-testns, the scripted DNS server of the integration and e2e
+# layers; postfix + swaks: the end-to-end layer; python3: the e2e driver.
+test="$build catch2 ldnsutils postfix swaks python3 iproute2"
+
+case "${1:-}" in
+  build) wanted=$build ;;
+  test) wanted=$test ;;
+  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+missing=""
+for pkg in $wanted; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  case "$status" in
+    *"install ok installed"*) ;;
+    *) missing="$missing $pkg" ;;
+  esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "rdns-policyd: missing Debian packages; run as root:" >&2
+  echo "  apt-get update && apt-get install -y --no-install-recommends$missing" >&2
+  exit 1
+fi
+
+echo "rdns-policyd: installing$missing" >&2
+# Postfix asks a debconf question at install time; answer it so the install
+# never blocks and leaves the system's own Postfix unconfigured.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,51 @@
+// Facts: what the assessment learned about one SMTP client, in the DESIGN.md
+// vocabulary. Every DNS-derived fact has an explicit "could not tell" value
+// (temperror); none of them is a boolean.
+//
+// Contract: Facts is a plain value built by the assessment and read by the
+// rule table and the decision log. The enum names below are the words the
+// rule file and the log use; to_string()/parse_*() convert both ways and are
+// the only place those words are spelled.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace policyd {
+
+// RFC 8601 iprev: PTR lookup plus forward confirmation of the PTR names.
+enum class Iprev { pass, fail, permerror, temperror };
+
+// HELO/EHLO argument shape (RFC 5321 §2.3.5, §4.1.3).
+enum class HeloSyntax { fqdn, non_fqdn, invalid, address_literal, bare_ip, missing };
+
+// An address-literal HELO compared with the client address.
+enum class HeloLiteral { match, mismatch, na };
+
+// The HELO name's A/AAAA records contain the client address.
+enum class HeloForward { pass, fail, none, temperror, na };
+
+std::string_view to_string(Iprev value);
+std::string_view to_string(HeloSyntax value);
+std::string_view to_string(HeloLiteral value);
+std::string_view to_string(HeloForward value);
+
+std::optional<Iprev> parse_iprev(std::string_view word);
+std::optional<HeloSyntax> parse_helo_syntax(std::string_view word);
+std::optional<HeloLiteral> parse_helo_literal(std::string_view word);
+std::optional<HeloForward> parse_helo_forward(std::string_view word);
+
+struct Facts {
+    Iprev iprev = Iprev::temperror;
+    // PTR names as published (lower-cased, no trailing dot), at most the
+    // configured number; verified_names are those that forward-confirmed.
+    std::vector<std::string> ptr_names;
+    std::vector<std::string> verified_names;
+    HeloSyntax helo_syntax = HeloSyntax::missing;
+    HeloLiteral helo_literal = HeloLiteral::na;
+    HeloForward helo_forward = HeloForward::na;
+};
+
+}  // namespace policyd

@@ -1,0 +1,90 @@
+// Resolver: libunbound driven from the Asio event loop.
+//
+// Contract:
+// - One Resolver per io_context; every member function is called on the
+//   io_context's thread, and every handler runs there too.
+// - lookup() never completes synchronously: the handler is always invoked
+//   later, through the io_context, exactly once, with an Answer (a timeout,
+//   a resolver error and shutdown included; those are Status::temperror).
+// - Each lookup has a deadline (ResolverOptions::timeout); libunbound has
+//   none of its own, so the Resolver cancels the query (ub_cancel) and answers
+//   temperror "timeout".
+// - Answers are hostile data: at most max_records names/addresses are kept;
+//   names are lower-cased and lose their trailing dot.
+// - The constructor throws std::runtime_error with a message naming the bad
+//   option (unreadable unbound config, bad forwarder) at start-up.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace resolver {
+
+enum class RrType : std::uint16_t { a = 1, ptr = 12, aaaa = 28 };
+
+enum class Status {
+    ok,         // NOERROR with data of the asked type
+    nxdomain,   // the name does not exist
+    nodata,     // the name exists, no record of that type
+    temperror,  // SERVFAIL, REFUSED, timeout, resolver error, shutdown
+};
+
+std::string_view to_string(Status status);
+
+struct Answer {
+    Status status = Status::temperror;
+    int rcode = 0;                  // DNS rcode as received (0 when none arrived)
+    std::uint32_t ttl = 0;          // TTL libunbound reports for the answer
+    std::string canonical_name;     // after following CNAMEs (lower case, no dot)
+    std::vector<std::string> names; // PTR targets (lower case, no trailing dot)
+    std::vector<boost::asio::ip::address> addresses;  // A / AAAA data
+    std::string error;              // why, for temperror ("timeout", "SERVFAIL", ...)
+    bool secure = false;            // DNSSEC-validated
+    bool bogus = false;             // DNSSEC validation failed
+};
+
+struct ResolverOptions {
+    enum class Upstream {
+        system,     // the nameservers of /etc/resolv.conf
+        forward,    // the forwarders below
+        recursive,  // full recursion from the root hints
+    };
+    Upstream upstream = Upstream::system;
+    std::vector<std::string> forwarders;  // "IP" or "IP@PORT"
+    std::string unbound_config;           // libunbound config file, applied first; "" = none
+    std::chrono::milliseconds timeout{3000};
+    std::size_t max_records = 32;
+};
+
+class Resolver {
+public:
+    using Handler = std::function<void(Answer)>;
+
+    Resolver(boost::asio::io_context& io, const ResolverOptions& options);
+    ~Resolver();
+    Resolver(const Resolver&) = delete;
+    Resolver& operator=(const Resolver&) = delete;
+
+    void lookup(std::string_view name, RrType type, Handler handler);
+
+    // Cancels every outstanding lookup (their handlers get temperror
+    // "shutdown") and stops watching libunbound's descriptor. Idempotent;
+    // the destructor calls it.
+    void shutdown();
+
+    // Lookups issued and not yet answered (for tests and metrics).
+    [[nodiscard]] std::size_t in_flight() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace resolver
