@@ -1,0 +1,188 @@
+#include "policyd/assessment.hpp"
+
+#include <boost/asio/post.hpp>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "policyd/helo.hpp"
+#include "resolver/dns_name.hpp"
+
+namespace policyd {
+namespace {
+
+using resolver::Answer;
+using resolver::RrType;
+using resolver::Status;
+
+// Collects A and AAAA answers for one name.
+struct ForwardState {
+    std::string name;
+    ForwardEvidence evidence;
+
+    void add(const Answer& answer, const IpAddress& client) {
+        switch (answer.status) {
+            case Status::ok:
+                for (const auto& address : answer.addresses) {
+                    evidence.any_address = true;
+                    if (same_address(address, client)) {
+                        evidence.confirmed = true;
+                    }
+                }
+                break;
+            case Status::nxdomain:
+            case Status::nodata:
+                break;
+            case Status::temperror:
+                evidence.temperror = true;
+                break;
+        }
+    }
+};
+
+// One assessment in progress. Shared by the resolver callbacks it starts;
+// the last one to finish hands the Facts to the caller.
+struct Job : std::enable_shared_from_this<Job> {
+    resolver::Resolver& resolver;
+    AssessmentOptions options;
+    IpAddress client;
+    Facts facts;
+    Assessor::Handler done;
+    int outstanding = 0;
+    Status ptr_status = Status::temperror;
+    std::vector<ForwardState> ptr_forward;
+    ForwardState helo_forward;
+
+    Job(resolver::Resolver& r, AssessmentOptions o, IpAddress c, Assessor::Handler d)
+        : resolver(r), options(o), client(c), done(std::move(d)) {}
+
+    void start(std::string_view helo_name) {
+        facts.helo_syntax = classify_helo(helo_name);
+        facts.helo_literal = match_helo_literal(helo_name, client);
+        ++outstanding;  // held by start() itself until every lookup is issued
+        lookup_ptr();
+        if (facts.helo_syntax == HeloSyntax::fqdn) {
+            helo_forward.name = resolver::normalise_name(helo_name);
+            lookup_helo(RrType::a);
+            lookup_helo(RrType::aaaa);
+        }
+        release();
+    }
+
+    void lookup_ptr() {
+        ++outstanding;
+        resolver.lookup(resolver::reverse_name(client), RrType::ptr,
+                        [self = shared_from_this()](Answer answer) {
+                            self->on_ptr(std::move(answer));
+                        });
+    }
+
+    void on_ptr(Answer answer) {
+        ptr_status = answer.status;
+        if (answer.status == Status::ok) {
+            for (auto& name : answer.names) {
+                if (facts.ptr_names.size() >= options.max_ptr_names) {
+                    break;
+                }
+                facts.ptr_names.push_back(std::move(name));
+            }
+            ptr_forward.resize(facts.ptr_names.size());
+            for (std::size_t i = 0; i < facts.ptr_names.size(); ++i) {
+                ptr_forward[i].name = facts.ptr_names[i];
+                lookup_forward(i, RrType::a);
+                lookup_forward(i, RrType::aaaa);
+            }
+        }
+        release();
+    }
+
+    void lookup_forward(std::size_t index, RrType type) {
+        ++outstanding;
+        resolver.lookup(ptr_forward[index].name, type,
+                        [self = shared_from_this(), index](Answer answer) {
+                            self->ptr_forward[index].add(answer, self->client);
+                            self->release();
+                        });
+    }
+
+    void lookup_helo(RrType type) {
+        ++outstanding;
+        resolver.lookup(helo_forward.name, type, [self = shared_from_this()](Answer answer) {
+            self->helo_forward.add(answer, self->client);
+            self->release();
+        });
+    }
+
+    void release() {
+        if (--outstanding > 0) {
+            return;
+        }
+        std::vector<ForwardEvidence> forward;
+        forward.reserve(ptr_forward.size());
+        for (const auto& state : ptr_forward) {
+            forward.push_back(state.evidence);
+            if (state.evidence.confirmed) {
+                facts.verified_names.push_back(state.name);
+            }
+        }
+        facts.iprev = derive_iprev(ptr_status, facts.ptr_names.size(), forward);
+        if (facts.helo_syntax == HeloSyntax::fqdn) {
+            facts.helo_forward = derive_helo_forward(helo_forward.evidence);
+        } else {
+            facts.helo_forward = HeloForward::na;
+        }
+        auto handler = std::move(done);
+        handler(std::move(facts));
+    }
+};
+
+}  // namespace
+
+Iprev derive_iprev(Status ptr_status, std::size_t ptr_names,
+                   const std::vector<ForwardEvidence>& forward) {
+    switch (ptr_status) {
+        case Status::temperror:
+            return Iprev::temperror;
+        case Status::nxdomain:
+        case Status::nodata:
+            return Iprev::permerror;
+        case Status::ok:
+            break;
+    }
+    // A PTR answer whose every name was unusable counts as no PTR.
+    if (ptr_names == 0) {
+        return Iprev::permerror;
+    }
+    bool temperror = false;
+    for (const auto& evidence : forward) {
+        if (evidence.confirmed) {
+            return Iprev::pass;
+        }
+        temperror = temperror || evidence.temperror;
+    }
+    // Could not confirm, but a forward lookup we could not finish might have.
+    return temperror ? Iprev::temperror : Iprev::fail;
+}
+
+HeloForward derive_helo_forward(const ForwardEvidence& evidence) {
+    if (evidence.confirmed) {
+        return HeloForward::pass;
+    }
+    if (evidence.temperror) {
+        return HeloForward::temperror;
+    }
+    if (!evidence.any_address) {
+        return HeloForward::none;
+    }
+    return HeloForward::fail;
+}
+
+void Assessor::assess(const IpAddress& client, std::string_view helo_name, Handler done) {
+    auto job = std::make_shared<Job>(resolver_, options_, normalise(client), std::move(done));
+    // Every path ends in a resolver answer (the PTR lookup is always made),
+    // and the resolver never answers synchronously, so neither does this.
+    job->start(helo_name);
+}
+
+}  // namespace policyd

@@ -1,0 +1,60 @@
+// Assessment: gathers the DNS evidence for one request and derives its Facts.
+//
+// Contract:
+// - Runs on the io_context thread of its Resolver; assess() never completes
+//   synchronously (every DNS answer arrives through the loop; a request that
+//   needs no lookup still completes through a post()).
+// - The PTR lookup and the HELO's A/AAAA lookups start together; the A and
+//   AAAA lookups of every PTR name (at most max_ptr_names) run concurrently.
+//   Each lookup has the resolver's deadline, so one assessment is bounded by
+//   about two lookup deadlines (PTR, then forward).
+// - Postfix's client_name / reverse_client_name are never used: they come
+//   from the system resolver under Postfix's own rules.
+// - A lookup that could not be completed makes its fact temperror, never
+//   fail or pass.
+// - The caller must ensure client is a parsed address (callers refuse
+//   requests whose client_address does not parse).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string_view>
+
+#include "policyd/address.hpp"
+#include "policyd/facts.hpp"
+#include "resolver/resolver.hpp"
+
+namespace policyd {
+
+struct AssessmentOptions {
+    std::size_t max_ptr_names = 10;
+};
+
+class Assessor {
+public:
+    using Handler = std::function<void(Facts)>;
+
+    Assessor(resolver::Resolver& resolver, AssessmentOptions options)
+        : resolver_(resolver), options_(options) {}
+
+    void assess(const IpAddress& client, std::string_view helo_name, Handler done);
+
+private:
+    resolver::Resolver& resolver_;
+    AssessmentOptions options_;
+};
+
+// Pure derivations, exposed for unit tests.
+// iprev from the PTR answer's status, the number of usable PTR names and,
+// per name, what its A and AAAA answers showed. HELO forward from the HELO
+// name's A and AAAA answers.
+struct ForwardEvidence {
+    bool confirmed = false;  // some A/AAAA record equals the client
+    bool temperror = false;  // some A/AAAA lookup failed temporarily
+    bool any_address = false;
+};
+Iprev derive_iprev(resolver::Status ptr_status, std::size_t ptr_names,
+                   const std::vector<ForwardEvidence>& forward);
+HeloForward derive_helo_forward(const ForwardEvidence& evidence);
+
+}  // namespace policyd

@@ -1,0 +1,65 @@
+#include "policyd/decision_log.hpp"
+
+#include <cstdio>
+
+#include "policyd/sanitize.hpp"
+
+namespace policyd {
+namespace {
+
+void append_names(std::string& out, std::string_view key, const std::vector<std::string>& names) {
+    std::string joined;
+    for (const auto& name : names) {
+        if (!joined.empty()) {
+            joined += ',';
+        }
+        joined += name;
+    }
+    append_field(out, key, joined);
+}
+
+}  // namespace
+
+void append_field(std::string& out, std::string_view key, std::string_view value) {
+    out += ' ';
+    out += key;
+    out += '=';
+    const bool quote =
+        value.empty() || value.find_first_of(" \"=\\") != std::string_view::npos;
+    if (quote) {
+        out += '"';
+    }
+    append_sanitized(out, value);
+    if (quote) {
+        out += '"';
+    }
+}
+
+std::string format_decision(const DecisionRecord& record) {
+    const Request& request = record.request;
+    const Facts& facts = record.facts;
+    std::string out;
+    out.reserve(512);
+    out += "decision";
+    append_field(out, "client_address", request.get(Attr::client_address));
+    append_names(out, "ptr", facts.ptr_names);
+    append_names(out, "verified", facts.verified_names);
+    append_field(out, "iprev", to_string(facts.iprev));
+    append_field(out, "helo", request.get(Attr::helo_name));
+    append_field(out, "helo_syntax", to_string(facts.helo_syntax));
+    append_field(out, "helo_literal", to_string(facts.helo_literal));
+    append_field(out, "helo_forward", to_string(facts.helo_forward));
+    append_field(out, "rule", record.rule_id);
+    append_field(out, "action", record.action);
+    append_field(out, "protocol_state", request.get(Attr::protocol_state));
+    append_field(out, "sender", request.get(Attr::sender));
+    append_field(out, "recipient", request.get(Attr::recipient));
+    append_field(out, "queue_id", request.get(Attr::queue_id));
+    append_field(out, "instance", request.get(Attr::instance));
+    char elapsed[32];
+    std::snprintf(elapsed, sizeof elapsed, "%.3f", record.elapsed_ms);
+    append_field(out, "elapsed_ms", elapsed);
+    return out;
+}
+
+}  // namespace policyd

@@ -1,0 +1,33 @@
+// Decision log: the one structured record written for every answered request.
+//
+// Contract: a pure formatter. The record is "decision" followed by stable
+// key=value pairs (see format_decision). Every value that came from the
+// network or from DNS is sanitised (policyd/sanitize.hpp); a value holding a
+// space, quote, '=' or nothing at all is double-quoted, so the line splits
+// unambiguously on spaces outside quotes.
+#pragma once
+
+#include <string>
+
+#include "policyd/facts.hpp"
+#include "policyd/request.hpp"
+
+namespace policyd {
+
+struct DecisionRecord {
+    const Request& request;
+    const Facts& facts;
+    std::string_view rule_id;
+    std::string_view action;
+    double elapsed_ms = 0;
+};
+
+// Keys, in order: client_address ptr verified iprev helo helo_syntax
+// helo_literal helo_forward rule action protocol_state sender recipient
+// queue_id instance elapsed_ms.
+std::string format_decision(const DecisionRecord& record);
+
+// Appends ` key=value`, quoting and sanitising value as described above.
+void append_field(std::string& out, std::string_view key, std::string_view value);
+
+}  // namespace policyd

@@ -1,0 +1,156 @@
+// rdns-policyd: command line, start-up and the event loop.
+//
+// Exceptions from start-up (configuration, listeners, resolver) are caught
+// here once and turned into a message and an exit status.
+#include <boost/asio/io_context.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policyd/server.hpp"
+#include "policyd/settings.hpp"
+#include "rules/rules.hpp"
+
+namespace {
+
+// Exit statuses (documented in --help and the README).
+constexpr int kExitOk = 0;
+constexpr int kExitRuntime = 1;  // could not start serving (listen, resolver)
+constexpr int kExitConfig = 2;   // configuration does not parse or validate
+constexpr int kExitUsage = 64;   // command line is wrong (EX_USAGE)
+
+constexpr std::string_view kDefaultConfig = "/etc/rdns-policyd/rdns-policyd.toml";
+
+constexpr std::string_view kUsage = R"(Usage:
+  rdns-policyd [--config FILE] [OPTIONS]          serve in the foreground
+  rdns-policyd --stdio [--config FILE] [OPTIONS]  serve one session on stdin/stdout (spawn(8))
+  rdns-policyd check-config [--config FILE] [OPTIONS]
+                                                  validate the configuration and exit
+  rdns-policyd print-defaults                     print every setting with its default
+  rdns-policyd --help | --version
+
+Options (they override the configuration file):
+  --config FILE          configuration file (default /etc/rdns-policyd/rdns-policyd.toml)
+  --listen ENDPOINT      serve ENDPOINT instead of daemon.listen; repeatable.
+                         inet:127.0.0.1:10045, inet:[::1]:10045, unix:/path/to/socket;
+                         port 0 lets the system choose (the log says which)
+  --forwarder IP[@PORT]  send DNS queries to this forwarder; repeatable; implies
+                         resolver.upstream = "forward"
+  --unbound-config FILE  libunbound configuration file (resolver.unbound_config)
+
+Exit status:
+  0   success (served until SIGTERM, or the configuration is valid)
+  1   could not start serving (an endpoint could not be bound, the resolver failed)
+  2   the configuration does not parse or validate (each error printed as file:line: message)
+  64  the command line is wrong
+)";
+
+struct CommandLine {
+    std::string command = "serve";  // serve | check-config | print-defaults
+    std::string config{kDefaultConfig};
+    bool stdio = false;
+    policyd::Overrides overrides;
+};
+
+// Returns the exit status to use now, or -1 to go on.
+int parse_command_line(int argc, char** argv, CommandLine& line) {
+    const std::vector<std::string_view> args(argv + 1, argv + argc);
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string_view arg = args[i];
+        auto value = [&](std::string_view option) -> std::string {
+            if (i + 1 >= args.size()) {
+                std::cerr << "rdns-policyd: " << option << " needs a value\n" << kUsage;
+                throw std::invalid_argument("usage");
+            }
+            return std::string(args[++i]);
+        };
+        if (arg == "--help" || arg == "-h") {
+            std::cout << kUsage;
+            return kExitOk;
+        }
+        if (arg == "--version") {
+            std::cout << "rdns-policyd " << RDNS_POLICYD_VERSION << "\n";
+            return kExitOk;
+        }
+        if (arg == "check-config" || arg == "print-defaults") {
+            line.command = std::string(arg);
+        } else if (arg == "--config") {
+            line.config = value(arg);
+        } else if (arg == "--listen") {
+            line.overrides.listen.push_back(value(arg));
+        } else if (arg == "--forwarder") {
+            line.overrides.forwarders.push_back(value(arg));
+        } else if (arg == "--unbound-config") {
+            line.overrides.unbound_config = value(arg);
+        } else if (arg == "--stdio") {
+            line.stdio = true;
+        } else {
+            std::cerr << "rdns-policyd: unknown argument \"" << arg << "\"\n" << kUsage;
+            return kExitUsage;
+        }
+    }
+    return -1;
+}
+
+void set_up_logging() {
+    // Text on stderr: journald adds its own timestamps under systemd, and
+    // stdout is the protocol channel in --stdio mode.
+    auto logger = spdlog::stderr_logger_st("rdns-policyd");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e rdns-policyd[%P]: %l: %v");
+    spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CommandLine line;
+    try {
+        if (const int status = parse_command_line(argc, argv, line); status >= 0) {
+            return status;
+        }
+    } catch (const std::invalid_argument&) {
+        return kExitUsage;
+    }
+    if (line.command == "print-defaults") {
+        policyd::print_defaults(std::cout);
+        return kExitOk;
+    }
+
+    std::vector<std::string> errors;
+    auto config = policyd::load_config(line.config, line.overrides, errors);
+    if (!config) {
+        for (const auto& error : errors) {
+            std::cerr << error << "\n";
+        }
+        std::cerr << "rdns-policyd: " << errors.size() << " error(s) in " << line.config << "\n";
+        return kExitConfig;
+    }
+    if (line.command == "check-config") {
+        std::cout << line.config << ": ok (" << config->rules->size() << " rules)\n";
+        return kExitOk;
+    }
+
+    set_up_logging();
+    spdlog::set_level(spdlog::level::from_str(config->settings.log_level));
+    try {
+        boost::asio::io_context io(1);
+        policyd::Server server(io, std::make_shared<const policyd::Config>(std::move(*config)),
+                               line.overrides);
+        server.handle_signals();
+        if (line.stdio) {
+            server.serve_stdio();
+        } else {
+            server.listen();
+        }
+        io.run();
+        spdlog::info("stopped");
+    } catch (const std::exception& error) {
+        spdlog::critical("{}", error.what());
+        return kExitRuntime;
+    }
+    return kExitOk;
+}

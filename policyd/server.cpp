@@ -1,0 +1,534 @@
+#include "policyd/server.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <list>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+
+#include "policyd/assessment.hpp"
+#include "policyd/decision_log.hpp"
+#include "policyd/protocol.hpp"
+#include "policyd/sanitize.hpp"
+#include "resolver/resolver.hpp"
+#include "rules/rules.hpp"
+
+namespace policyd {
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using boost::system::error_code;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Adapts the callback-based Assessor to a coroutine. The completion handler
+// of use_awaitable is move-only; Assessor takes a copyable std::function.
+template <typename Token>
+auto async_assess(Assessor& assessor, const IpAddress& client, std::string_view helo,
+                  Token&& token) {
+    return asio::async_initiate<Token, void(Facts)>(
+        [&assessor, client, helo](auto handler) {
+            auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+            assessor.assess(client, helo, [shared](Facts facts) { (*shared)(std::move(facts)); });
+        },
+        token);
+}
+
+// Arms `timer` so that, unless disarmed first, the stream is cancelled when
+// it expires. The generation guards against a timer that fired just as the
+// operation it watched completed: its late handler must not cancel the next
+// operation on the stream.
+class Watchdog {
+public:
+    explicit Watchdog(const asio::any_io_executor& executor) : timer_(executor) {}
+
+    template <typename Stream>
+    void arm(Stream& stream, std::chrono::seconds after) {
+        timer_.expires_after(after);
+        timer_.async_wait([this, &stream, generation = ++generation_](error_code ec) {
+            if (!ec && generation == generation_) {
+                expired_ = true;
+                error_code ignored;
+                stream.cancel(ignored);
+            }
+        });
+    }
+    void disarm() {
+        ++generation_;
+        timer_.cancel();
+    }
+    [[nodiscard]] bool expired() const { return expired_; }
+
+private:
+    asio::steady_timer timer_;
+    std::uint64_t generation_ = 0;
+    bool expired_ = false;
+};
+
+std::string describe(const asio::ip::tcp::endpoint& endpoint) {
+    if (endpoint.address().is_v6()) {
+        return "inet:[" + endpoint.address().to_string() + "]:" + std::to_string(endpoint.port());
+    }
+    return "inet:" + endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+struct Server::Impl {
+    asio::io_context& io;
+    std::shared_ptr<const Config> config;
+    Overrides overrides;
+    resolver::Resolver resolver;
+    Assessor assessor;
+    ProtocolLimits limits;
+    std::chrono::seconds idle_timeout;
+    std::chrono::seconds read_timeout;
+    std::size_t max_connections;
+
+    std::list<asio::ip::tcp::acceptor> tcp_acceptors;
+    std::list<asio::local::stream_protocol::acceptor> unix_acceptors;
+    std::vector<std::string> unix_paths;
+    // One per open session: stop() wakes the sessions that are waiting for
+    // a request, and leaves alone those busy answering one.
+    struct SessionHandle {
+        std::function<void()> cancel_read;
+        bool reading = false;
+    };
+    std::list<SessionHandle> session_handles;
+    std::size_t sessions = 0;
+    bool stopping = false;
+    asio::signal_set stop_signals{io, SIGTERM, SIGINT};
+    asio::signal_set reload_signals{io, SIGHUP};
+
+    Impl(asio::io_context& context, std::shared_ptr<const Config> snapshot, Overrides given)
+        : io(context),
+          config(std::move(snapshot)),
+          overrides(std::move(given)),
+          resolver(context, config->settings.resolver_options()),
+          assessor(resolver,
+                   AssessmentOptions{static_cast<std::size_t>(config->settings.max_ptr_names)}),
+          limits(config->settings.protocol_limits()),
+          idle_timeout(config->settings.idle_timeout_s),
+          read_timeout(config->settings.read_timeout_s),
+          max_connections(static_cast<std::size_t>(config->settings.max_connections)) {}
+
+    // Serves one connection until the peer closes, a timeout, protocol
+    // trouble or shutdown. In and Out are the same stream for sockets.
+    template <typename In, typename Out>
+    awaitable<void> session(In& in, Out& out, std::string peer) {
+        ++sessions;
+        auto handle = session_handles.insert(session_handles.end(), SessionHandle{[&in] {
+                                                 error_code ignored;
+                                                 in.cancel(ignored);
+                                             }});
+        try {
+            co_await serve(in, out, peer, *handle);
+        } catch (const std::exception& error) {
+            // Internal trouble: no reply, log, disconnect (Postfix applies its
+            // default_action).
+            spdlog::error("session {}: {}; closing connection", peer, error.what());
+        }
+        session_handles.erase(handle);
+        --sessions;
+        if (stopping && sessions == 0) {
+            finish_stop();
+        }
+    }
+
+    template <typename In, typename Out>
+    awaitable<void> serve(In& in, Out& out, const std::string& peer, SessionHandle& handle) {
+        Watchdog watchdog(in.get_executor());
+        std::string buffer;
+        std::string reply;
+        std::array<char, 8192> chunk{};
+        Request request;
+        for (;;) {
+            // Answer every complete request already buffered, in order.
+            for (;;) {
+                const ParseResult parsed = parse_request(buffer, limits, request);
+                if (parsed.status == ParseStatus::incomplete) {
+                    break;
+                }
+                if (parsed.status == ParseStatus::error) {
+                    spdlog::warn("session {}: {} ({}); closing connection", peer,
+                                 to_string(parsed.error), parsed.detail);
+                    co_return;
+                }
+                buffer.erase(0, parsed.consumed);
+                reply.clear();
+                if (!co_await answer(request, peer, reply)) {
+                    co_return;
+                }
+                watchdog.arm(out, read_timeout);
+                error_code ec;
+                co_await asio::async_write(out, asio::buffer(reply),
+                                           asio::redirect_error(use_awaitable, ec));
+                watchdog.disarm();
+                if (ec) {
+                    spdlog::warn("session {}: cannot send reply: {}; closing connection", peer,
+                                 watchdog.expired() ? "timed out" : ec.message());
+                    co_return;
+                }
+            }
+            if (stopping && buffer.empty()) {
+                co_return;
+            }
+            // Idle between requests: Postfix's own max idle is 300 s. In the
+            // middle of a request: a stalled peer.
+            watchdog.arm(in, buffer.empty() ? idle_timeout : read_timeout);
+            error_code ec;
+            handle.reading = true;
+            const std::size_t n = co_await in.async_read_some(
+                asio::buffer(chunk), asio::redirect_error(use_awaitable, ec));
+            handle.reading = false;
+            watchdog.disarm();
+            if (ec) {
+                if (watchdog.expired()) {
+                    spdlog::info("session {}: {}; closing connection", peer,
+                                 buffer.empty() ? "idle timeout" : "stalled in a request");
+                } else if (!buffer.empty() && ec == asio::error::eof) {
+                    spdlog::warn("session {}: connection closed in the middle of a request",
+                                 peer);
+                } else if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+                    spdlog::warn("session {}: read failed: {}", peer, ec.message());
+                }
+                co_return;
+            }
+            buffer.append(chunk.data(), n);
+        }
+    }
+
+    // Assesses one request and writes its reply line into `reply`. Returns
+    // false (after logging) when the request must get no reply.
+    awaitable<bool> answer(const Request& request, const std::string& peer, std::string& reply) {
+        const auto started = Clock::now();
+        // The snapshot this request is decided with, whatever reloads happen
+        // while its lookups are in flight.
+        const std::shared_ptr<const Config> snapshot = config;
+        const auto client = parse_ip(request.get(Attr::client_address));
+        if (!client) {
+            spdlog::warn("session {}: client_address \"{}\" is not an IP address; closing "
+                         "connection",
+                         peer, sanitized(request.get(Attr::client_address)));
+            co_return false;
+        }
+        const Facts facts =
+            co_await async_assess(assessor, *client, request.get(Attr::helo_name), use_awaitable);
+        const rules::Decision decision =
+            snapshot->rules->evaluate(rules::Evidence{request, facts, client});
+        format_reply(decision.action, reply);
+        const double elapsed_ms =
+            std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+        spdlog::info(format_decision(
+            DecisionRecord{request, facts, decision.rule_id, decision.action, elapsed_ms}));
+        co_return true;
+    }
+
+    template <typename Socket>
+    void start_session(Socket socket, std::string peer) {
+        if (stopping) {
+            return;
+        }
+        if (sessions >= max_connections) {
+            spdlog::warn("connection from {} refused: {} connections already open", peer,
+                         sessions);
+            return;  // closing the socket makes Postfix apply its default_action
+        }
+        auto owned = std::make_shared<Socket>(std::move(socket));
+        asio::co_spawn(
+            io,
+            [this, owned, peer]() -> awaitable<void> {
+                co_await session(*owned, *owned, peer);
+            },
+            asio::detached);
+    }
+
+    awaitable<void> accept_tcp(asio::ip::tcp::acceptor& acceptor) {
+        for (;;) {
+            error_code ec;
+            asio::ip::tcp::socket socket =
+                co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+            if (ec) {
+                if (stopping || ec == asio::error::operation_aborted) {
+                    co_return;
+                }
+                // EMFILE and friends: log and keep accepting; the socket
+                // that could not be accepted stays in the backlog.
+                spdlog::error("accept failed: {}", ec.message());
+                continue;
+            }
+            socket.set_option(asio::ip::tcp::no_delay(true), ec);
+            const auto remote = socket.remote_endpoint(ec);
+            start_session(std::move(socket), ec ? std::string("tcp") : describe(remote));
+        }
+    }
+
+    awaitable<void> accept_unix(asio::local::stream_protocol::acceptor& acceptor,
+                                std::string path) {
+        for (;;) {
+            error_code ec;
+            asio::local::stream_protocol::socket socket =
+                co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+            if (ec) {
+                if (stopping || ec == asio::error::operation_aborted) {
+                    co_return;
+                }
+                spdlog::error("accept on unix:{} failed: {}", path, ec.message());
+                continue;
+            }
+            start_session(std::move(socket), "unix:" + path);
+        }
+    }
+
+    void listen_tcp(const Endpoint& endpoint) {
+        const asio::ip::tcp::endpoint where(asio::ip::make_address(endpoint.host), endpoint.port);
+        auto& acceptor = tcp_acceptors.emplace_back(io);
+        error_code ec;
+        acceptor.open(where.protocol(), ec);
+        if (!ec) {
+            acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+        }
+        if (!ec && where.address().is_v6()) {
+            // [::] should mean IPv6 only; IPv4 is configured separately.
+            acceptor.set_option(asio::ip::v6_only(true), ec);
+        }
+        if (!ec) {
+            acceptor.bind(where, ec);
+        }
+        if (!ec) {
+            acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        }
+        if (ec) {
+            throw std::runtime_error("cannot listen on " + describe(where) + ": " + ec.message());
+        }
+        spdlog::info("listening on {}", describe(acceptor.local_endpoint()));
+        asio::co_spawn(io, accept_tcp(acceptor), asio::detached);
+    }
+
+    void listen_unix(const Endpoint& endpoint) {
+        const auto& settings = config->settings;
+        const std::string& path = endpoint.path;
+        // A socket left by an earlier run would make bind() fail; anything
+        // that is not a socket is not ours to delete.
+        struct stat existing {};
+        if (::lstat(path.c_str(), &existing) == 0) {
+            if (!S_ISSOCK(existing.st_mode)) {
+                throw std::runtime_error("cannot listen on unix:" + path +
+                                         ": exists and is not a socket");
+            }
+            ::unlink(path.c_str());
+        }
+        auto& acceptor = unix_acceptors.emplace_back(io);
+        error_code ec;
+        acceptor.open(asio::local::stream_protocol(), ec);
+        if (!ec) {
+            acceptor.bind(asio::local::stream_protocol::endpoint(path), ec);
+        }
+        if (!ec) {
+            acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        }
+        if (ec) {
+            throw std::runtime_error("cannot listen on unix:" + path + ": " + ec.message());
+        }
+        unix_paths.push_back(path);
+        const auto mode = static_cast<mode_t>(std::stoul(settings.unix_socket_mode, nullptr, 8));
+        if (::chmod(path.c_str(), mode) != 0) {
+            throw std::runtime_error("cannot set mode of unix:" + path + ": " +
+                                     std::strerror(errno));
+        }
+        set_owner(path, settings.unix_socket_owner, settings.unix_socket_group);
+        spdlog::info("listening on unix:{}", path);
+        asio::co_spawn(io, accept_unix(acceptor, path), asio::detached);
+    }
+
+    static void set_owner(const std::string& path, const std::string& owner,
+                          const std::string& group) {
+        if (owner.empty() && group.empty()) {
+            return;
+        }
+        uid_t uid = static_cast<uid_t>(-1);
+        gid_t gid = static_cast<gid_t>(-1);
+        if (!owner.empty()) {
+            const passwd* entry = ::getpwnam(owner.c_str());
+            if (entry == nullptr) {
+                throw std::runtime_error("unix:" + path + ": no such user \"" + owner + "\"");
+            }
+            uid = entry->pw_uid;
+        }
+        if (!group.empty()) {
+            const struct group* entry = ::getgrnam(group.c_str());
+            if (entry == nullptr) {
+                throw std::runtime_error("unix:" + path + ": no such group \"" + group + "\"");
+            }
+            gid = entry->gr_gid;
+        }
+        if (::chown(path.c_str(), uid, gid) != 0) {
+            throw std::runtime_error("cannot set owner of unix:" + path + ": " +
+                                     std::strerror(errno));
+        }
+    }
+
+    void stop() {
+        if (stopping) {
+            return;
+        }
+        stopping = true;
+        spdlog::info("stopping: no new connections; finishing requests in progress");
+        error_code ignored;
+        for (auto& acceptor : tcp_acceptors) {
+            acceptor.close(ignored);
+        }
+        for (auto& acceptor : unix_acceptors) {
+            acceptor.close(ignored);
+        }
+        for (const auto& path : unix_paths) {
+            ::unlink(path.c_str());
+        }
+        // Idle sessions are waiting in a read: wake them so they see
+        // `stopping`. A session in the middle of a request answers it first.
+        for (auto& handle : session_handles) {
+            if (handle.reading) {
+                handle.cancel_read();
+            }
+        }
+        if (sessions == 0) {
+            finish_stop();
+        }
+    }
+
+    void finish_stop() {
+        error_code ignored;
+        stop_signals.cancel(ignored);
+        reload_signals.cancel(ignored);
+        resolver.shutdown();
+    }
+
+    void reload() {
+        std::vector<std::string> errors;
+        auto fresh = load_config(config->path, overrides, errors);
+        if (!fresh) {
+            for (const auto& error : errors) {
+                spdlog::error("reload: {}", error);
+            }
+            spdlog::error("reload of {} failed; keeping the running configuration",
+                          config->path);
+            return;
+        }
+        // Settings that shape listeners, the resolver and open sessions are
+        // fixed at start-up; say so rather than half-apply them.
+        const Settings& now = config->settings;
+        const Settings& next = fresh->settings;
+        if (now.listen != next.listen || now.upstream != next.upstream ||
+            now.forwarders != next.forwarders || now.unbound_config != next.unbound_config ||
+            now.lookup_timeout_ms != next.lookup_timeout_ms ||
+            now.max_ptr_names != next.max_ptr_names || now.max_addresses != next.max_addresses ||
+            now.idle_timeout_s != next.idle_timeout_s ||
+            now.read_timeout_s != next.read_timeout_s ||
+            now.max_connections != next.max_connections ||
+            now.max_line_bytes != next.max_line_bytes ||
+            now.max_request_bytes != next.max_request_bytes ||
+            now.max_attributes != next.max_attributes ||
+            now.unix_socket_mode != next.unix_socket_mode ||
+            now.unix_socket_owner != next.unix_socket_owner ||
+            now.unix_socket_group != next.unix_socket_group) {
+            spdlog::warn("reload: daemon, protocol and resolver settings changed in {}; they "
+                         "take effect at the next restart",
+                         config->path);
+        }
+        spdlog::set_level(spdlog::level::from_str(next.log_level));
+        config = std::make_shared<const Config>(std::move(*fresh));
+        spdlog::info("reloaded {}: {} rules", config->path, config->rules->size());
+    }
+
+    void wait_stop_signal() {
+        stop_signals.async_wait([this](error_code ec, int signal) {
+            if (!ec) {
+                spdlog::info("received {}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+                stop();
+            }
+        });
+    }
+
+    void wait_reload_signal() {
+        reload_signals.async_wait([this](error_code ec, int /*signal*/) {
+            if (ec) {
+                return;
+            }
+            spdlog::info("received SIGHUP: reloading {}", config->path);
+            reload();
+            wait_reload_signal();
+        });
+    }
+};
+
+Server::Server(asio::io_context& io, std::shared_ptr<const Config> config, Overrides overrides)
+    : impl_(std::make_unique<Impl>(io, std::move(config), std::move(overrides))) {}
+
+Server::~Server() = default;
+
+void Server::listen() {
+    for (const auto& text : impl_->config->settings.listen) {
+        std::string why;
+        const auto endpoint = parse_endpoint(text, why);
+        if (!endpoint) {
+            throw std::runtime_error(why);
+        }
+        if (endpoint->kind == Endpoint::Kind::inet) {
+            impl_->listen_tcp(*endpoint);
+        } else {
+            impl_->listen_unix(*endpoint);
+        }
+    }
+    spdlog::info("ready: {} rules from {}", impl_->config->rules->size(), impl_->config->path);
+}
+
+void Server::serve_stdio() {
+    auto& impl = *impl_;
+    // dup() so that closing our descriptors never closes the process's own
+    // stdin/stdout under the logger's feet.
+    auto in = std::make_shared<asio::posix::stream_descriptor>(impl.io, ::dup(STDIN_FILENO));
+    auto out = std::make_shared<asio::posix::stream_descriptor>(impl.io, ::dup(STDOUT_FILENO));
+    asio::co_spawn(
+        impl.io,
+        [&impl, in, out]() -> awaitable<void> {
+            co_await impl.session(*in, *out, "stdio");
+            // spawn(8) mode serves exactly one peer.
+            impl.stop();
+        },
+        asio::detached);
+}
+
+void Server::handle_signals() {
+    impl_->wait_stop_signal();
+    impl_->wait_reload_signal();
+}
+
+void Server::reload() { impl_->reload(); }
+
+void Server::stop() { impl_->stop(); }
+
+}  // namespace policyd

@@ -1,0 +1,410 @@
+#include "policyd/settings.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <ostream>
+#include <sstream>
+#include <toml++/toml.h>
+#include <variant>
+
+#include "policyd/address.hpp"
+#include "policyd/protocol.hpp"
+#include "resolver/resolver.hpp"
+#include "rules/rules.hpp"
+#include "rules/rules_toml.hpp"
+
+namespace policyd {
+namespace {
+
+using IntField = std::int64_t Settings::*;
+using StringField = std::string Settings::*;
+using ListField = std::vector<std::string> Settings::*;
+
+struct Setting {
+    std::string_view section;
+    std::string_view key;
+    std::variant<IntField, StringField, ListField> field;
+    std::int64_t min = 0;  // integers only
+    std::int64_t max = 0;
+    std::string_view choices;  // strings only: "a|b|c", empty = any string
+    bool reloadable = false;
+    std::string_view help;
+};
+
+// The one declaration of every setting. Reloadable settings take effect on
+// SIGHUP; the others need a restart (listeners, resolver, limits that shape
+// already-open sessions).
+const Setting kSettings[] = {
+    {"daemon", "listen", &Settings::listen, 0, 0, "", false,
+     "Endpoints to serve: \"inet:HOST:PORT\" (IPv6 as inet:[::1]:PORT) or \"unix:/path\"."},
+    {"daemon", "unix_socket_mode", &Settings::unix_socket_mode, 0, 0, "", false,
+     "Octal permissions of unix sockets (Postfix's smtpd must be able to connect)."},
+    {"daemon", "unix_socket_owner", &Settings::unix_socket_owner, 0, 0, "", false,
+     "User that owns unix sockets; empty keeps the daemon's own user."},
+    {"daemon", "unix_socket_group", &Settings::unix_socket_group, 0, 0, "", false,
+     "Group of unix sockets, e.g. \"postfix\"; empty keeps the daemon's own group."},
+    {"daemon", "idle_timeout_s", &Settings::idle_timeout_s, 301, 86400, "", false,
+     "Seconds an idle connection is kept; must exceed Postfix's smtpd_policy_service_max_idle "
+     "(300 s), or Postfix waits a second to reconnect."},
+    {"daemon", "read_timeout_s", &Settings::read_timeout_s, 1, 3600, "", false,
+     "Seconds a peer may stall in the middle of a request before it is disconnected."},
+    {"daemon", "max_connections", &Settings::max_connections, 1, 100000, "", false,
+     "Connections served at once; further ones are closed at once (Postfix then applies its "
+     "default_action)."},
+    {"protocol", "max_line_bytes", &Settings::max_line_bytes, 256, 65536, "", false,
+     "Longest attribute line accepted."},
+    {"protocol", "max_request_bytes", &Settings::max_request_bytes, 1024, 1048576, "", false,
+     "Largest request accepted."},
+    {"protocol", "max_attributes", &Settings::max_attributes, 8, 4096, "", false,
+     "Most attribute lines in one request."},
+    {"resolver", "upstream", &Settings::upstream, 0, 0, "system|forward|recursive", false,
+     "Where lookups go: the nameservers of /etc/resolv.conf, the forwarders below, or full "
+     "recursion from the root."},
+    {"resolver", "forwarders", &Settings::forwarders, 0, 0, "", false,
+     "Forwarders as \"IP\" or \"IP@PORT\" (upstream = \"forward\")."},
+    {"resolver", "unbound_config", &Settings::unbound_config, 0, 0, "", false,
+     "A libunbound configuration file applied before the settings above (local zones, "
+     "trust anchors, forward-zone stanzas)."},
+    {"resolver", "lookup_timeout_ms", &Settings::lookup_timeout_ms, 100, 60000, "", false,
+     "Deadline of one DNS lookup; what it cuts off becomes temperror, never fail."},
+    {"resolver", "max_ptr_names", &Settings::max_ptr_names, 1, 64, "", false,
+     "PTR names of one client that are forward-checked (RFC 8601 suggests about 10)."},
+    {"resolver", "max_addresses", &Settings::max_addresses, 1, 1024, "", false,
+     "Addresses or names kept from one DNS answer."},
+    {"log", "level", &Settings::log_level, 0, 0, "debug|info|warning|error", true,
+     "Least severe messages logged; decisions are logged at info."},
+};
+
+std::string where(std::string_view file, const toml::source_region& region) {
+    return std::string(file) + ":" + std::to_string(region.begin.line) + ": ";
+}
+
+std::string choice_words(std::string_view choices) {
+    std::string words(choices);
+    for (auto& ch : words) {
+        if (ch == '|') {
+            ch = ',';
+        }
+    }
+    return words;
+}
+
+bool is_choice(std::string_view choices, std::string_view value) {
+    while (!choices.empty()) {
+        const auto bar = choices.find('|');
+        if (choices.substr(0, bar) == value) {
+            return true;
+        }
+        if (bar == std::string_view::npos) {
+            break;
+        }
+        choices.remove_prefix(bar + 1);
+    }
+    return false;
+}
+
+// Applies one TOML value to its setting; returns an error text or "".
+std::string apply(const Setting& setting, const toml::node& node, Settings& settings) {
+    if (const auto* field = std::get_if<IntField>(&setting.field)) {
+        const auto value = node.value<std::int64_t>();
+        if (!node.is_integer() || !value) {
+            return "expected an integer";
+        }
+        if (*value < setting.min || *value > setting.max) {
+            return "must be between " + std::to_string(setting.min) + " and " +
+                   std::to_string(setting.max);
+        }
+        settings.*(*field) = *value;
+        return "";
+    }
+    if (const auto* field = std::get_if<StringField>(&setting.field)) {
+        const auto value = node.value<std::string>();
+        if (!node.is_string() || !value) {
+            return "expected a string";
+        }
+        if (!setting.choices.empty() && !is_choice(setting.choices, *value)) {
+            return "must be one of " + choice_words(setting.choices);
+        }
+        settings.*(*field) = *value;
+        return "";
+    }
+    const auto field = std::get<ListField>(setting.field);
+    const auto* array = node.as_array();
+    if (array == nullptr) {
+        return "expected a list of strings";
+    }
+    std::vector<std::string> values;
+    for (const auto& element : *array) {
+        const auto value = element.value<std::string>();
+        if (!element.is_string() || !value) {
+            return "expected a list of strings";
+        }
+        values.push_back(*value);
+    }
+    settings.*field = std::move(values);
+    return "";
+}
+
+const Setting* find_setting(std::string_view section, std::string_view key) {
+    for (const auto& setting : kSettings) {
+        if (setting.section == section && setting.key == key) {
+            return &setting;
+        }
+    }
+    return nullptr;
+}
+
+bool is_settings_section(std::string_view section) {
+    for (const auto& setting : kSettings) {
+        if (setting.section == section) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void read_settings(const toml::table& root, std::string_view file, Settings& settings,
+                   std::vector<std::string>& errors) {
+    for (const auto& [section_key, section_node] : root) {
+        const std::string_view section = section_key.str();
+        // The rule table is rules/' business.
+        if (section == "rule" || section == "policy") {
+            continue;
+        }
+        if (!is_settings_section(section)) {
+            errors.push_back(where(file, section_node.source()) + "unknown section [" +
+                             std::string(section) + "]");
+            continue;
+        }
+        const auto* table = section_node.as_table();
+        if (table == nullptr) {
+            errors.push_back(where(file, section_node.source()) + "[" + std::string(section) +
+                             "] must be a table");
+            continue;
+        }
+        for (const auto& [key, node] : *table) {
+            const Setting* setting = find_setting(section, key.str());
+            const std::string name = std::string(section) + "." + std::string(key.str());
+            if (setting == nullptr) {
+                errors.push_back(where(file, node.source()) + "unknown setting " + name);
+                continue;
+            }
+            if (auto why = apply(*setting, node, settings); !why.empty()) {
+                errors.push_back(where(file, node.source()) + name + ": " + why);
+            }
+        }
+    }
+}
+
+bool valid_forwarder(std::string_view text) {
+    const auto at = text.find('@');
+    if (!parse_ip(text.substr(0, at))) {
+        return false;
+    }
+    if (at == std::string_view::npos) {
+        return true;
+    }
+    const auto port_text = text.substr(at + 1);
+    unsigned port = 0;
+    const auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    return ec == std::errc{} && end == port_text.data() + port_text.size() && port > 0 &&
+           port <= 65535;
+}
+
+// Checks that need several settings at once, after the command line applied.
+void validate(const Settings& settings, std::string_view file, std::vector<std::string>& errors) {
+    const std::string prefix = std::string(file) + ": ";
+    if (settings.listen.empty()) {
+        errors.push_back(prefix + "daemon.listen: no endpoint to serve");
+    }
+    for (const auto& text : settings.listen) {
+        std::string why;
+        if (!parse_endpoint(text, why)) {
+            errors.push_back(prefix + "daemon.listen: " + why);
+        }
+    }
+    for (const auto& text : settings.forwarders) {
+        if (!valid_forwarder(text)) {
+            errors.push_back(prefix + "resolver.forwarders: \"" + text +
+                             "\" is not IP or IP@PORT");
+        }
+    }
+    if (settings.upstream == "forward" && settings.forwarders.empty()) {
+        errors.push_back(prefix + "resolver.upstream is \"forward\" but no forwarders are set");
+    }
+    if (settings.unix_socket_mode.empty() || settings.unix_socket_mode.size() > 4 ||
+        settings.unix_socket_mode.find_first_not_of("01234567") != std::string::npos) {
+        errors.push_back(prefix + "daemon.unix_socket_mode: \"" + settings.unix_socket_mode +
+                         "\" is not an octal mode such as \"0660\"");
+    }
+    if (!settings.unbound_config.empty()) {
+        std::ifstream probe(settings.unbound_config);
+        if (!probe) {
+            errors.push_back(prefix + "resolver.unbound_config: cannot read \"" +
+                             settings.unbound_config + "\"");
+        }
+    }
+}
+
+}  // namespace
+
+ProtocolLimits Settings::protocol_limits() const {
+    ProtocolLimits limits;
+    limits.max_line_bytes = static_cast<std::size_t>(max_line_bytes);
+    limits.max_request_bytes = static_cast<std::size_t>(max_request_bytes);
+    limits.max_attributes = static_cast<std::size_t>(max_attributes);
+    return limits;
+}
+
+resolver::ResolverOptions Settings::resolver_options() const {
+    resolver::ResolverOptions options;
+    using Upstream = resolver::ResolverOptions::Upstream;
+    options.upstream = upstream == "forward"     ? Upstream::forward
+                       : upstream == "recursive" ? Upstream::recursive
+                                                 : Upstream::system;
+    options.forwarders = forwarders;
+    options.unbound_config = unbound_config;
+    options.timeout = std::chrono::milliseconds(lookup_timeout_ms);
+    options.max_records = static_cast<std::size_t>(max_addresses);
+    return options;
+}
+
+std::optional<Config> load_config(const std::string& path, const Overrides& overrides,
+                                  std::vector<std::string>& errors) {
+    const std::size_t errors_before = errors.size();
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        errors.push_back(path + ": cannot open configuration file");
+        return std::nullopt;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+
+    toml::table root;
+    try {
+        root = toml::parse(text.str(), path);
+    } catch (const toml::parse_error& error) {
+        errors.push_back(path + ":" + std::to_string(error.source().begin.line) + ": " +
+                         std::string(error.description()));
+        return std::nullopt;
+    }
+
+    Config config;
+    config.path = path;
+    read_settings(root, path, config.settings, errors);
+
+    if (!overrides.listen.empty()) {
+        config.settings.listen = overrides.listen;
+    }
+    if (!overrides.forwarders.empty()) {
+        config.settings.forwarders = overrides.forwarders;
+        config.settings.upstream = "forward";
+    }
+    if (overrides.unbound_config) {
+        config.settings.unbound_config = *overrides.unbound_config;
+    }
+    validate(config.settings, path, errors);
+
+    auto table = rules::parse_rule_table(root, path, errors);
+    if (table) {
+        config.rules = std::make_shared<const rules::RuleTable>(std::move(*table));
+    }
+    if (errors.size() != errors_before || !config.rules) {
+        return std::nullopt;
+    }
+    return config;
+}
+
+void print_defaults(std::ostream& out) {
+    const Settings defaults;
+    out << "# rdns-policyd settings and their defaults (rdns-policyd print-defaults).\n"
+           "# Settings marked [restart] take effect only when the daemon restarts.\n";
+    std::string_view section;
+    for (const auto& setting : kSettings) {
+        if (setting.section != section) {
+            section = setting.section;
+            out << "\n[" << section << "]\n";
+        }
+        out << "# " << setting.help << (setting.reloadable ? "" : " [restart]") << "\n";
+        if (!setting.choices.empty()) {
+            out << "# One of: " << choice_words(setting.choices) << "\n";
+        }
+        out << setting.key << " = ";
+        std::visit(
+            [&](auto field) {
+                using Field = decltype(field);
+                if constexpr (std::is_same_v<Field, IntField>) {
+                    out << defaults.*field << "  # " << setting.min << ".." << setting.max;
+                } else if constexpr (std::is_same_v<Field, StringField>) {
+                    out << toml::value<std::string>(defaults.*field);
+                } else {
+                    toml::array array;
+                    for (const auto& value : defaults.*field) {
+                        array.push_back(value);
+                    }
+                    out << array;
+                }
+            },
+            setting.field);
+        out << "\n";
+    }
+}
+
+std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why) {
+    Endpoint endpoint;
+    if (text.starts_with("unix:")) {
+        endpoint.kind = Endpoint::Kind::unix_socket;
+        endpoint.path = std::string(text.substr(5));
+        // sun_path holds 108 bytes including the terminating NUL.
+        if (endpoint.path.empty() || endpoint.path.front() != '/' || endpoint.path.size() > 107) {
+            why = "\"" + std::string(text) + "\": unix socket path must be absolute and at most " +
+                  "107 bytes";
+            return std::nullopt;
+        }
+        return endpoint;
+    }
+    if (!text.starts_with("inet:")) {
+        why = "\"" + std::string(text) + "\": expected inet:HOST:PORT or unix:/path";
+        return std::nullopt;
+    }
+    std::string_view rest = text.substr(5);
+    std::string_view host;
+    std::string_view port_text;
+    if (rest.starts_with("[")) {
+        const auto close = rest.find(']');
+        if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
+            why = "\"" + std::string(text) + "\": expected inet:[IPV6]:PORT";
+            return std::nullopt;
+        }
+        host = rest.substr(1, close - 1);
+        port_text = rest.substr(close + 2);
+    } else {
+        const auto colon = rest.rfind(':');
+        if (colon == std::string_view::npos) {
+            why = "\"" + std::string(text) + "\": expected inet:HOST:PORT";
+            return std::nullopt;
+        }
+        host = rest.substr(0, colon);
+        port_text = rest.substr(colon + 1);
+    }
+    const auto address = parse_ip(host);
+    if (!address || (address->is_v6() && !rest.starts_with("["))) {
+        why = "\"" + std::string(text) + "\": host must be an IPv4 address or a bracketed IPv6 " +
+              "address";
+        return std::nullopt;
+    }
+    unsigned port = 0;
+    const auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() ||
+        port > 65535) {
+        why = "\"" + std::string(text) + "\": port must be 0..65535";
+        return std::nullopt;
+    }
+    endpoint.host = address->to_string();
+    endpoint.port = static_cast<std::uint16_t>(port);
+    return endpoint;
+}
+
+}  // namespace policyd

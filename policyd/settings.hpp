@@ -1,0 +1,91 @@
+// Settings: the daemon's configuration, declared once.
+//
+// Contract: every setting appears exactly once, in the table in settings.cpp
+// (section, key, type, bounds, reloadable, help). That table drives parsing
+// of the TOML file, validation, `check-config` and the documented sample
+// (`rdns-policyd print-defaults`). The rule table ([policy], [[rule]]) belongs
+// to rules/ and is loaded from the same file by load_config().
+//
+// load_config() collects every error as "file:line: message" and returns
+// nullopt if there was any; it throws nothing for bad content. A Config is
+// immutable once built and shared by pointer (reload swaps the pointer).
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace resolver {
+struct ResolverOptions;
+}
+namespace rules {
+class RuleTable;
+}
+
+namespace policyd {
+
+struct ProtocolLimits;
+
+struct Settings {
+    // [daemon]
+    std::vector<std::string> listen{"inet:127.0.0.1:10045"};
+    std::string unix_socket_mode = "0660";
+    std::string unix_socket_owner;
+    std::string unix_socket_group;
+    std::int64_t idle_timeout_s = 3600;
+    std::int64_t read_timeout_s = 30;
+    std::int64_t max_connections = 1000;
+    // [protocol]
+    std::int64_t max_line_bytes = 4096;
+    std::int64_t max_request_bytes = 32768;
+    std::int64_t max_attributes = 128;
+    // [resolver]
+    std::string upstream = "system";
+    std::vector<std::string> forwarders;
+    std::string unbound_config;
+    std::int64_t lookup_timeout_ms = 3000;
+    std::int64_t max_ptr_names = 10;
+    std::int64_t max_addresses = 32;
+    // [log]
+    std::string log_level = "info";
+
+    [[nodiscard]] ProtocolLimits protocol_limits() const;
+    [[nodiscard]] resolver::ResolverOptions resolver_options() const;
+};
+
+// Overrides given on the command line; they win over the file.
+struct Overrides {
+    std::vector<std::string> listen;
+    std::vector<std::string> forwarders;  // non-empty implies upstream = "forward"
+    std::optional<std::string> unbound_config;
+};
+
+struct Config {
+    std::string path;
+    Settings settings;
+    std::shared_ptr<const rules::RuleTable> rules;
+};
+
+std::optional<Config> load_config(const std::string& path, const Overrides& overrides,
+                                  std::vector<std::string>& errors);
+
+// Writes the documented sample of every setting with its default value.
+void print_defaults(std::ostream& out);
+
+// A listening endpoint: "inet:HOST:PORT", "inet:[V6]:PORT" or "unix:/path".
+struct Endpoint {
+    enum class Kind { inet, unix_socket };
+    Kind kind = Kind::inet;
+    std::string host;  // inet: address literal without brackets
+    std::uint16_t port = 0;
+    std::string path;  // unix
+};
+
+// Parses an endpoint; on failure returns nullopt and sets why.
+std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why);
+
+}  // namespace policyd

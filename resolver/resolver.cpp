@@ -1,0 +1,477 @@
+// Resolver: libunbound (threaded async mode) driven from the Asio event loop.
+//
+// Ownership of one lookup (a Pending):
+// - It lives in Impl::pending_ from lookup() until libunbound can no longer
+//   call back with it: the callback ran, ub_cancel() succeeded, or the context
+//   was deleted. Whoever removes it from the map frees it, so it is freed
+//   exactly once.
+// - Its handler is delivered at most once: by the callback (the answer), the
+//   timer (timeout) or shutdown(), whichever comes first; the others find the
+//   handler already moved out. A lookup that timed out but could not be
+//   cancelled stays in the map without a handler until libunbound answers.
+// - Asio handlers (timer, descriptor) hold a weak lifetime token and the lookup
+//   id, never a Pending*, because a wait that already completed is not
+//   cancelled by cancel() and may run after the Pending or the Resolver died.
+#include "resolver/resolver.hpp"
+
+#include <unbound.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cctype>
+#include <cstddef>
+#include <stdexcept>
+#include <unordered_map>
+#include <utility>
+
+namespace resolver {
+
+std::string_view to_string(Status status) {
+    switch (status) {
+        case Status::ok:
+            return "ok";
+        case Status::nxdomain:
+            return "nxdomain";
+        case Status::nodata:
+            return "nodata";
+        case Status::temperror:
+            return "temperror";
+    }
+    return "unknown";
+}
+
+namespace {
+
+constexpr int kClassIn = 1;
+constexpr int kRcodeNoError = 0;
+constexpr int kRcodeNxDomain = 3;
+// RFC 1035 limits: a wire-format name is at most 255 octets, a label 63; the
+// text form without the trailing dot is then at most 253 characters.
+constexpr std::size_t kMaxWireName = 255;
+constexpr std::size_t kMaxLabel = 63;
+constexpr std::size_t kMaxQueryName = 254;  // 253 plus an optional final dot
+
+std::string rcode_name(int rcode) {
+    static constexpr std::array<std::string_view, 11> names = {
+        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+        "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"};
+    if (rcode >= 0 && static_cast<std::size_t>(rcode) < names.size()) {
+        return std::string(names[static_cast<std::size_t>(rcode)]);
+    }
+    return "RCODE" + std::to_string(rcode);
+}
+
+// Lower case, without the final dot; the text comes from libunbound's own
+// presentation of a wire name, so it is already bounded.
+std::string normalise_text_name(std::string_view name) {
+    if (!name.empty() && name.back() == '.') {
+        name.remove_suffix(1);
+    }
+    std::string out(name);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+// Decodes an uncompressed wire-format name (the whole rdata) into dotted,
+// lower-case text without the final dot. Returns "" (record skipped) for
+// malformed data, a compression pointer, the root name, or a label with a
+// byte that is not printable ASCII or is '.' or '\\': such a PTR target can
+// never be a host name, and escaping it would only hand hostile text to the
+// rule table and the log.
+std::string decode_wire_name(const unsigned char* data, std::size_t len) {
+    if (data == nullptr || len == 0 || len > kMaxWireName) {
+        return {};
+    }
+    std::string out;
+    std::size_t pos = 0;
+    while (pos < len) {
+        const std::size_t label = data[pos];
+        ++pos;
+        if (label == 0) {
+            // The root label must end the rdata exactly.
+            return pos == len ? out : std::string();
+        }
+        if (label > kMaxLabel || label > len - pos) {
+            return {};  // compression pointer (0xC0) or extended label, or truncated
+        }
+        if (!out.empty()) {
+            out.push_back('.');
+        }
+        for (std::size_t i = 0; i < label; ++i) {
+            const unsigned char c = data[pos + i];
+            if (c <= 0x20 || c >= 0x7f || c == '.' || c == '\\') {
+                return {};
+            }
+            out.push_back(static_cast<char>(std::tolower(c)));
+        }
+        pos += label;
+    }
+    return {};  // no root label
+}
+
+Answer make_error(std::string error) {
+    Answer answer;
+    answer.status = Status::temperror;
+    answer.error = std::move(error);
+    return answer;
+}
+
+Answer convert(int err, const ub_result* result, RrType type, std::size_t max_records) {
+    if (err != 0 || result == nullptr) {
+        return make_error(ub_strerror(err != 0 ? err : UB_SERVFAIL));
+    }
+    Answer answer;
+    answer.rcode = result->rcode;
+    answer.ttl = result->ttl > 0 ? static_cast<std::uint32_t>(result->ttl) : 0;
+    answer.secure = result->secure != 0;
+    answer.bogus = result->bogus != 0;
+    if (result->canonname != nullptr) {
+        answer.canonical_name = normalise_text_name(result->canonname);
+    } else if (result->qname != nullptr) {
+        answer.canonical_name = normalise_text_name(result->qname);
+    }
+    if (result->rcode == kRcodeNxDomain) {
+        answer.status = Status::nxdomain;
+        return answer;
+    }
+    if (result->rcode != kRcodeNoError) {
+        answer.status = Status::temperror;
+        answer.error = rcode_name(result->rcode);
+        return answer;
+    }
+    if (result->havedata != 0 && result->data != nullptr && result->len != nullptr) {
+        for (std::size_t i = 0; result->data[i] != nullptr; ++i) {
+            if (answer.names.size() + answer.addresses.size() >= max_records) {
+                break;
+            }
+            const auto* bytes = reinterpret_cast<const unsigned char*>(result->data[i]);
+            const int raw_len = result->len[i];
+            if (raw_len <= 0) {
+                continue;
+            }
+            const auto len = static_cast<std::size_t>(raw_len);
+            switch (type) {
+                case RrType::ptr: {
+                    std::string name = decode_wire_name(bytes, len);
+                    if (!name.empty()) {
+                        answer.names.push_back(std::move(name));
+                    }
+                    break;
+                }
+                case RrType::a:
+                    if (len == 4) {
+                        boost::asio::ip::address_v4::bytes_type b{};
+                        std::copy_n(bytes, b.size(), b.begin());
+                        answer.addresses.emplace_back(boost::asio::ip::address_v4(b));
+                    }
+                    break;
+                case RrType::aaaa:
+                    if (len == 16) {
+                        boost::asio::ip::address_v6::bytes_type b{};
+                        std::copy_n(bytes, b.size(), b.begin());
+                        answer.addresses.emplace_back(boost::asio::ip::address_v6(b));
+                    }
+                    break;
+            }
+        }
+    }
+    // Data that was all malformed is reported as "no usable record", not as an
+    // ok answer with nothing in it, which a caller could take for a pass.
+    answer.status =
+        answer.names.empty() && answer.addresses.empty() ? Status::nodata : Status::ok;
+    return answer;
+}
+
+// "IP" or "IP@PORT"; returns the text for ub_ctx_set_fwd or throws.
+std::string checked_forwarder(const std::string& text) {
+    const auto fail = [&](const std::string& why) {
+        throw std::runtime_error("forwarder \"" + text + "\": " + why +
+                                 " (expected IP or IP@PORT)");
+    };
+    std::string ip = text;
+    std::string port;
+    if (const auto at = text.rfind('@'); at != std::string::npos) {
+        ip = text.substr(0, at);
+        port = text.substr(at + 1);
+        if (port.empty() || port.size() > 5 ||
+            !std::all_of(port.begin(), port.end(),
+                         [](unsigned char c) { return std::isdigit(c) != 0; })) {
+            fail("bad port");
+        }
+        const unsigned long number = std::stoul(port);
+        if (number == 0 || number > 65535) {
+            fail("port out of range");
+        }
+    }
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(ip, ec);
+    if (ec || ip.find('%') != std::string::npos) {
+        fail("not an IP address");
+    }
+    return text;
+}
+
+}  // namespace
+
+struct Resolver::Impl {
+    struct Pending {
+        Pending(Impl* o, std::uint64_t i, RrType t, Handler h)
+            : owner(o), id(i), type(t), handler(std::move(h)), timer(o->io_) {}
+        Impl* owner;
+        std::uint64_t id;
+        RrType type;
+        Handler handler;  // empty once delivered
+        boost::asio::steady_timer timer;
+        int async_id = 0;
+    };
+
+    Impl(boost::asio::io_context& io, const ResolverOptions& options);
+    ~Impl();
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+
+    void configure(const ResolverOptions& options);
+    void arm();
+    void lookup(std::string_view name, RrType type, Handler handler);
+    void on_result(Pending* pending, int err, ub_result* result) noexcept;
+    void on_timeout(std::uint64_t id);
+    void shutdown();
+    void deliver(Pending& pending, Answer answer);
+    void deliver_later(Handler handler, Answer answer);
+
+    static void callback(void* mydata, int err, ub_result* result) noexcept;
+
+    boost::asio::io_context& io_;
+    std::chrono::milliseconds timeout_;
+    std::size_t max_records_;
+    ub_ctx* ctx_ = nullptr;
+    boost::asio::posix::stream_descriptor descriptor_;
+    std::unordered_map<std::uint64_t, std::unique_ptr<Pending>> pending_;
+    std::uint64_t next_id_ = 1;
+    std::size_t waiting_ = 0;  // pendings whose handler has not been delivered
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+Resolver::Impl::Impl(boost::asio::io_context& io, const ResolverOptions& options)
+    : io_(io), timeout_(options.timeout), max_records_(options.max_records), descriptor_(io) {
+    if (options.timeout.count() <= 0) {
+        throw std::runtime_error("resolver timeout must be positive");
+    }
+    if (options.max_records == 0) {
+        throw std::runtime_error("resolver max_records must be positive");
+    }
+    ctx_ = ub_ctx_create();
+    if (ctx_ == nullptr) {
+        throw std::runtime_error("libunbound: could not create a context");
+    }
+    try {
+        configure(options);
+        descriptor_.assign(ub_fd(ctx_));
+    } catch (...) {
+        if (descriptor_.is_open()) {
+            descriptor_.release();
+        }
+        ub_ctx_delete(ctx_);
+        ctx_ = nullptr;
+        throw;
+    }
+    arm();
+}
+
+Resolver::Impl::~Impl() { shutdown(); }
+
+void Resolver::Impl::configure(const ResolverOptions& options) {
+    const auto check = [](int err, const std::string& what) {
+        if (err != 0) {
+            throw std::runtime_error(what + ": " + ub_strerror(err));
+        }
+    };
+    // Threads, not a forked process: the answers come back over a pipe whose
+    // read end (ub_fd) we watch. Every option must be set before the first
+    // query, which finalises the context.
+    check(ub_ctx_async(ctx_, 1), "libunbound async mode");
+    if (!options.unbound_config.empty()) {
+        check(ub_ctx_config(ctx_, options.unbound_config.c_str()),
+              "unbound config " + options.unbound_config);
+    }
+    switch (options.upstream) {
+        case ResolverOptions::Upstream::system:
+            check(ub_ctx_resolvconf(ctx_, nullptr), "reading /etc/resolv.conf");
+            break;
+        case ResolverOptions::Upstream::forward:
+            if (options.forwarders.empty()) {
+                throw std::runtime_error("upstream \"forward\" needs at least one forwarder");
+            }
+            for (const auto& forwarder : options.forwarders) {
+                check(ub_ctx_set_fwd(ctx_, checked_forwarder(forwarder).c_str()),
+                      "forwarder \"" + forwarder + "\"");
+            }
+            break;
+        case ResolverOptions::Upstream::recursive:
+            break;
+    }
+    // A local resolver (127.0.0.1, systemd-resolved's 127.0.0.53) or a loopback
+    // forwarder is the normal case; libunbound would refuse to send to it.
+    // Set after the config file so that file cannot turn it back on.
+    check(ub_ctx_set_option(ctx_, "do-not-query-localhost:", "no"), "do-not-query-localhost");
+}
+
+void Resolver::Impl::arm() {
+    descriptor_.async_wait(
+        boost::asio::posix::stream_descriptor::wait_read,
+        [this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+            if (ec || alive.expired() || ctx_ == nullptr) {
+                return;  // cancelled, or the Resolver is gone or shut down
+            }
+            // Runs the C callbacks for every answer waiting in the pipe.
+            ub_process(ctx_);
+            arm();
+        });
+}
+
+void Resolver::Impl::callback(void* mydata, int err, ub_result* result) noexcept {
+    // Take ownership of the result first so that it is freed on every path.
+    const std::unique_ptr<ub_result, void (*)(ub_result*)> owned(result, &ub_resolve_free);
+    auto* pending = static_cast<Pending*>(mydata);
+    if (pending == nullptr) {
+        return;
+    }
+    pending->owner->on_result(pending, err, owned.get());
+}
+
+void Resolver::Impl::on_result(Pending* pending, int err, ub_result* result) noexcept {
+    // libunbound no longer knows this query: the Pending is ours to free.
+    auto node = pending_.extract(pending->id);
+    if (node.empty()) {
+        return;  // cannot happen while the invariant in the file header holds
+    }
+    std::unique_ptr<Pending> owned = std::move(node.mapped());
+    owned->timer.cancel();
+    if (!owned->handler) {
+        return;  // already answered "timeout"
+    }
+    try {
+        deliver(*owned, convert(err, result, owned->type, max_records_));
+    } catch (...) {
+        // Out of memory building the answer; try the smallest possible one.
+        try {
+            if (owned->handler) {
+                deliver(*owned, make_error("internal error"));
+            }
+        } catch (...) {
+            // Nothing more can be done without letting an exception into C.
+            if (owned->handler) {
+                owned->handler = nullptr;
+                --waiting_;
+            }
+        }
+    }
+}
+
+void Resolver::Impl::on_timeout(std::uint64_t id) {
+    const auto it = pending_.find(id);
+    if (it == pending_.end() || !it->second->handler) {
+        return;  // answered in the meantime
+    }
+    deliver(*it->second, make_error("timeout"));
+    // After a successful ub_cancel the callback is never called; otherwise it
+    // will be, and frees the Pending then.
+    if (ctx_ != nullptr && ub_cancel(ctx_, it->second->async_id) == 0) {
+        pending_.erase(it);
+    }
+}
+
+void Resolver::Impl::deliver(Pending& pending, Answer answer) {
+    Handler handler = std::move(pending.handler);
+    pending.handler = nullptr;
+    --waiting_;
+    deliver_later(std::move(handler), std::move(answer));
+}
+
+void Resolver::Impl::deliver_later(Handler handler, Answer answer) {
+    boost::asio::post(io_, [handler = std::move(handler), answer = std::move(answer)]() mutable {
+        handler(std::move(answer));
+    });
+}
+
+void Resolver::Impl::lookup(std::string_view name, RrType type, Handler handler) {
+    if (!handler) {
+        return;
+    }
+    if (ctx_ == nullptr) {
+        deliver_later(std::move(handler), make_error("shutdown"));
+        return;
+    }
+    if (name.empty() || name.size() > kMaxQueryName ||
+        name.find('\0') != std::string_view::npos) {
+        deliver_later(std::move(handler), make_error("invalid name"));
+        return;
+    }
+    const std::string text(name);
+    const std::uint64_t id = next_id_++;
+    auto owned = std::make_unique<Pending>(this, id, type, std::move(handler));
+    Pending* pending = owned.get();
+    pending_.emplace(id, std::move(owned));
+    ++waiting_;
+    const int err = ub_resolve_async(ctx_, text.c_str(), static_cast<int>(type), kClassIn,
+                                     pending, &Impl::callback, &pending->async_id);
+    if (err != 0) {
+        // libunbound will not call back: deliver and free here.
+        deliver(*pending, make_error(std::string("resolver: ") + ub_strerror(err)));
+        pending_.erase(id);
+        return;
+    }
+    // Found again rather than trusted: the Pending is only ours while it is
+    // in the map, whatever libunbound did inside the call.
+    if (pending_.find(id) == pending_.end()) {
+        return;
+    }
+    pending->timer.expires_after(timeout_);
+    pending->timer.async_wait(
+        [this, id, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+            if (ec || alive.expired()) {
+                return;
+            }
+            on_timeout(id);
+        });
+}
+
+void Resolver::Impl::shutdown() {
+    if (ctx_ == nullptr) {
+        return;
+    }
+    for (auto& [id, pending] : pending_) {
+        pending->timer.cancel();
+        if (pending->handler) {
+            deliver(*pending, make_error("shutdown"));
+        }
+        ub_cancel(ctx_, pending->async_id);
+    }
+    boost::system::error_code ignored;
+    descriptor_.cancel(ignored);
+    // The descriptor belongs to libunbound, which closes it in ub_ctx_delete.
+    descriptor_.release();
+    ub_ctx_delete(ctx_);
+    ctx_ = nullptr;
+    // No callback can come after ub_ctx_delete, so every Pending can go.
+    pending_.clear();
+}
+
+Resolver::Resolver(boost::asio::io_context& io, const ResolverOptions& options)
+    : impl_(std::make_unique<Impl>(io, options)) {}
+
+Resolver::~Resolver() = default;
+
+void Resolver::lookup(std::string_view name, RrType type, Handler handler) {
+    impl_->lookup(name, type, std::move(handler));
+}
+
+void Resolver::shutdown() { impl_->shutdown(); }
+
+std::size_t Resolver::in_flight() const { return impl_->waiting_; }
+
+}  // namespace resolver

@@ -1,0 +1,76 @@
+// Action: one Postfix access(5) action as a rule writes it, validated and
+// pre-split into literal text and macros once, at load time.
+//
+// Contract:
+// - parse_action() accepts exactly the actions a policy server may return
+//   (keywords case-insensitive): OK, DUNNO, REJECT/DEFER/DEFER_IF_REJECT/
+//   DEFER_IF_PERMIT/HOLD/DISCARD/WARN/INFO [text], 4NN text, 5NN text,
+//   FILTER transport:destination, PREPEND header-name: value,
+//   REDIRECT user@domain, BCC user@domain. An enhanced status code at the
+//   start of the text must agree with the reply class ("REJECT 4.7.1" and
+//   "450 5.7.1" are errors). Control characters are errors.
+// - Macros: {client_address} {helo_name} {ptr} {iprev} {helo_syntax}
+//   {helo_literal} {helo_forward} {rule} {sender} {recipient} {queue_id};
+//   "{{" and "}}" are literal braces. Macros may appear only in free text
+//   (never in the keyword, the status codes, a FILTER/REDIRECT/BCC argument or
+//   a PREPEND header name), so an attacker-chosen value cannot change what
+//   kind of action Postfix executes.
+// - expand() is const, thread-safe and allocates only the result. Each value
+//   is made safe (bytes outside printable ASCII become '?', at most
+//   kMaxMacroValueBytes) and the result is at most kMaxActionBytes, so a
+//   hostile HELO name can never break the one-line policy reply.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace rules {
+
+struct Evidence;  // rules/rules.hpp
+
+inline constexpr std::size_t kMaxActionBytes = 1000;
+inline constexpr std::size_t kMaxMacroValueBytes = 255;
+
+enum class Macro : std::uint8_t {
+    client_address,
+    helo_name,
+    ptr,  // first verified PTR name, else first PTR name, else "unknown"
+    iprev,
+    helo_syntax,
+    helo_literal,
+    helo_forward,
+    rule,
+    sender,  // "<>" for the null sender
+    recipient,
+    queue_id,
+};
+
+class ActionTemplate {
+  public:
+    // The action for evidence, decided by the rule named rule_id.
+    [[nodiscard]] std::string expand(const Evidence& evidence, std::string_view rule_id) const;
+
+    // The action exactly as written in the rule file.
+    [[nodiscard]] const std::string& text() const { return text_; }
+
+  private:
+    struct Segment {
+        std::string literal;  // used when !is_macro; braces already unescaped
+        Macro macro = Macro::rule;
+        bool is_macro = false;
+    };
+    friend std::variant<ActionTemplate, std::string> parse_action(std::string_view text);
+
+    std::string text_;
+    std::vector<Segment> segments_;
+    std::size_t literal_bytes_ = 0;
+};
+
+// The template, or an error message (without file:line) saying what is wrong.
+std::variant<ActionTemplate, std::string> parse_action(std::string_view text);
+
+}  // namespace rules

@@ -1,0 +1,866 @@
+#include "rules/rules.hpp"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
+
+#include "rules/action.hpp"
+#include "rules/rules_toml.hpp"
+
+namespace rules {
+namespace {
+
+using policyd::Attr;
+
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [](char x, char y) { return lower(x) == lower(y); });
+}
+
+std::string to_lower(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(), lower);
+    return out;
+}
+
+std::string_view strip_trailing_dot(std::string_view name) {
+    if (!name.empty() && name.back() == '.') {
+        name.remove_suffix(1);
+    }
+    return name;
+}
+
+// Case-insensitive, transparent hashing so that per-request lookups take a
+// string_view of the request and neither copy nor lower-case it.
+struct IHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const {
+        std::uint64_t hash = 14695981039346656037ULL;  // FNV-1a
+        for (const char c : text) {
+            hash = (hash ^ static_cast<unsigned char>(lower(c))) * 1099511628211ULL;
+        }
+        return static_cast<std::size_t>(hash);
+    }
+};
+struct IEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return iequals(a, b); }
+};
+using ISet = std::unordered_set<std::string, IHash, IEqual>;
+
+// Host names: "name" exactly or ".suffix" for any name below suffix.
+struct NameSet {
+    ISet exact;
+    ISet suffixes;  // stored with the leading dot
+
+    [[nodiscard]] bool matches(std::string_view name) const {
+        name = strip_trailing_dot(name);
+        if (name.empty()) {
+            return false;
+        }
+        if (exact.find(name) != exact.end()) {
+            return true;
+        }
+        if (suffixes.empty()) {
+            return false;
+        }
+        // One lookup per label boundary: cost grows with the name, not the list.
+        for (std::size_t i = 1; i < name.size(); ++i) {
+            if (name[i] == '.' && suffixes.find(name.substr(i)) != suffixes.end()) {
+                return true;
+            }
+        }
+        return false;
+    }
+};
+
+// Mail addresses: "user@domain", "@domain", "user@", "<>".
+struct AddressSet {
+    bool null_address = false;
+    ISet exact;
+    ISet domains;
+    ISet locals;
+
+    [[nodiscard]] bool matches(std::string_view address) const {
+        if (address.empty()) {
+            return null_address;
+        }
+        if (exact.find(address) != exact.end()) {
+            return true;
+        }
+        // The last '@' separates: a quoted local part may contain one.
+        const auto at = address.rfind('@');
+        if (at == std::string_view::npos) {
+            // "RCPT TO:<postmaster>" arrives without a domain (RFC 5321 §4.5.1).
+            return locals.find(address) != locals.end();
+        }
+        return domains.find(strip_trailing_dot(address.substr(at + 1))) != domains.end() ||
+               locals.find(address.substr(0, at)) != locals.end();
+    }
+};
+
+struct Cidr4 {
+    std::uint32_t network = 0;
+    std::uint32_t mask = 0;
+};
+struct Cidr6 {
+    std::array<unsigned char, 16> network{};
+    unsigned prefix = 0;
+};
+
+struct CidrSet {
+    std::vector<Cidr4> v4;
+    std::vector<Cidr6> v6;
+
+    [[nodiscard]] bool matches(const policyd::IpAddress& client) const {
+        // Normalised, so a v4-mapped client meets the v4 networks.
+        const auto& address = client;
+        if (address.is_v4()) {
+            const std::uint32_t value = address.to_v4().to_uint();
+            return std::any_of(v4.begin(), v4.end(), [&](const Cidr4& cidr) {
+                return (value & cidr.mask) == cidr.network;
+            });
+        }
+        const auto bytes = address.to_v6().to_bytes();
+        return std::any_of(v6.begin(), v6.end(), [&](const Cidr6& cidr) {
+            const unsigned whole = cidr.prefix / 8;
+            const unsigned bits = cidr.prefix % 8;
+            if (std::memcmp(bytes.data(), cidr.network.data(), whole) != 0) {
+                return false;
+            }
+            if (bits == 0) {
+                return true;
+            }
+            const auto mask = static_cast<unsigned char>(0xffU << (8 - bits));
+            return (bytes[whole] & mask) == cidr.network[whole];
+        });
+    }
+};
+
+using Regexes = std::vector<std::unique_ptr<const RE2>>;
+
+bool any_regex(const Regexes& regexes, std::string_view text) {
+    return std::any_of(regexes.begin(), regexes.end(),
+                       [&](const auto& re) { return RE2::PartialMatch(text, *re); });
+}
+
+bool any_regex(const Regexes& regexes, const std::vector<std::string>& texts) {
+    return std::any_of(texts.begin(), texts.end(),
+                       [&](const std::string& text) { return any_regex(regexes, text); });
+}
+
+// Postfix's protocol_state values (SMTPD_POLICY_README).
+constexpr std::array<std::string_view, 9> kProtocolStates{
+    "CONNECT", "EHLO", "HELO", "MAIL", "RCPT", "DATA", "END-OF-MESSAGE", "VRFY", "ETRN"};
+
+std::optional<unsigned> protocol_state_index(std::string_view state) {
+    for (unsigned i = 0; i < kProtocolStates.size(); ++i) {
+        if (iequals(kProtocolStates[i], state)) {
+            return i;
+        }
+    }
+    return std::nullopt;
+}
+
+enum class Sasl { any, authenticated, anonymous, users };
+
+template <typename Enum>
+unsigned bit(Enum value) {
+    return 1U << static_cast<unsigned>(value);
+}
+
+struct Rule {
+    std::string id;
+    unsigned line = 0;
+    ActionTemplate action;
+
+    // Enumerated facts as bit masks; 0 = no condition (empty lists are refused).
+    unsigned iprev = 0;
+    unsigned helo_syntax = 0;
+    unsigned helo_literal = 0;
+    unsigned helo_forward = 0;
+    unsigned protocol_state = 0;
+
+    Sasl sasl = Sasl::any;
+    std::set<std::string, std::less<>> sasl_users;  // exact, case-sensitive
+
+    std::optional<CidrSet> client_address;
+    std::optional<NameSet> helo_name;
+    std::optional<NameSet> ptr_name;
+    std::optional<AddressSet> sender;
+    std::optional<AddressSet> recipient;
+    Regexes helo_name_regex;
+    Regexes ptr_name_regex;
+    Regexes sender_regex;
+    Regexes recipient_regex;
+
+    // Cheap conditions first, regexes last.
+    [[nodiscard]] bool matches(const Evidence& evidence) const {
+        const auto& facts = evidence.facts;
+        const auto& request = evidence.request;
+        if ((iprev != 0 && (iprev & bit(facts.iprev)) == 0) ||
+            (helo_syntax != 0 && (helo_syntax & bit(facts.helo_syntax)) == 0) ||
+            (helo_literal != 0 && (helo_literal & bit(facts.helo_literal)) == 0) ||
+            (helo_forward != 0 && (helo_forward & bit(facts.helo_forward)) == 0)) {
+            return false;
+        }
+        if (protocol_state != 0) {
+            const auto index = protocol_state_index(request.get(Attr::protocol_state));
+            if (!index || (protocol_state & (1U << *index)) == 0) {
+                return false;
+            }
+        }
+        const auto username = request.get(Attr::sasl_username);
+        switch (sasl) {
+            case Sasl::any:
+                break;
+            case Sasl::authenticated:
+                if (username.empty()) {
+                    return false;
+                }
+                break;
+            case Sasl::anonymous:
+                if (!username.empty()) {
+                    return false;
+                }
+                break;
+            case Sasl::users:
+                if (sasl_users.find(username) == sasl_users.end()) {
+                    return false;
+                }
+                break;
+        }
+        if (client_address && !(evidence.client && client_address->matches(*evidence.client))) {
+            return false;
+        }
+        if (helo_name && !helo_name->matches(request.get(Attr::helo_name))) {
+            return false;
+        }
+        if (ptr_name &&
+            std::none_of(facts.verified_names.begin(), facts.verified_names.end(),
+                         [&](const std::string& name) { return ptr_name->matches(name); })) {
+            return false;
+        }
+        if (sender && !sender->matches(request.get(Attr::sender))) {
+            return false;
+        }
+        if (recipient && !recipient->matches(request.get(Attr::recipient))) {
+            return false;
+        }
+        return (helo_name_regex.empty() ||
+                any_regex(helo_name_regex, request.get(Attr::helo_name))) &&
+               (ptr_name_regex.empty() || any_regex(ptr_name_regex, facts.verified_names)) &&
+               (sender_regex.empty() || any_regex(sender_regex, request.get(Attr::sender))) &&
+               (recipient_regex.empty() ||
+                any_regex(recipient_regex, request.get(Attr::recipient)));
+    }
+};
+
+}  // namespace
+
+struct RuleTable::Impl {
+    std::vector<Rule> rules;
+    ActionTemplate default_action;
+};
+
+Decision RuleTable::evaluate(const Evidence& evidence) const {
+    for (const auto& rule : impl_->rules) {
+        if (rule.matches(evidence)) {
+            return Decision{rule.id, rule.action.expand(evidence, rule.id)};
+        }
+    }
+    return Decision{"default", impl_->default_action.expand(evidence, "default")};
+}
+
+std::size_t RuleTable::size() const {
+    return impl_->rules.size();
+}
+
+std::vector<std::string> RuleTable::rule_ids() const {
+    std::vector<std::string> ids;
+    ids.reserve(impl_->rules.size());
+    for (const auto& rule : impl_->rules) {
+        ids.push_back(rule.id);
+    }
+    return ids;
+}
+
+std::string_view RuleTable::default_action() const {
+    return impl_->default_action.text();
+}
+
+// ---------------------------------------------------------------------------
+// Loading from TOML. Everything below runs at start-up or reload only.
+
+namespace {
+
+std::string_view type_name(const toml::node& node) {
+    switch (node.type()) {
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a float";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::array:
+            return "a list";
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::date:
+        case toml::node_type::time:
+        case toml::node_type::date_time:
+            return "a date/time";
+        case toml::node_type::none:
+            break;
+    }
+    return "nothing";
+}
+
+constexpr std::size_t kMaxIdBytes = 64;
+constexpr std::size_t kMaxPatternBytes = 1000;
+
+struct Item {
+    std::string_view text;
+    const toml::source_region* source;
+};
+
+class Loader {
+  public:
+    Loader(std::string_view source_name, std::vector<std::string>& errors)
+        : source_name_(source_name), errors_(errors) {}
+
+    void error(const toml::source_region& where, std::string_view message) {
+        std::string line =
+            std::string(source_name_) + ":" + std::to_string(where.begin.line) + ": ";
+        if (!rule_id_.empty()) {
+            line += "rule \"" + rule_id_ + "\": ";
+        }
+        line += message;
+        errors_.push_back(std::move(line));
+        ++count_;
+    }
+
+    [[nodiscard]] std::size_t count() const { return count_; }
+    void set_rule(std::string id) { rule_id_ = std::move(id); }
+
+    // A string or a non-empty list of strings; nullopt (error reported) otherwise.
+    std::optional<std::vector<Item>> strings(std::string_view key, const toml::node& node) {
+        std::vector<Item> items;
+        if (const auto* value = node.as_string()) {
+            items.push_back({value->get(), &node.source()});
+            return items;
+        }
+        const auto* array = node.as_array();
+        if (array == nullptr) {
+            error(node.source(), std::string(key) + " must be a string or a list of strings, not " +
+                                     std::string(type_name(node)));
+            return std::nullopt;
+        }
+        if (array->empty()) {
+            error(node.source(), std::string(key) + " is an empty list (it could never match)");
+            return std::nullopt;
+        }
+        bool ok = true;
+        for (const auto& element : *array) {
+            if (const auto* value = element.as_string()) {
+                items.push_back({value->get(), &element.source()});
+            } else {
+                error(element.source(), std::string(key) + " must list strings, not " +
+                                            std::string(type_name(element)));
+                ok = false;
+            }
+        }
+        return ok ? std::optional(std::move(items)) : std::nullopt;
+    }
+
+    template <typename Enum, std::size_t N>
+    void read_enum(std::string_view key, const toml::node& node,
+                   std::optional<Enum> (*parse)(std::string_view), unsigned& mask) {
+        const auto items = strings(key, node);
+        if (!items) {
+            return;
+        }
+        for (const auto& item : *items) {
+            if (const auto value = parse(to_lower(item.text))) {
+                mask |= bit(*value);
+                continue;
+            }
+            std::string allowed;
+            for (std::size_t i = 0; i < N; ++i) {
+                allowed += (i == 0 ? "" : ", ");
+                allowed += policyd::to_string(static_cast<Enum>(i));
+            }
+            error(*item.source, std::string(key) + ": unknown value \"" + printable(item.text) +
+                                    "\" (allowed: " + allowed + ")");
+        }
+    }
+
+    void read_protocol_state(const toml::node& node, unsigned& mask) {
+        const auto items = strings("protocol_state", node);
+        if (!items) {
+            return;
+        }
+        for (const auto& item : *items) {
+            if (const auto index = protocol_state_index(item.text)) {
+                mask |= 1U << *index;
+                continue;
+            }
+            std::string allowed;
+            for (const auto state : kProtocolStates) {
+                allowed += (allowed.empty() ? "" : ", ");
+                allowed += state;
+            }
+            error(*item.source, "protocol_state: unknown value \"" + printable(item.text) +
+                                    "\" (allowed: " + allowed + ")");
+        }
+    }
+
+    void read_cidrs(const toml::node& node, std::optional<CidrSet>& out) {
+        const auto items = strings("client_address", node);
+        if (!items) {
+            return;
+        }
+        CidrSet set;
+        for (const auto& item : *items) {
+            if (auto why = add_cidr(item.text, set); !why.empty()) {
+                error(*item.source, "client_address: " + why);
+            }
+        }
+        out = std::move(set);
+    }
+
+    void read_names(std::string_view key, const toml::node& node, std::optional<NameSet>& out) {
+        const auto items = strings(key, node);
+        if (!items) {
+            return;
+        }
+        NameSet set;
+        for (const auto& item : *items) {
+            std::string_view name = strip_trailing_dot(item.text);
+            const bool suffix = !name.empty() && name.front() == '.';
+            if (suffix) {
+                name.remove_prefix(1);
+            }
+            if (!valid_name(name)) {
+                error(*item.source, std::string(key) + ": \"" + printable(item.text) +
+                                        "\" is not a host name or .domain suffix");
+                continue;
+            }
+            if (suffix) {
+                set.suffixes.insert("." + to_lower(name));
+            } else {
+                set.exact.insert(to_lower(name));
+            }
+        }
+        out = std::move(set);
+    }
+
+    void read_addresses(std::string_view key, const toml::node& node,
+                        std::optional<AddressSet>& out) {
+        const auto items = strings(key, node);
+        if (!items) {
+            return;
+        }
+        AddressSet set;
+        for (const auto& item : *items) {
+            const std::string_view text = item.text;
+            const auto at = text.rfind('@');
+            const bool bad_bytes =
+                std::any_of(text.begin(), text.end(), [](char c) { return c <= ' ' || c == 0x7f; });
+            if (text == "<>") {
+                set.null_address = true;
+            } else if (bad_bytes || at == std::string_view::npos || text.size() == 1 ||
+                       text.size() > kMaxPatternBytes) {
+                error(*item.source, std::string(key) + ": \"" + printable(text) +
+                                        "\" is not an address pattern (user@domain, @domain, "
+                                        "user@ or <>)");
+            } else if (at == 0) {
+                set.domains.insert(to_lower(strip_trailing_dot(text.substr(1))));
+            } else if (at + 1 == text.size()) {
+                set.locals.insert(to_lower(text.substr(0, at)));
+            } else {
+                set.exact.insert(to_lower(text));
+            }
+        }
+        out = std::move(set);
+    }
+
+    void read_regexes(std::string_view key, const toml::node& node, Regexes& out) {
+        const auto items = strings(key, node);
+        if (!items) {
+            return;
+        }
+        RE2::Options options;
+        options.set_log_errors(false);      // errors go to our list, not stderr
+        options.set_case_sensitive(false);  // like Postfix regexp tables
+        for (const auto& item : *items) {
+            if (item.text.size() > kMaxPatternBytes) {
+                error(*item.source, std::string(key) + ": the regex is longer than " +
+                                        std::to_string(kMaxPatternBytes) + " bytes");
+                continue;
+            }
+            auto re = std::make_unique<const RE2>(
+                re2::StringPiece(item.text.data(), item.text.size()), options);
+            if (!re->ok()) {
+                error(*item.source, std::string(key) + ": bad regex \"" + printable(item.text) +
+                                        "\": " + re->error());
+                continue;
+            }
+            out.push_back(std::move(re));
+        }
+    }
+
+    void read_sasl(const toml::node& node, Rule& rule) {
+        if (const auto* flag = node.as_boolean()) {
+            rule.sasl = flag->get() ? Sasl::authenticated : Sasl::anonymous;
+            return;
+        }
+        if (node.is_boolean() || (!node.is_string() && !node.is_array())) {
+            error(node.source(), "sasl_username must be true, false or a list of user names, not " +
+                                     std::string(type_name(node)));
+            return;
+        }
+        const auto items = strings("sasl_username", node);
+        if (!items) {
+            return;
+        }
+        for (const auto& item : *items) {
+            if (item.text.empty()) {
+                error(*item.source,
+                      "sasl_username: an empty user name (use false for "
+                      "unauthenticated clients)");
+                continue;
+            }
+            rule.sasl_users.emplace(item.text);
+        }
+        rule.sasl = Sasl::users;
+    }
+
+    std::optional<ActionTemplate> read_action(std::string_view key, const toml::node& node) {
+        const auto* value = node.as_string();
+        if (value == nullptr) {
+            error(node.source(),
+                  std::string(key) + " must be a string, not " + std::string(type_name(node)));
+            return std::nullopt;
+        }
+        auto parsed = parse_action(value->get());
+        if (auto* why = std::get_if<std::string>(&parsed)) {
+            error(node.source(), std::string(key) + ": " + *why);
+            return std::nullopt;
+        }
+        return std::get<ActionTemplate>(std::move(parsed));
+    }
+
+    // Attacker-free but possibly control-laden text from the file, for messages.
+    static std::string printable(std::string_view text) {
+        std::string out;
+        for (const char c : text.substr(0, 100)) {
+            const auto byte = static_cast<unsigned char>(c);
+            out.push_back(byte < 0x20 || byte == 0x7f ? '?' : c);
+        }
+        if (text.size() > 100) {
+            out += "...";
+        }
+        return out;
+    }
+
+  private:
+    static bool valid_name(std::string_view name) {
+        if (name.empty() || name.size() > 253) {
+            return false;
+        }
+        std::size_t label = 0;
+        for (const char c : name) {
+            if (c == '.') {
+                if (label == 0) {
+                    return false;
+                }
+                label = 0;
+                continue;
+            }
+            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '_';
+            if (!ok || ++label > 63) {
+                return false;
+            }
+        }
+        return label > 0;
+    }
+
+    static std::string add_cidr(std::string_view text, CidrSet& set) {
+        const auto slash = text.find('/');
+        const std::string_view address_text = text.substr(0, slash);
+        const auto address = policyd::parse_ip(address_text);
+        if (!address) {
+            return "\"" + printable(text) + "\" is not an IP address or CIDR";
+        }
+        const bool written_v6 = address_text.find(':') != std::string_view::npos;
+        unsigned prefix = address->is_v4() ? 32 : 128;
+        if (slash != std::string_view::npos) {
+            const std::string_view digits = text.substr(slash + 1);
+            if (digits.empty() || digits.size() > 3 ||
+                !std::all_of(digits.begin(), digits.end(),
+                             [](char c) { return c >= '0' && c <= '9'; })) {
+                return "\"" + printable(text) + "\" has a bad prefix length";
+            }
+            prefix = static_cast<unsigned>(std::stoul(std::string(digits)));
+            const unsigned max = written_v6 ? 128 : 32;
+            if (prefix > max) {
+                return "\"" + printable(text) + "\": prefix length " + std::to_string(prefix) +
+                       " is out of range (0-" + std::to_string(max) + ")";
+            }
+            if (written_v6 && address->is_v4()) {
+                // ::ffff:192.0.2.0/120 is the v4 network 192.0.2.0/24, and
+                // clients are normalised to v4, so store it as that.
+                if (prefix < 96) {
+                    return "\"" + printable(text) +
+                           "\": a v4-mapped network needs a prefix length of at least 96";
+                }
+                prefix -= 96;
+            }
+        }
+        if (address->is_v4()) {
+            const std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
+            const std::uint32_t value = address->to_v4().to_uint();
+            if ((value & ~mask) != 0) {
+                return "\"" + printable(text) + "\" has host bits set (did you mean " +
+                       boost::asio::ip::address_v4(value & mask).to_string() + "/" +
+                       std::to_string(prefix) + "?)";
+            }
+            set.v4.push_back({value, mask});
+            return {};
+        }
+        Cidr6 cidr;
+        cidr.network = address->to_v6().to_bytes();
+        cidr.prefix = prefix;
+        bool host_bits = false;
+        for (unsigned i = 0; i < 16; ++i) {
+            const unsigned keep = prefix >= 8 * (i + 1) ? 8 : (prefix > 8 * i ? prefix - 8 * i : 0);
+            const auto mask = static_cast<unsigned char>(keep == 0 ? 0 : 0xffU << (8 - keep));
+            host_bits = host_bits || (cidr.network[i] & ~mask & 0xffU) != 0;
+        }
+        if (host_bits) {
+            return "\"" + printable(text) + "\" has host bits set";
+        }
+        set.v6.push_back(cidr);
+        return {};
+    }
+
+    std::string_view source_name_;
+    std::vector<std::string>& errors_;
+    std::string rule_id_;
+    std::size_t count_ = 0;
+};
+
+bool valid_id(std::string_view id) {
+    const auto ok = [](char c, bool first) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               (!first && (c == '_' || c == '-'));
+    };
+    if (id.empty() || id.size() > kMaxIdBytes || !ok(id.front(), true)) {
+        return false;
+    }
+    return std::all_of(id.begin() + 1, id.end(), [&](char c) { return ok(c, false); });
+}
+
+constexpr std::array<std::string_view, 17> kRuleKeys{"id",
+                                                     "action",
+                                                     "iprev",
+                                                     "helo_syntax",
+                                                     "helo_literal",
+                                                     "helo_forward",
+                                                     "client_address",
+                                                     "helo_name",
+                                                     "ptr_name",
+                                                     "sender",
+                                                     "recipient",
+                                                     "helo_name_regex",
+                                                     "ptr_name_regex",
+                                                     "sender_regex",
+                                                     "recipient_regex",
+                                                     "sasl_username",
+                                                     "protocol_state"};
+
+std::string rule_keys() {
+    std::string list;
+    for (const auto key : kRuleKeys) {
+        list += (list.empty() ? "" : ", ");
+        list += key;
+    }
+    return list;
+}
+
+// Reads one [[rule]] table; ok is false when it had errors (already reported).
+struct ReadRule {
+    Rule rule;
+    bool ok = false;
+};
+
+ReadRule read_rule(Loader& loader, const toml::table& table) {
+    const std::size_t errors_before = loader.count();
+    Rule rule;
+    rule.line = table.source().begin.line;
+    loader.set_rule({});
+
+    // The id first, so that every later message can name the rule.
+    if (const auto* node = table.get("id")) {
+        if (const auto* id = node->as_string()) {
+            if (id->get() == "default") {
+                loader.error(node->source(),
+                             "rule id \"default\" is reserved for the default action");
+            } else if (valid_id(id->get())) {
+                rule.id = id->get();
+            } else {
+                loader.error(node->source(), "bad rule id \"" + Loader::printable(id->get()) +
+                                                 "\" (expected [a-z0-9][a-z0-9_-]*, at most " +
+                                                 std::to_string(kMaxIdBytes) + " bytes)");
+            }
+        } else {
+            loader.error(node->source(),
+                         "id must be a string, not " + std::string(type_name(*node)));
+        }
+    } else {
+        loader.error(table.source(), "[[rule]] has no id");
+    }
+    loader.set_rule(rule.id);
+
+    bool has_action = false;
+    for (const auto& [key, node] : table) {
+        const std::string_view name = key.str();
+        if (name == "id") {
+            continue;
+        }
+        if (name == "action") {
+            if (auto action = loader.read_action("action", node)) {
+                rule.action = std::move(*action);
+            }
+            has_action = true;
+        } else if (name == "iprev") {
+            loader.read_enum<policyd::Iprev, 4>(name, node, policyd::parse_iprev, rule.iprev);
+        } else if (name == "helo_syntax") {
+            loader.read_enum<policyd::HeloSyntax, 6>(name, node, policyd::parse_helo_syntax,
+                                                     rule.helo_syntax);
+        } else if (name == "helo_literal") {
+            loader.read_enum<policyd::HeloLiteral, 3>(name, node, policyd::parse_helo_literal,
+                                                      rule.helo_literal);
+        } else if (name == "helo_forward") {
+            loader.read_enum<policyd::HeloForward, 5>(name, node, policyd::parse_helo_forward,
+                                                      rule.helo_forward);
+        } else if (name == "protocol_state") {
+            loader.read_protocol_state(node, rule.protocol_state);
+        } else if (name == "client_address") {
+            loader.read_cidrs(node, rule.client_address);
+        } else if (name == "helo_name") {
+            loader.read_names(name, node, rule.helo_name);
+        } else if (name == "ptr_name") {
+            loader.read_names(name, node, rule.ptr_name);
+        } else if (name == "sender") {
+            loader.read_addresses(name, node, rule.sender);
+        } else if (name == "recipient") {
+            loader.read_addresses(name, node, rule.recipient);
+        } else if (name == "helo_name_regex") {
+            loader.read_regexes(name, node, rule.helo_name_regex);
+        } else if (name == "ptr_name_regex") {
+            loader.read_regexes(name, node, rule.ptr_name_regex);
+        } else if (name == "sender_regex") {
+            loader.read_regexes(name, node, rule.sender_regex);
+        } else if (name == "recipient_regex") {
+            loader.read_regexes(name, node, rule.recipient_regex);
+        } else if (name == "sasl_username") {
+            loader.read_sasl(node, rule);
+        } else {
+            loader.error(key.source(), "unknown key \"" + Loader::printable(name) +
+                                           "\" in [[rule]] (known: " + rule_keys() + ")");
+        }
+    }
+    if (!has_action) {
+        loader.error(table.source(), "[[rule]] has no action");
+    }
+    loader.set_rule({});
+    const bool ok = loader.count() == errors_before;
+    return {std::move(rule), ok};
+}
+
+}  // namespace
+
+std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_view source_name,
+                                          std::vector<std::string>& errors) {
+    Loader loader(source_name, errors);
+    auto impl = std::make_shared<RuleTable::Impl>();
+
+    bool default_set = false;
+    if (const auto* policy_node = root.get("policy")) {
+        if (const auto* policy = policy_node->as_table()) {
+            for (const auto& [key, node] : *policy) {
+                if (key.str() == "default_action") {
+                    if (auto action = loader.read_action("default_action", node)) {
+                        impl->default_action = std::move(*action);
+                        default_set = true;
+                    }
+                } else {
+                    loader.error(key.source(), "unknown key \"" + Loader::printable(key.str()) +
+                                                   "\" in [policy] (known: default_action)");
+                }
+            }
+        } else {
+            loader.error(policy_node->source(), "[policy] must be a table");
+        }
+    }
+    if (!default_set) {
+        impl->default_action = std::get<ActionTemplate>(parse_action("DUNNO"));
+    }
+
+    std::unordered_map<std::string, unsigned> first_line;  // id -> line of its rule
+    if (const auto* rules_node = root.get("rule")) {
+        const auto* rules = rules_node->as_array();
+        if (rules == nullptr) {
+            loader.error(rules_node->source(),
+                         "rule must be a list of tables: write each rule as [[rule]]");
+        } else {
+            for (const auto& element : *rules) {
+                const auto* table = element.as_table();
+                if (table == nullptr) {
+                    loader.error(element.source(), "rule must be a list of tables, not of " +
+                                                       std::string(type_name(element)));
+                    continue;
+                }
+                auto [rule, ok] = read_rule(loader, *table);
+                // Duplicates are checked even in a rule with other errors, so
+                // that one pass reports everything.
+                if (!rule.id.empty()) {
+                    const auto [it, inserted] = first_line.emplace(rule.id, rule.line);
+                    if (!inserted) {
+                        loader.error(table->get("id")->source(), "duplicate rule id \"" + rule.id +
+                                                                     "\" (first defined at line " +
+                                                                     std::to_string(it->second) +
+                                                                     ")");
+                        continue;
+                    }
+                }
+                if (ok) {
+                    impl->rules.push_back(std::move(rule));
+                }
+            }
+        }
+    }
+
+    if (loader.count() != 0) {
+        return std::nullopt;
+    }
+    return RuleTable(std::move(impl));
+}
+
+}  // namespace rules

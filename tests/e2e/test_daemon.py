@@ -1,0 +1,533 @@
+#!/usr/bin/env python3
+"""End-to-end: the real rdns-policyd binary, spoken to like Postfix speaks.
+
+Usage: test_daemon.py PATH-TO-rdns-policyd      (exit 0 = all passed)
+
+One daemon listens on TCP (port 0), a unix socket and, when the host has it,
+[::1] (port 0); its DNS is ldns-testns serving zone.testns, reached through
+--forwarder/--unbound-config. The tests check the action text per client,
+ordering of several and of pipelined requests, concurrency between
+connections, sanitised logging of hostile input, each protocol error
+(connection closed, no reply, `closing connection <reason>` logged), --stdio
+mode, check-config, start-up refusal of a broken config, and SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import (  # noqa: E402
+    POLICY_FILE,
+    REPLY_TIMEOUT,
+    START_TIMEOUT,
+    Daemon,
+    DnsFixture,
+    PolicyClient,
+    Runner,
+    SkipTest,
+    binary_from_argv,
+    check,
+    check_equal,
+    check_no_rule_matched,
+    ipv6_loopback_available,
+    policy_request,
+    workdir,
+)
+
+# (label, client, helo, extra attributes, expected reply, expected rule id
+#  or None when no rule matches, expected facts in the decision log line)
+CASES = [
+    (
+        "fcrdns pass, helo confirmed",
+        "127.0.0.2",
+        "good.example.test",
+        {},
+        "action=DUNNO",
+        None,
+        {
+            "iprev": "pass",
+            "ptr": "good.example.test",
+            "helo_syntax": "fqdn",
+            "helo_forward": "pass",
+        },
+    ),
+    (
+        "helo resolves elsewhere",
+        "127.0.0.2",
+        "other.example.test",
+        {},
+        "action=WARN HELO name other.example.test does not resolve to 127.0.0.2",
+        "warn-helo-not-forward-confirmed",
+        {"iprev": "pass", "helo_forward": "fail"},
+    ),
+    (
+        "helo does not exist",
+        "127.0.0.2",
+        "nohost.example.test",
+        {},
+        "action=WARN HELO name nohost.example.test does not resolve to 127.0.0.2",
+        "warn-helo-not-forward-confirmed",
+        {"iprev": "pass", "helo_forward": "none"},
+    ),
+    (
+        "helo localhost",
+        "127.0.0.2",
+        "localhost",
+        {},
+        "action=550 5.5.2 HELO name localhost is not a valid fully-qualified domain name",
+        "reject-bad-helo",
+        {"helo_syntax": "non-fqdn"},
+    ),
+    (
+        "helo bare ip",
+        "127.0.0.2",
+        "127.0.0.2",
+        {},
+        "action=550 5.5.2 HELO name 127.0.0.2 is not a valid fully-qualified domain name",
+        "reject-bad-helo",
+        {"helo_syntax": "bare-ip"},
+    ),
+    (
+        "helo foreign address literal",
+        "127.0.0.2",
+        "[127.0.0.5]",
+        {},
+        "action=550 5.7.1 HELO address literal [127.0.0.5] is not the client address 127.0.0.2",
+        "reject-foreign-address-literal",
+        {"helo_syntax": "address-literal", "helo_literal": "mismatch"},
+    ),
+    (
+        "helo own address literal",
+        "127.0.0.2",
+        "[127.0.0.2]",
+        {},
+        "action=DUNNO",
+        None,
+        {"helo_syntax": "address-literal", "helo_literal": "match"},
+    ),
+    (
+        "no PTR",
+        "127.0.0.3",
+        "good.example.test",
+        {},
+        "action=550 5.7.25 Client address 127.0.0.3 has no PTR record",
+        "reject-no-ptr",
+        {"iprev": "permerror"},
+    ),
+    (
+        "no PTR but postmaster",
+        "127.0.0.3",
+        "good.example.test",
+        {"recipient": "postmaster@example.test"},
+        "action=DUNNO",
+        "exempt-role-recipients",
+        {},
+    ),
+    (
+        "no PTR but authenticated",
+        "127.0.0.3",
+        "good.example.test",
+        {"sasl_method": "PLAIN", "sasl_username": "alice"},
+        "action=DUNNO",
+        "exempt-authenticated",
+        {},
+    ),
+    (
+        "PTR does not resolve back",
+        "127.0.0.4",
+        "good.example.test",
+        {},
+        "action=550 5.7.25 Client address 127.0.0.4: PTR name other.example.test"
+        " does not resolve back to it",
+        "reject-fcrdns-fail",
+        {"iprev": "fail"},
+    ),
+    (
+        "reverse zone silent",
+        "127.0.0.9",
+        "good.example.test",
+        {},
+        "action=450 4.7.25 Client address 127.0.0.9: reverse DNS lookup failed temporarily,"
+        " try again later",
+        "defer-dns-temperror",
+        {"iprev": "temperror"},
+    ),
+]
+
+runner = Runner("test_daemon")
+
+
+class Context:
+    binary: str
+    dns: DnsFixture
+    daemon: Daemon
+    workdir: str
+
+
+def check_decision(ctx: Context, label: str, instance: str, rule, facts: dict, queue_id: str):
+    d = ctx.daemon.decision_for(instance)
+    for key in (
+        "client_address",
+        "ptr",
+        "iprev",
+        "helo",
+        "helo_syntax",
+        "helo_literal",
+        "helo_forward",
+        "rule",
+        "action",
+        "queue_id",
+        "instance",
+        "elapsed_ms",
+    ):
+        check(key in d, f"{label}: decision line lacks {key}=: {d}")
+    check_equal(d["queue_id"], queue_id, f"{label}: logged queue_id")
+    check(re.fullmatch(r"\d+(\.\d+)?", d["elapsed_ms"]) is not None, f"{label}: elapsed_ms {d}")
+    if rule is not None:
+        check_equal(d["rule"], rule, f"{label}: logged rule")
+    else:
+        check_no_rule_matched(d["rule"], label)
+    for key, value in facts.items():
+        check_equal(d[key], value, f"{label}: logged {key}")
+
+
+def run_cases_on(ctx: Context, endpoint: str) -> None:
+    with PolicyClient(endpoint) as client:
+        for n, (label, address, helo, extra, reply, rule, facts) in enumerate(CASES):
+            queue_id = f"4Q{n:02d}ABC"
+            request, instance = policy_request(address, helo, queue_id=queue_id, **extra)
+            check_equal(client.ask(request), reply, f"{label}: reply")
+            check_decision(ctx, label, instance, rule, facts, queue_id)
+            logged = ctx.daemon.decision_for(instance)["action"]
+            check_equal(logged, reply[len("action=") :], f"{label}: logged action")
+
+
+@runner.test
+def tcp_several_requests_per_connection(ctx: Context) -> None:
+    run_cases_on(ctx, ctx.daemon.endpoint("inet:127.0.0.1:"))
+
+
+@runner.test
+def unix_socket_several_requests_per_connection(ctx: Context) -> None:
+    run_cases_on(ctx, ctx.daemon.endpoint("unix:"))
+
+
+@runner.test
+def ipv6_listener(ctx: Context) -> None:
+    if not any(ep.startswith("inet:[::1]:") for ep in ctx.daemon.endpoints):
+        raise SkipTest("no IPv6 loopback on this host")
+    with PolicyClient(ctx.daemon.endpoint("inet:[::1]:")) as client:
+        request, _ = policy_request("127.0.0.3", "good.example.test")
+        check_equal(
+            client.ask(request),
+            "action=550 5.7.25 Client address 127.0.0.3 has no PTR record",
+            "reply over [::1]",
+        )
+        request, _ = policy_request("::1", "[IPv6:::1]")
+        reply = client.ask(request)
+        check(reply.startswith("action="), f"IPv6 client address: {reply!r}")
+
+
+@runner.test
+def pipelined_requests_answered_in_order(ctx: Context) -> None:
+    # The first request waits for a DNS timeout, the second is answered from
+    # data at hand: the replies must still come back in request order.
+    slow, _ = policy_request("127.0.0.9", "good.example.test")
+    fast, _ = policy_request("127.0.0.3", "good.example.test")
+    with PolicyClient(ctx.daemon.endpoint("inet:127.0.0.1:")) as client:
+        client.send(slow + fast)
+        first = client.read_reply()
+        second = client.read_reply()
+    check(first.startswith("action=450 4.7.25"), f"first pipelined reply: {first!r}")
+    check(second.startswith("action=550 5.7.25"), f"second pipelined reply: {second!r}")
+
+
+@runner.test
+def connections_are_served_concurrently(ctx: Context) -> None:
+    # 127.0.0.8's reverse zone is silent and nobody asked for it yet, so its
+    # answer waits for the lookup deadline; another connection must not wait.
+    with PolicyClient(ctx.daemon.endpoint("inet:127.0.0.1:")) as slow, PolicyClient(
+        ctx.daemon.endpoint("unix:")
+    ) as fast:
+        started = time.monotonic()
+        request, _ = policy_request("127.0.0.8", "good.example.test")
+        slow.send(request)
+        time.sleep(0.1)
+        request, _ = policy_request("127.0.0.2", "good.example.test")
+        check_equal(fast.ask(request), "action=DUNNO", "fast connection's reply")
+        fast_done = time.monotonic() - started
+        reply = slow.read_reply()
+        slow_done = time.monotonic() - started
+    check(reply.startswith("action=450 4.7.25"), f"slow connection's reply: {reply!r}")
+    check(
+        fast_done < slow_done,
+        f"fast reply after {fast_done:.2f}s did not overtake the slow one ({slow_done:.2f}s)",
+    )
+    check(slow_done < 1.5 + 3.0, f"lookup deadline of 1500 ms not kept: {slow_done:.2f}s")
+
+
+@runner.test
+def hostile_helo_is_sanitised_in_log(ctx: Context) -> None:
+    helo = 'evil"name\x01\x1b[31m\x7f end\\'
+    mark = ctx.daemon.log.mark()
+    request, instance = policy_request("127.0.0.2", helo, queue_id='Q "quoted"')
+    with PolicyClient(ctx.daemon.endpoint("inet:127.0.0.1:")) as client:
+        reply = client.ask(request)
+    check(reply.startswith("action=550 5.5.2 "), f"hostile helo reply: {reply!r}")
+    check(
+        re.search(r"[\x00-\x1f\x7f]", reply) is None, f"control characters in the reply: {reply!r}"
+    )
+    d = ctx.daemon.decision_for(instance)
+    check_equal(d.get("rule"), "reject-bad-helo", "hostile helo: rule")
+    check_equal(d.get("helo_syntax"), "invalid", "hostile helo: helo_syntax")
+    raw = d["_raw_helo"]
+    check(raw.startswith('"') and raw.endswith('"'), f"hostile helo not quoted in log: {raw}")
+    for needle in ('\\"', "\\x01", "\\x1b", "\\x7f"):
+        check(needle.lower() in raw.lower(), f"{needle} missing from logged helo {raw}")
+    check_equal(d["_raw_queue_id"], '"Q \\"quoted\\""', "logged queue_id quoting")
+    new_lines = ctx.daemon.log.lines[mark:]
+    for line in new_lines:
+        check(
+            re.search(r"[\x00-\x08\x0a-\x1f\x7f]", line) is None,
+            f"raw control character in log line {line!r}",
+        )
+
+
+# (label, bytes sent, reason word logged)
+PROTOCOL_ERRORS = [
+    (
+        "over-long line",
+        b"request=smtpd_access_policy\nhelo_name=" + b"a" * 5000 + b"\n\n",
+        "line-too-long",
+    ),
+    (
+        "NUL byte",
+        b"request=smtpd_access_policy\nhelo_name=a\x00b\nclient_address=127.0.0.2\n\n",
+        "nul-byte",
+    ),
+    (
+        "unsupported request",
+        b"request=junk_policy\nclient_address=127.0.0.2\n\n",
+        "unsupported-request",
+    ),
+    (
+        "too many attributes",
+        b"request=smtpd_access_policy\n" + b"".join(b"x%d=1\n" % i for i in range(200)) + b"\n",
+        "too-many-attributes",
+    ),
+    (
+        "request too large",
+        b"request=smtpd_access_policy\n"
+        + b"".join(b"x%d=%s\n" % (i, b"b" * 1000) for i in range(40))
+        + b"\n",
+        "request-too-large",
+    ),
+    ("line without '='", b"request=smtpd_access_policy\nno equals sign here\n\n", "malformed-line"),
+]
+
+
+@runner.test
+def protocol_errors_close_without_reply(ctx: Context) -> None:
+    endpoint = ctx.daemon.endpoint("inet:127.0.0.1:")
+    for label, data, reason in PROTOCOL_ERRORS:
+        mark = ctx.daemon.log.mark()
+        with PolicyClient(endpoint) as client:
+            try:
+                client.send(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # closed while we were still writing: fine
+            received = client.expect_closed()
+        check_equal(received, b"", f"{label}: bytes sent before closing")
+        line = ctx.daemon.log.wait_for(
+            lambda l: "closing connection" in l and reason in l, REPLY_TIMEOUT, start=mark
+        )
+        check(line is not None, f"{label}: no 'closing connection ... {reason}' log line")
+
+
+@runner.test
+def good_request_then_garbage_on_same_connection(ctx: Context) -> None:
+    request, _ = policy_request("127.0.0.3", "good.example.test")
+    mark = ctx.daemon.log.mark()
+    with PolicyClient(ctx.daemon.endpoint("unix:")) as client:
+        check_equal(
+            client.ask(request),
+            "action=550 5.7.25 Client address 127.0.0.3 has no PTR record",
+            "reply before the garbage",
+        )
+        client.send(b"request=smtpd_access_policy\nhelo_name=x\x00\n\n")
+        check_equal(client.expect_closed(), b"", "bytes sent before closing")
+    line = ctx.daemon.log.wait_for(
+        lambda l: "closing connection" in l and "nul-byte" in l, REPLY_TIMEOUT, start=mark
+    )
+    check(line is not None, "no 'closing connection ... nul-byte' log line")
+    # And the daemon still serves.
+    with PolicyClient(ctx.daemon.endpoint("inet:127.0.0.1:")) as client:
+        request, _ = policy_request("127.0.0.2", "good.example.test")
+        check_equal(client.ask(request), "action=DUNNO", "reply after protocol errors")
+
+
+@runner.test
+def stdio_mode(ctx: Context) -> None:
+    first, _ = policy_request("127.0.0.2", "good.example.test")
+    second, _ = policy_request("127.0.0.3", "good.example.test")
+    proc = subprocess.run(
+        [ctx.binary, "--stdio", "--config", POLICY_FILE, *ctx.dns.daemon_args()],
+        input=first + second,
+        capture_output=True,
+        timeout=START_TIMEOUT + 2 * REPLY_TIMEOUT,
+    )
+    detail = proc.stderr.decode("utf-8", "backslashreplace")
+    check_equal(proc.returncode, 0, f"--stdio exit status (stderr: {detail})")
+    check_equal(
+        proc.stdout,
+        b"action=DUNNO\n\naction=550 5.7.25 Client address 127.0.0.3 has no PTR record\n\n",
+        "--stdio output",
+    )
+
+
+BROKEN_SETTINGS = """\
+[daemon]
+listen = ["inet:127.0.0.1:0"]
+[resolver]
+lookup_timeout_ms = -5
+[policy]
+default_action = "DUNNO"
+[[rule]]
+id = "bad-enum"
+iprev = "maybe"
+action = "DUNNO"
+"""
+BROKEN_SETTINGS_LINES = (4, 9)
+
+BROKEN_SYNTAX = """\
+[daemon]
+listen = ["inet:127.0.0.1:0"]
+[[rule]
+id = "x"
+"""
+BROKEN_SYNTAX_LINES = (3,)
+
+
+def write_config(ctx: Context, subdir: str, text: str) -> str:
+    directory = os.path.join(ctx.workdir, subdir)
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "policy.toml")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def check_config(ctx: Context, path: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        # The test config leaves the forwarder to the command line, as the
+        # daemon runs do; without it "forward" has nothing to forward to.
+        [ctx.binary, "check-config", "--config", path, *ctx.dns.daemon_args()],
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+    )
+
+
+@runner.test
+def check_config_accepts_the_test_config(ctx: Context) -> None:
+    proc = check_config(ctx, POLICY_FILE)
+    check_equal(proc.returncode, 0, f"check-config exit status (stderr: {proc.stderr})")
+    check("ok" in proc.stdout + proc.stderr, f"check-config did not say ok: {proc.stdout!r}")
+
+
+@runner.test
+def check_config_reports_every_error_with_line(ctx: Context) -> None:
+    for subdir, text, lines in (
+        ("bad-settings", BROKEN_SETTINGS, BROKEN_SETTINGS_LINES),
+        ("bad-syntax", BROKEN_SYNTAX, BROKEN_SYNTAX_LINES),
+    ):
+        proc = check_config(ctx, write_config(ctx, subdir, text))
+        check_equal(proc.returncode, 2, f"{subdir}: check-config exit status ({proc.stderr})")
+        reported = {int(n) for n in re.findall(r"policy\.toml:(\d+):", proc.stderr)}
+        for line in lines:
+            check(line in reported, f"{subdir}: no 'policy.toml:{line}:' in {proc.stderr!r}")
+        # One "file:line: message" line per error (a closing summary may follow).
+        located = [l for l in proc.stderr.splitlines() if re.search(r"policy\.toml:\d+:", l)]
+        for line in located:
+            check(
+                re.search(r"policy\.toml:\d+: \S", line) is not None,
+                f"{subdir}: error line not 'file:line: message': {line!r}",
+            )
+        check(
+            len(located) >= len(lines),
+            f"{subdir}: {len(lines)} errors, {len(located)} located lines: {proc.stderr!r}",
+        )
+
+
+@runner.test
+def daemon_refuses_to_start_with_broken_config(ctx: Context) -> None:
+    path = write_config(ctx, "bad-start", BROKEN_SETTINGS)
+    proc = subprocess.run(
+        [ctx.binary, "--config", path, "--listen", "inet:127.0.0.1:0", *ctx.dns.daemon_args()],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+    )
+    check(proc.returncode != 0, "daemon started with a broken config")
+    check(
+        re.search(r"\bready\b", proc.stderr) is None, f"broken config said ready: {proc.stderr}"
+    )
+    check("policy.toml:9:" in proc.stderr, f"start-up error lacks file:line: {proc.stderr!r}")
+
+
+@runner.test
+def sigterm_exits_cleanly_with_idle_connection_open(ctx: Context) -> None:
+    with PolicyClient(ctx.daemon.endpoint("inet:127.0.0.1:")) as idle:
+        request, _ = policy_request("127.0.0.2", "good.example.test")
+        check_equal(idle.ask(request), "action=DUNNO", "reply before SIGTERM")
+        started = time.monotonic()
+        status = ctx.daemon.terminate()
+        took = time.monotonic() - started
+        check_equal(status, 0, f"exit status after SIGTERM (took {took:.1f}s; None = killed)")
+        check_equal(idle.expect_closed(2.0), b"", "idle connection after SIGTERM")
+
+
+def main() -> int:
+    started = time.monotonic()
+    binary = binary_from_argv()
+    with workdir("rdns-e2e-daemon-") as wd:
+        os.chmod(wd, 0o755)
+        ctx = Context()
+        ctx.binary = binary
+        ctx.workdir = wd
+        try:
+            ctx.dns = DnsFixture(wd).__enter__()
+        except Exception:  # noqa: BLE001
+            runner.fail_setup("test DNS set-up")
+            return runner.finish(started)
+        runner.add_diagnostic("ldns-testns output", ctx.dns.dns.text)
+        try:
+            listen = ["inet:127.0.0.1:0", f"unix:{wd}/policy.sock"]
+            if ipv6_loopback_available():
+                listen.append("inet:[::1]:0")
+            args = [a for ep in listen for a in ("--listen", ep)] + ctx.dns.daemon_args()
+            ctx.daemon = Daemon(binary, POLICY_FILE, args)
+            runner.add_diagnostic("rdns-policyd stderr", ctx.daemon.text)
+            try:
+                ctx.daemon.__enter__()
+            except Exception:  # noqa: BLE001
+                runner.fail_setup("daemon start-up")
+                return runner.finish(started)
+            try:
+                runner.run(ctx)
+            finally:
+                ctx.daemon.__exit__(None, None, None)
+        finally:
+            ctx.dns.__exit__(None, None, None)
+        return runner.finish(started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

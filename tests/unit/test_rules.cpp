@@ -1,0 +1,461 @@
+// Unit tests of rules/: loading rule tables from TOML text and evaluating
+// them against hand-built requests and facts (pure logic, no DNS).
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "policyd/address.hpp"
+#include "rules/rules.hpp"
+#include "rules/rules_toml.hpp"
+
+namespace {
+
+using policyd::Attr;
+
+std::string joined(const std::vector<std::string>& errors) {
+    std::string out;
+    for (const auto& error : errors) {
+        out += error + "\n";
+    }
+    return out;
+}
+
+std::optional<rules::RuleTable> try_load(std::string_view text, std::vector<std::string>& errors) {
+    const toml::table root = toml::parse(text, std::string_view("rules.toml"));
+    return rules::parse_rule_table(root, "rules.toml", errors);
+}
+
+rules::RuleTable load(std::string_view text) {
+    std::vector<std::string> errors;
+    auto table = try_load(text, errors);
+    INFO(joined(errors));
+    REQUIRE(errors.empty());
+    REQUIRE(table);
+    return std::move(*table);
+}
+
+// A well-behaved client; each test spoils what it needs.
+struct Env {
+    policyd::Request request;
+    policyd::Facts facts;
+    std::optional<policyd::IpAddress> client;
+
+    Env() {
+        set_client("192.0.2.10");
+        request.set(Attr::protocol_state, "RCPT");
+        request.set(Attr::helo_name, "mail.example.com");
+        request.set(Attr::sender, "alice@example.com");
+        request.set(Attr::recipient, "bob@example.net");
+        facts.iprev = policyd::Iprev::pass;
+        facts.ptr_names = {"mail.example.com"};
+        facts.verified_names = {"mail.example.com"};
+        facts.helo_syntax = policyd::HeloSyntax::fqdn;
+        facts.helo_literal = policyd::HeloLiteral::na;
+        facts.helo_forward = policyd::HeloForward::pass;
+    }
+    void set_client(std::string_view address) {
+        request.set(Attr::client_address, address);
+        client = policyd::parse_ip(address);
+    }
+    [[nodiscard]] rules::Evidence evidence() const { return {request, facts, client}; }
+};
+
+// The id of the deciding rule for a one-rule table with the given conditions.
+std::string decide(const rules::RuleTable& table, const Env& env) {
+    return table.evaluate(env.evidence()).rule_id;
+}
+
+rules::RuleTable one_rule(const std::string& conditions) {
+    return load("[[rule]]\nid = \"r\"\naction = \"REJECT\"\n" + conditions + "\n");
+}
+
+}  // namespace
+
+TEST_CASE("the first matching rule decides, in file order", "[rules]") {
+    const auto table = load(R"(
+[[rule]]
+id = "exempt-postmaster"
+action = "OK"
+recipient = "postmaster@"
+
+[[rule]]
+id = "reject-no-ptr"
+action = "550 5.7.25 Client address {client_address} has no PTR record"
+iprev = ["permerror"]
+
+[[rule]]
+id = "catch-all"
+action = "WARN reached {rule}"
+)");
+    CHECK(table.size() == 3);
+    CHECK(table.rule_ids() ==
+          std::vector<std::string>{"exempt-postmaster", "reject-no-ptr", "catch-all"});
+
+    Env env;
+    env.facts.iprev = policyd::Iprev::permerror;
+    env.request.set(Attr::recipient, "postmaster@example.net");
+    auto decision = table.evaluate(env.evidence());
+    CHECK(decision.rule_id == "exempt-postmaster");
+    CHECK(decision.action == "OK");
+
+    env.request.set(Attr::recipient, "bob@example.net");
+    decision = table.evaluate(env.evidence());
+    CHECK(decision.rule_id == "reject-no-ptr");
+    CHECK(decision.action == "550 5.7.25 Client address 192.0.2.10 has no PTR record");
+
+    env.facts.iprev = policyd::Iprev::pass;
+    decision = table.evaluate(env.evidence());
+    CHECK(decision.rule_id == "catch-all");
+    CHECK(decision.action == "WARN reached catch-all");
+}
+
+TEST_CASE("the default action decides when no rule matches", "[rules]") {
+    Env env;
+    SECTION("DUNNO when none is configured") {
+        const auto table = load("[[rule]]\nid = \"x\"\naction = \"REJECT\"\niprev = \"fail\"\n");
+        const auto decision = table.evaluate(env.evidence());
+        CHECK(decision.rule_id == "default");
+        CHECK(decision.action == "DUNNO");
+        CHECK(table.default_action() == "DUNNO");
+    }
+    SECTION("the configured one, with macros") {
+        const auto table = load("[policy]\ndefault_action = \"INFO {rule} for {helo_name}\"\n");
+        CHECK(table.size() == 0);
+        const auto decision = table.evaluate(env.evidence());
+        CHECK(decision.rule_id == "default");
+        CHECK(decision.action == "INFO default for mail.example.com");
+    }
+    SECTION("a rule without conditions matches everything") {
+        const auto table = load("[[rule]]\nid = \"all\"\naction = \"DUNNO\"\n");
+        CHECK(decide(table, env) == "all");
+    }
+}
+
+TEST_CASE("each condition kind matches and does not match", "[rules]") {
+    Env env;
+
+    SECTION("enumerated facts, any-of") {
+        auto table = one_rule("iprev = [\"permerror\", \"fail\"]");
+        CHECK(decide(table, env) == "default");
+        env.facts.iprev = policyd::Iprev::fail;
+        CHECK(decide(table, env) == "r");
+
+        table = one_rule("helo_syntax = [\"invalid\", \"non-fqdn\", \"bare-ip\"]");
+        CHECK(decide(table, env) == "default");
+        env.facts.helo_syntax = policyd::HeloSyntax::bare_ip;
+        CHECK(decide(table, env) == "r");
+
+        table = one_rule("helo_literal = \"mismatch\"");
+        CHECK(decide(table, env) == "default");
+        env.facts.helo_literal = policyd::HeloLiteral::mismatch;
+        CHECK(decide(table, env) == "r");
+
+        table = one_rule("helo_forward = [\"fail\", \"n/a\"]");
+        CHECK(decide(table, env) == "default");
+        env.facts.helo_forward = policyd::HeloForward::na;
+        CHECK(decide(table, env) == "r");
+
+        table = one_rule("iprev = \"TempError\"");  // fact words are case-insensitive
+        env.facts.iprev = policyd::Iprev::temperror;
+        CHECK(decide(table, env) == "r");
+    }
+
+    SECTION("client_address: IPv4 CIDR, single address, v4-mapped client, IPv6 CIDR") {
+        const auto table = one_rule(
+            "client_address = [\"127.0.0.0/8\", \"198.51.100.7\", \"2001:db8:a::/48\", "
+            "\"::1\", \"::ffff:203.0.113.0/120\"]");
+        struct Case {
+            const char* client;
+            bool matches;
+        };
+        const Case cases[] = {
+            {"127.1.2.3", true},
+            {"128.0.0.1", false},
+            {"198.51.100.7", true},
+            {"198.51.100.8", false},
+            {"::ffff:127.0.0.1", true},  // v4-mapped form meets the v4 CIDR
+            {"::ffff:198.51.100.7", true},
+            {"2001:db8:a:ffff::25", true},
+            {"2001:db8:b::25", false},
+            {"::1", true},
+            {"::2", false},
+            {"203.0.113.99", true},  // written as a v4-mapped network
+            {"203.0.114.1", false},
+            {"not-an-address", false},
+            {"", false},
+        };
+        for (const auto& c : cases) {
+            INFO(c.client);
+            env.set_client(c.client);
+            CHECK((decide(table, env) == "r") == c.matches);
+        }
+        // The client may arrive un-normalised from a caller; still v4.
+        env.client = boost::asio::ip::make_address("::ffff:127.0.0.1");
+        CHECK(decide(table, env) == "r");
+        CHECK(decide(one_rule("client_address = \"0.0.0.0/0\""), env) == "r");
+        env.set_client("2001:db8::1");
+        CHECK(decide(one_rule("client_address = \"0.0.0.0/0\""), env) == "default");
+        CHECK(decide(one_rule("client_address = \"::/0\""), env) == "r");
+        CHECK(decide(one_rule("client_address = \"2001:db8::/127\""), env) == "r");
+        CHECK(decide(one_rule("client_address = \"2001:db8::2/127\""), env) == "default");
+    }
+
+    SECTION("helo_name: exact or .suffix, case-insensitive, trailing dot ignored") {
+        const auto table = one_rule("helo_name = [\"mx.example.com\", \".example.net.\"]");
+        struct Case {
+            const char* helo;
+            bool matches;
+        };
+        const Case cases[] = {
+            {"mx.example.com", true},    {"MX.Example.COM.", true},
+            {"a.mx.example.com", false}, {"example.com", false},
+            {"a.example.net", true},     {"a.b.EXAMPLE.net.", true},
+            {"example.net", false},  // ".suffix" is subdomains only
+            {"badexample.net", false},   {"", false},
+        };
+        for (const auto& c : cases) {
+            INFO(c.helo);
+            env.request.set(Attr::helo_name, c.helo);
+            CHECK((decide(table, env) == "r") == c.matches);
+        }
+    }
+
+    SECTION("ptr_name looks only at verified names, any of them") {
+        const auto table = one_rule("ptr_name = [\".example.org\"]");
+        env.facts.ptr_names = {"forged.example.org", "host.example.com"};
+        env.facts.verified_names = {"host.example.com"};
+        CHECK(decide(table, env) == "default");
+        env.facts.verified_names = {"host.example.com", "host.example.org"};
+        CHECK(decide(table, env) == "r");
+        env.facts.verified_names.clear();
+        CHECK(decide(table, env) == "default");
+    }
+
+    SECTION("sender: exact, @domain, user@, null sender") {
+        const auto table =
+            one_rule("sender = [\"Alice@Example.com\", \"@example.org\", \"bounces@\", \"<>\"]");
+        struct Case {
+            const char* sender;
+            bool matches;
+        };
+        const Case cases[] = {
+            {"alice@example.com", true},
+            {"ALICE@EXAMPLE.COM", true},
+            {"bob@example.com", false},
+            {"anyone@example.org", true},
+            {"x@sub.example.org", false},
+            {"bounces@x.test", true},
+            {"bounces", true},
+            {"", true},  // Postfix sends the null sender as empty
+            {"carol@example.net", false},
+        };
+        for (const auto& c : cases) {
+            INFO(c.sender);
+            env.request.set(Attr::sender, c.sender);
+            CHECK((decide(table, env) == "r") == c.matches);
+        }
+    }
+
+    SECTION("recipient: RFC 2142 role addresses") {
+        const auto table = one_rule("recipient = [\"postmaster@\", \"abuse@\"]");
+        env.request.set(Attr::recipient, "Postmaster@example.net");
+        CHECK(decide(table, env) == "r");
+        env.request.set(Attr::recipient, "postmaster");  // RCPT TO:<postmaster>
+        CHECK(decide(table, env) == "r");
+        env.request.set(Attr::recipient, "abuser@example.net");
+        CHECK(decide(table, env) == "default");
+        env.request.set(Attr::recipient, "");
+        CHECK(decide(table, env) == "default");
+    }
+
+    SECTION("regexes: RE2, unanchored, case-insensitive") {
+        auto table = one_rule(R"(helo_name_regex = '^(localhost|[0-9.]+)$')");
+        env.request.set(Attr::helo_name, "LocalHost");
+        CHECK(decide(table, env) == "r");
+        env.request.set(Attr::helo_name, "mail.example.com");
+        CHECK(decide(table, env) == "default");
+
+        table = one_rule(R"(ptr_name_regex = ['\d+-\d+-\d+-\d+\.dynamic\.'])");
+        env.facts.verified_names = {"mail.example.com", "1-2-3-4.DYNAMIC.isp.example"};
+        CHECK(decide(table, env) == "r");
+        env.facts.verified_names = {"mail.example.com"};
+        env.facts.ptr_names = {"1-2-3-4.dynamic.isp.example"};  // not verified
+        CHECK(decide(table, env) == "default");
+
+        table = one_rule(R"(sender_regex = '@example\.com$')");
+        CHECK(decide(table, env) == "r");
+        env.request.set(Attr::sender, "alice@example.com.evil");
+        CHECK(decide(table, env) == "default");
+
+        table = one_rule(R"(recipient_regex = ['^abuse@', '(?-i)^Bob@'])");
+        env.request.set(Attr::recipient, "bob@example.net");
+        CHECK(decide(table, env) == "default");
+        env.request.set(Attr::recipient, "Bob@example.net");
+        CHECK(decide(table, env) == "r");
+    }
+
+    SECTION("sasl_username: true, false or user names") {
+        const auto authenticated = one_rule("sasl_username = true");
+        const auto anonymous = one_rule("sasl_username = false");
+        const auto users = one_rule("sasl_username = [\"alice\", \"bob\"]");
+        CHECK(decide(authenticated, env) == "default");
+        CHECK(decide(anonymous, env) == "r");
+        CHECK(decide(users, env) == "default");
+        env.request.set(Attr::sasl_username, "alice");
+        CHECK(decide(authenticated, env) == "r");
+        CHECK(decide(anonymous, env) == "default");
+        CHECK(decide(users, env) == "r");
+        env.request.set(Attr::sasl_username, "mallory");
+        CHECK(decide(users, env) == "default");
+    }
+
+    SECTION("protocol_state, case-insensitive") {
+        const auto table = one_rule("protocol_state = [\"rcpt\", \"DATA\"]");
+        CHECK(decide(table, env) == "r");
+        env.request.set(Attr::protocol_state, "data");
+        CHECK(decide(table, env) == "r");
+        env.request.set(Attr::protocol_state, "MAIL");
+        CHECK(decide(table, env) == "default");
+        env.request.set(Attr::protocol_state, "");
+        CHECK(decide(table, env) == "default");
+    }
+
+    SECTION("every condition must hold") {
+        const auto table = one_rule("iprev = \"fail\"\nhelo_forward = \"fail\"");
+        env.facts.iprev = policyd::Iprev::fail;
+        CHECK(decide(table, env) == "default");
+        env.facts.helo_forward = policyd::HeloForward::fail;
+        CHECK(decide(table, env) == "r");
+        env.facts.iprev = policyd::Iprev::pass;
+        CHECK(decide(table, env) == "default");
+    }
+}
+
+TEST_CASE("every validation error is reported with file:line", "[rules]") {
+    struct Case {
+        const char* name;
+        const char* toml;
+        const char* expected;  // "rules.toml:<line>: ..." prefix plus a telling part
+        const char* detail;
+    };
+    const Case cases[] = {
+        {"missing id", "\n[[rule]]\naction = \"OK\"\n", "rules.toml:2: ", "[[rule]] has no id"},
+        {"missing action", "[[rule]]\nid = \"a\"\n",
+         "rules.toml:1: ", "rule \"a\": [[rule]] has no action"},
+        {"duplicate id",
+         "[[rule]]\nid = \"a\"\naction = \"OK\"\n\n[[rule]]\nid = \"a\"\naction = \"OK\"\n",
+         "rules.toml:6: ", "duplicate rule id \"a\" (first defined at line 1)"},
+        {"bad id", "[[rule]]\nid = \"Bad Id\"\naction = \"OK\"\n",
+         "rules.toml:2: ", "bad rule id \"Bad Id\""},
+        {"reserved id", "[[rule]]\nid = \"default\"\naction = \"OK\"\n",
+         "rules.toml:2: ", "reserved"},
+        {"id type", "[[rule]]\nid = 7\naction = \"OK\"\n",
+         "rules.toml:2: ", "id must be a string, not an integer"},
+        {"unknown key", "[[rule]]\nid = \"a\"\naction = \"OK\"\nhelo = \"x\"\n",
+         "rules.toml:4: ", "unknown key \"helo\" in [[rule]] (known: id, action"},
+        {"wrong type", "[[rule]]\nid = \"a\"\naction = \"OK\"\niprev = 3\n",
+         "rules.toml:4: ", "iprev must be a string or a list of strings, not an integer"},
+        {"wrong element type",
+         "[[rule]]\nid = \"a\"\naction = \"OK\"\nsender = [\n  \"a@\",\n  true,\n]\n",
+         "rules.toml:6: ", "sender must list strings, not a boolean"},
+        {"action type", "[[rule]]\nid = \"a\"\naction = [\"OK\"]\n",
+         "rules.toml:3: ", "action must be a string"},
+        {"unknown fact word",
+         "[[rule]]\nid = \"a\"\naction = \"OK\"\nhelo_syntax = [\"fqdn\", \"bogus\"]\n",
+         "rules.toml:4: ",
+         "helo_syntax: unknown value \"bogus\" (allowed: fqdn, non-fqdn, invalid, address-literal, "
+         "bare-ip, missing)"},
+        {"unknown iprev word", "[[rule]]\nid = \"a\"\naction = \"OK\"\niprev = \"ok\"\n",
+         "rules.toml:4: ", "(allowed: pass, fail, permerror, temperror)"},
+        {"unknown helo_forward word",
+         "[[rule]]\nid = \"a\"\naction = \"OK\"\nhelo_forward = \"x\"\n",
+         "rules.toml:4: ", "(allowed: pass, fail, none, temperror, n/a)"},
+        {"unknown helo_literal word",
+         "[[rule]]\nid = \"a\"\naction = \"OK\"\nhelo_literal = \"x\"\n",
+         "rules.toml:4: ", "(allowed: match, mismatch, n/a)"},
+        {"unknown protocol state",
+         "[[rule]]\nid = \"a\"\naction = \"OK\"\nprotocol_state = \"RCTP\"\n",
+         "rules.toml:4: ", "protocol_state: unknown value \"RCTP\""},
+        {"bad CIDR", "[[rule]]\nid = \"a\"\naction = \"OK\"\nclient_address = \"192.0.2.300/24\"\n",
+         "rules.toml:4: ", "not an IP address or CIDR"},
+        {"v4 prefix out of range",
+         "[[rule]]\nid = \"a\"\naction = \"OK\"\nclient_address = \"192.0.2.0/33\"\n",
+         "rules.toml:4: ", "prefix length 33 is out of range (0-32)"},
+        {"v6 prefix out of range",
+         "[[rule]]\nid = \"a\"\naction = \"OK\"\nclient_address = \"::/129\"\n",
+         "rules.toml:4: ", "prefix length 129 is out of range (0-128)"},
+        {"bad prefix", "[[rule]]\nid = \"a\"\naction = \"OK\"\nclient_address = \"10.0.0.0/x\"\n",
+         "rules.toml:4: ", "bad prefix length"},
+        {"host bits", "[[rule]]\nid = \"a\"\naction = \"OK\"\nclient_address = \"192.0.2.1/24\"\n",
+         "rules.toml:4: ", "host bits set (did you mean 192.0.2.0/24?)"},
+        {"v6 host bits",
+         "[[rule]]\nid = \"a\"\naction = \"OK\"\nclient_address = \"2001:db8::1/64\"\n",
+         "rules.toml:4: ", "host bits set"},
+        {"bad regex", "[[rule]]\nid = \"a\"\naction = \"OK\"\nhelo_name_regex = \"(unclosed\"\n",
+         "rules.toml:4: ", "helo_name_regex: bad regex \"(unclosed\": missing )"},
+        {"backreference is not RE2",
+         "[[rule]]\nid = \"a\"\naction = \"OK\"\nsender_regex = '(a)\\1'\n",
+         "rules.toml:4: ", "sender_regex: bad regex"},
+        {"bad action", "[[rule]]\nid = \"a\"\naction = \"REJECT 4.7.1 no\"\n",
+         "rules.toml:3: ", "action: enhanced status code 4.7.1 disagrees"},
+        {"bad default action", "[policy]\ndefault_action = \"PERMIT\"\n",
+         "rules.toml:2: ", "default_action: unknown action \"PERMIT\""},
+        {"unknown policy key", "[policy]\ndefault_actoin = \"OK\"\n",
+         "rules.toml:2: ", "unknown key \"default_actoin\" in [policy]"},
+        {"empty list", "[[rule]]\nid = \"a\"\naction = \"OK\"\nrecipient = []\n",
+         "rules.toml:4: ", "recipient is an empty list"},
+        {"bad name pattern", "[[rule]]\nid = \"a\"\naction = \"OK\"\nhelo_name = \"bad..name\"\n",
+         "rules.toml:4: ", "not a host name or .domain suffix"},
+        {"bad address pattern", "[[rule]]\nid = \"a\"\naction = \"OK\"\nsender = \"nobody\"\n",
+         "rules.toml:4: ", "not an address pattern"},
+        {"sasl type", "[[rule]]\nid = \"a\"\naction = \"OK\"\nsasl_username = 1\n",
+         "rules.toml:4: ", "sasl_username must be true, false or a list of user names"},
+        {"rule not an array", "[rule]\nid = \"a\"\n",
+         "rules.toml:1: ", "write each rule as [[rule]]"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        std::vector<std::string> errors;
+        const auto table = try_load(c.toml, errors);
+        CHECK_FALSE(table);
+        INFO(joined(errors));
+        REQUIRE(errors.size() == 1);
+        CHECK_THAT(errors.front(), Catch::StartsWith(c.expected));
+        CHECK_THAT(errors.front(), Catch::Contains(c.detail));
+    }
+}
+
+TEST_CASE("all errors of a file are reported in one pass", "[rules]") {
+    std::vector<std::string> errors;
+    errors.emplace_back("earlier: kept");  // the caller's own errors are left alone
+    const auto table = try_load(R"([[rule]]
+id = "one"
+action = "OK"
+iprev = "maybe"
+
+[[rule]]
+id = "two"
+action = "REJECT {nope}"
+client_address = ["10.0.0.0/8", "10.0.0.0/99"]
+
+[[rule]]
+id = "one"
+action = "OK"
+)",
+                                errors);
+    CHECK_FALSE(table);
+    REQUIRE(errors.size() == 5);
+    CHECK(errors[0] == "earlier: kept");
+    CHECK_THAT(errors[1], Catch::StartsWith("rules.toml:4: rule \"one\": iprev: unknown value"));
+    CHECK_THAT(errors[2],
+               Catch::StartsWith("rules.toml:8: rule \"two\": action: unknown macro {nope}"));
+    CHECK_THAT(errors[3], Catch::StartsWith("rules.toml:9: rule \"two\": client_address:"));
+    CHECK_THAT(errors[4], Catch::StartsWith("rules.toml:12: duplicate rule id \"one\""));
+}
+
+TEST_CASE("a table without rules or policy is DUNNO for everyone", "[rules]") {
+    const auto table = load("[daemon]\nlisten = \"x\"\n");  // other sections are not ours
+    Env env;
+    CHECK(table.size() == 0);
+    CHECK(table.evaluate(env.evidence()).action == "DUNNO");
+}
