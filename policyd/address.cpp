@@ -25,6 +25,8 @@ IpAddress normalise(const IpAddress& address) {
     return address;
 }
 
-bool same_address(const IpAddress& a, const IpAddress& b) { return normalise(a) == normalise(b); }
+bool same_address(const IpAddress& a, const IpAddress& b) {
+    return normalise(a) == normalise(b);
+}
 
 }  // namespace policyd

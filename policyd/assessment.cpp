@@ -72,10 +72,9 @@ struct Job : std::enable_shared_from_this<Job> {
 
     void lookup_ptr() {
         ++outstanding;
-        resolver.lookup(resolver::reverse_name(client), RrType::ptr,
-                        [self = shared_from_this()](Answer answer) {
-                            self->on_ptr(std::move(answer));
-                        });
+        resolver.lookup(
+            resolver::reverse_name(client), RrType::ptr,
+            [self = shared_from_this()](Answer answer) { self->on_ptr(std::move(answer)); });
     }
 
     void on_ptr(Answer answer) {

@@ -31,7 +31,7 @@ struct AssessmentOptions {
 };
 
 class Assessor {
-public:
+  public:
     using Handler = std::function<void(Facts)>;
 
     Assessor(resolver::Resolver& resolver, AssessmentOptions options)
@@ -39,7 +39,7 @@ public:
 
     void assess(const IpAddress& client, std::string_view helo_name, Handler done);
 
-private:
+  private:
     resolver::Resolver& resolver_;
     AssessmentOptions options_;
 };

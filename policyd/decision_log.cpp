@@ -24,8 +24,7 @@ void append_field(std::string& out, std::string_view key, std::string_view value
     out += ' ';
     out += key;
     out += '=';
-    const bool quote =
-        value.empty() || value.find_first_of(" \"=\\") != std::string_view::npos;
+    const bool quote = value.empty() || value.find_first_of(" \"=\\") != std::string_view::npos;
     if (quote) {
         out += '"';
     }

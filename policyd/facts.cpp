@@ -61,12 +61,22 @@ std::optional<Enum> value_of(const Words<Enum, N>& words, std::string_view word)
 
 }  // namespace
 
-std::string_view to_string(Iprev value) { return word_of(kIprev, value); }
-std::string_view to_string(HeloSyntax value) { return word_of(kHeloSyntax, value); }
-std::string_view to_string(HeloLiteral value) { return word_of(kHeloLiteral, value); }
-std::string_view to_string(HeloForward value) { return word_of(kHeloForward, value); }
+std::string_view to_string(Iprev value) {
+    return word_of(kIprev, value);
+}
+std::string_view to_string(HeloSyntax value) {
+    return word_of(kHeloSyntax, value);
+}
+std::string_view to_string(HeloLiteral value) {
+    return word_of(kHeloLiteral, value);
+}
+std::string_view to_string(HeloForward value) {
+    return word_of(kHeloForward, value);
+}
 
-std::optional<Iprev> parse_iprev(std::string_view word) { return value_of(kIprev, word); }
+std::optional<Iprev> parse_iprev(std::string_view word) {
+    return value_of(kIprev, word);
+}
 std::optional<HeloSyntax> parse_helo_syntax(std::string_view word) {
     return value_of(kHeloSyntax, word);
 }

@@ -2,11 +2,12 @@
 //
 // Exceptions from start-up (configuration, listeners, resolver) are caught
 // here once and turned into a message and an exit status.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/io_context.hpp>
 #include <cstdlib>
 #include <iostream>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 #include <string>
 #include <string_view>
 #include <vector>

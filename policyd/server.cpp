@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
-#include <utility>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -25,8 +25,8 @@
 #include <filesystem>
 #include <functional>
 #include <list>
-#include <spdlog/spdlog.h>
 #include <stdexcept>
+#include <utility>
 
 #include "policyd/assessment.hpp"
 #include "policyd/decision_log.hpp"
@@ -63,7 +63,7 @@ auto async_assess(Assessor& assessor, const IpAddress& client, std::string_view 
 // operation it watched completed: its late handler must not cancel the next
 // operation on the stream.
 class Watchdog {
-public:
+  public:
     explicit Watchdog(const asio::any_io_executor& executor) : timer_(executor) {}
 
     template <typename Stream>
@@ -83,7 +83,7 @@ public:
     }
     [[nodiscard]] bool expired() const { return expired_; }
 
-private:
+  private:
     asio::steady_timer timer_;
     std::uint64_t generation_ = 0;
     bool expired_ = false;
@@ -211,8 +211,7 @@ struct Server::Impl {
                     spdlog::info("session {}: {}; closing connection", peer,
                                  buffer.empty() ? "idle timeout" : "stalled in a request");
                 } else if (!buffer.empty() && ec == asio::error::eof) {
-                    spdlog::warn("session {}: connection closed in the middle of a request",
-                                 peer);
+                    spdlog::warn("session {}: connection closed in the middle of a request", peer);
                 } else if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
                     spdlog::warn("session {}: read failed: {}", peer, ec.message());
                 }
@@ -231,9 +230,10 @@ struct Server::Impl {
         const std::shared_ptr<const Config> snapshot = config;
         const auto client = parse_ip(request.get(Attr::client_address));
         if (!client) {
-            spdlog::warn("session {}: client_address \"{}\" is not an IP address; closing "
-                         "connection",
-                         peer, sanitized(request.get(Attr::client_address)));
+            spdlog::warn(
+                "session {}: client_address \"{}\" is not an IP address; closing "
+                "connection",
+                peer, sanitized(request.get(Attr::client_address)));
             co_return false;
         }
         const Facts facts =
@@ -254,16 +254,13 @@ struct Server::Impl {
             return;
         }
         if (sessions >= max_connections) {
-            spdlog::warn("connection from {} refused: {} connections already open", peer,
-                         sessions);
+            spdlog::warn("connection from {} refused: {} connections already open", peer, sessions);
             return;  // closing the socket makes Postfix apply its default_action
         }
         auto owned = std::make_shared<Socket>(std::move(socket));
         asio::co_spawn(
             io,
-            [this, owned, peer]() -> awaitable<void> {
-                co_await session(*owned, *owned, peer);
-            },
+            [this, owned, peer]() -> awaitable<void> { co_await session(*owned, *owned, peer); },
             asio::detached);
     }
 
@@ -434,8 +431,7 @@ struct Server::Impl {
             for (const auto& error : errors) {
                 spdlog::error("reload: {}", error);
             }
-            spdlog::error("reload of {} failed; keeping the running configuration",
-                          config->path);
+            spdlog::error("reload of {} failed; keeping the running configuration", config->path);
             return;
         }
         // Settings that shape listeners, the resolver and open sessions are
@@ -455,9 +451,10 @@ struct Server::Impl {
             now.unix_socket_mode != next.unix_socket_mode ||
             now.unix_socket_owner != next.unix_socket_owner ||
             now.unix_socket_group != next.unix_socket_group) {
-            spdlog::warn("reload: daemon, protocol and resolver settings changed in {}; they "
-                         "take effect at the next restart",
-                         config->path);
+            spdlog::warn(
+                "reload: daemon, protocol and resolver settings changed in {}; they "
+                "take effect at the next restart",
+                config->path);
         }
         spdlog::set_level(spdlog::level::from_str(next.log_level));
         config = std::make_shared<const Config>(std::move(*fresh));
@@ -527,8 +524,12 @@ void Server::handle_signals() {
     impl_->wait_reload_signal();
 }
 
-void Server::reload() { impl_->reload(); }
+void Server::reload() {
+    impl_->reload();
+}
 
-void Server::stop() { impl_->stop(); }
+void Server::stop() {
+    impl_->stop();
+}
 
 }  // namespace policyd

@@ -27,9 +27,8 @@
 namespace policyd {
 
 class Server {
-public:
-    Server(boost::asio::io_context& io, std::shared_ptr<const Config> config,
-           Overrides overrides);
+  public:
+    Server(boost::asio::io_context& io, std::shared_ptr<const Config> config, Overrides overrides);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -54,7 +53,7 @@ public:
     // connections and shuts the resolver down.
     void stop();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

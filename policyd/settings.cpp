@@ -1,10 +1,11 @@
 #include "policyd/settings.hpp"
 
+#include <toml++/toml.h>
+
 #include <charconv>
 #include <fstream>
 #include <ostream>
 #include <sstream>
-#include <toml++/toml.h>
 #include <variant>
 
 #include "policyd/address.hpp"
@@ -226,8 +227,7 @@ void validate(const Settings& settings, std::string_view file, std::vector<std::
     }
     for (const auto& text : settings.forwarders) {
         if (!valid_forwarder(text)) {
-            errors.push_back(prefix + "resolver.forwarders: \"" + text +
-                             "\" is not IP or IP@PORT");
+            errors.push_back(prefix + "resolver.forwarders: \"" + text + "\" is not IP or IP@PORT");
         }
     }
     if (settings.upstream == "forward" && settings.forwarders.empty()) {

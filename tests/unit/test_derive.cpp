@@ -11,10 +11,18 @@ using policyd::Iprev;
 using resolver::Status;
 
 namespace {
-ForwardEvidence confirmed() { return {true, false, true}; }
-ForwardEvidence other_address() { return {false, false, true}; }
-ForwardEvidence no_address() { return {false, false, false}; }
-ForwardEvidence timed_out() { return {false, true, false}; }
+ForwardEvidence confirmed() {
+    return {true, false, true};
+}
+ForwardEvidence other_address() {
+    return {false, false, true};
+}
+ForwardEvidence no_address() {
+    return {false, false, false};
+}
+ForwardEvidence timed_out() {
+    return {false, true, false};
+}
 }  // namespace
 
 TEST_CASE("iprev follows the PTR answer and forward confirmation", "[derive]") {
@@ -33,12 +41,21 @@ TEST_CASE("iprev follows the PTR answer and forward confirmation", "[derive]") {
         {"single name confirms", Status::ok, 1, {confirmed()}, Iprev::pass},
         {"name resolves elsewhere", Status::ok, 1, {other_address()}, Iprev::fail},
         {"name has no address", Status::ok, 1, {no_address()}, Iprev::fail},
-        {"second of several confirms", Status::ok, 3,
-         {other_address(), confirmed(), no_address()}, Iprev::pass},
-        {"one forward lookup timed out, none confirmed", Status::ok, 2,
-         {other_address(), timed_out()}, Iprev::temperror},
-        {"confirmation wins over another name's timeout", Status::ok, 2,
-         {timed_out(), confirmed()}, Iprev::pass},
+        {"second of several confirms",
+         Status::ok,
+         3,
+         {other_address(), confirmed(), no_address()},
+         Iprev::pass},
+        {"one forward lookup timed out, none confirmed",
+         Status::ok,
+         2,
+         {other_address(), timed_out()},
+         Iprev::temperror},
+        {"confirmation wins over another name's timeout",
+         Status::ok,
+         2,
+         {timed_out(), confirmed()},
+         Iprev::pass},
     };
     for (const auto& row : rows) {
         SECTION(row.what) {

@@ -140,7 +140,8 @@ TEST_CASE("command-line overrides win and are validated", "[settings]") {
 }
 
 TEST_CASE("forward upstream without forwarders is refused", "[settings]") {
-    TempConfig file("[resolver]\nupstream = \"forward\"\n[[rule]]\nid = \"a\"\naction = \"DUNNO\"\n");
+    TempConfig file(
+        "[resolver]\nupstream = \"forward\"\n[[rule]]\nid = \"a\"\naction = \"DUNNO\"\n");
     std::vector<std::string> errors;
     CHECK_FALSE(load_config(file.path, {}, errors));
     CHECK(has_error(errors, "no forwarders"));

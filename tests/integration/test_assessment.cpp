@@ -1,0 +1,264 @@
+// Integration tests of the checks (policyd::Assessor) through the real
+// Resolver against a real DNS server on loopback: ldns-testns serving the
+// scenario below, plus a UDP socket that never answers for timeouts.
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dns_server.hpp"
+#include "policyd/assessment.hpp"
+#include "resolver/resolver.hpp"
+
+using namespace std::chrono_literals;
+using namespace policyd;
+
+namespace {
+
+// One scripted answer: every query for (qname, qtype) gets rcode and records.
+struct Scripted {
+    std::string qname;
+    std::string qtype;
+    std::string rcode;
+    std::vector<std::string> answer;
+};
+
+const char* const kSoa =
+    "example.test. 300 IN SOA ns.example.test. host.example.test. 1 3600 600 86400 300";
+
+// The scenario: clients in 192.0.2.0/24 and 2001:db8::/32, names in example.test.
+const std::vector<Scripted> kScenario = {
+    // 192.0.2.1: forward-confirmed.
+    {"1.2.0.192.in-addr.arpa.",
+     "PTR",
+     "NOERROR",
+     {"1.2.0.192.in-addr.arpa. 300 IN PTR Pass.Example.TEST."}},
+    {"pass.example.test.", "A", "NOERROR", {"pass.example.test. 300 IN A 192.0.2.1"}},
+    {"pass.example.test.", "AAAA", "NOERROR", {}},
+    // 192.0.2.2: no PTR.
+    {"2.2.0.192.in-addr.arpa.", "PTR", "NXDOMAIN", {}},
+    // 192.0.2.3: PTR to a name without addresses.
+    {"3.2.0.192.in-addr.arpa.",
+     "PTR",
+     "NOERROR",
+     {"3.2.0.192.in-addr.arpa. 300 IN PTR noaddr.example.test."}},
+    {"noaddr.example.test.", "A", "NXDOMAIN", {}},
+    {"noaddr.example.test.", "AAAA", "NXDOMAIN", {}},
+    // 192.0.2.4: PTR to a name that resolves to another address.
+    {"4.2.0.192.in-addr.arpa.",
+     "PTR",
+     "NOERROR",
+     {"4.2.0.192.in-addr.arpa. 300 IN PTR other.example.test."}},
+    {"other.example.test.", "A", "NOERROR", {"other.example.test. 300 IN A 192.0.2.99"}},
+    {"other.example.test.", "AAAA", "NOERROR", {}},
+    // 192.0.2.5: two PTR names; only the second confirms.
+    {"5.2.0.192.in-addr.arpa.",
+     "PTR",
+     "NOERROR",
+     {"5.2.0.192.in-addr.arpa. 300 IN PTR a.example.test.",
+      "5.2.0.192.in-addr.arpa. 300 IN PTR b.example.test."}},
+    {"a.example.test.", "A", "NOERROR", {"a.example.test. 300 IN A 192.0.2.77"}},
+    {"a.example.test.", "AAAA", "NOERROR", {}},
+    {"b.example.test.", "A", "NOERROR", {"b.example.test. 300 IN A 192.0.2.5"}},
+    {"b.example.test.", "AAAA", "NOERROR", {}},
+    // 192.0.2.6: RFC 2317 classless delegation, the reverse name is a CNAME.
+    {"6.2.0.192.in-addr.arpa.",
+     "PTR",
+     "NOERROR",
+     {"6.2.0.192.in-addr.arpa. 300 IN CNAME 6.0-25.2.0.192.in-addr.arpa."}},
+    {"6.0-25.2.0.192.in-addr.arpa.",
+     "PTR",
+     "NOERROR",
+     {"6.0-25.2.0.192.in-addr.arpa. 300 IN PTR classless.example.test."}},
+    {"classless.example.test.", "A", "NOERROR", {"classless.example.test. 300 IN A 192.0.2.6"}},
+    {"classless.example.test.", "AAAA", "NOERROR", {}},
+    // 192.0.2.7: the reverse zone's server fails.
+    {"7.2.0.192.in-addr.arpa.", "PTR", "SERVFAIL", {}},
+    // 192.0.2.9: PTR fine, but its forward zone never answers (see the
+    // unbound config: slow.example.test goes to the silent server).
+    {"9.2.0.192.in-addr.arpa.",
+     "PTR",
+     "NOERROR",
+     {"9.2.0.192.in-addr.arpa. 300 IN PTR host.slow.example.test."}},
+    // 2001:db8::6: IPv6 client with an ip6.arpa nibble name.
+    {"6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
+     "PTR",
+     "NOERROR",
+     {"6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. 300 IN PTR "
+      "v6.example.test."}},
+    {"v6.example.test.", "A", "NOERROR", {}},
+    {"v6.example.test.", "AAAA", "NOERROR", {"v6.example.test. 300 IN AAAA 2001:db8::6"}},
+};
+
+// Writes the scenario as an ldns-testns data file (see ldns-testns(1)).
+std::string write_scenario() {
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("rdns-policyd-assessment-" + std::to_string(::getpid()) + ".testns");
+    std::ofstream out(path);
+    for (const auto& entry : kScenario) {
+        // copy_id: libunbound drops a reply whose ID is not its query's; the
+        // question must also be the one asked.
+        out << "ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id\n"
+            << "REPLY QR AA RD RA " << entry.rcode << "\n"
+            << "SECTION QUESTION\n"
+            << entry.qname << " IN " << entry.qtype << "\n"
+            << "SECTION ANSWER\n";
+        for (const auto& record : entry.answer) {
+            out << record << "\n";
+        }
+        if (entry.answer.empty() && entry.rcode != "SERVFAIL") {
+            out << "SECTION AUTHORITY\n" << kSoa << "\n";
+        }
+        out << "ENTRY_END\n\n";
+    }
+    return path.string();
+}
+
+// One server and one resolver for every test case in this file.
+struct Fixture {
+    std::string datafile = write_scenario();
+    testing_support::TestNameServer server{datafile};
+    testing_support::SilentUdpServer silent;
+    boost::asio::io_context io;
+    std::unique_ptr<resolver::Resolver> resolver;
+
+    Fixture() {
+        resolver::ResolverOptions options;
+        options.upstream = resolver::ResolverOptions::Upstream::forward;
+        options.forwarders = {server.forwarder()};
+        options.unbound_config = testing_support::write_unbound_config(
+            "forward-zone:\n    name: \"slow.example.test.\"\n    forward-addr: " +
+            silent.forwarder() + "\n");
+        options.timeout = 700ms;
+        resolver = std::make_unique<resolver::Resolver>(io, options);
+    }
+    ~Fixture() {
+        resolver->shutdown();
+        std::filesystem::remove(datafile);
+    }
+
+    Facts assess(std::string_view client, std::string_view helo) {
+        Assessor assessor(*resolver, AssessmentOptions{});
+        std::optional<Facts> facts;
+        bool inline_completion = true;
+        assessor.assess(*parse_ip(client), helo, [&](Facts result) { facts = std::move(result); });
+        inline_completion = facts.has_value();
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        io.restart();
+        while (!facts && std::chrono::steady_clock::now() < deadline) {
+            io.run_one_until(deadline);
+        }
+        CHECK_FALSE(inline_completion);  // never completes synchronously
+        REQUIRE(facts);
+        return *facts;
+    }
+};
+
+Fixture& fixture() {
+    static Fixture instance;
+    return instance;
+}
+
+}  // namespace
+
+TEST_CASE("iprev against a real DNS server", "[assessment]") {
+    auto& f = fixture();
+    SECTION("PTR forward-confirms: pass, names normalised") {
+        const Facts facts = f.assess("192.0.2.1", "pass.example.test");
+        CHECK(facts.iprev == Iprev::pass);
+        CHECK(facts.ptr_names == std::vector<std::string>{"pass.example.test"});
+        CHECK(facts.verified_names == std::vector<std::string>{"pass.example.test"});
+    }
+    SECTION("no PTR: permerror") {
+        const Facts facts = f.assess("192.0.2.2", "mail.example.test");
+        CHECK(facts.iprev == Iprev::permerror);
+        CHECK(facts.ptr_names.empty());
+    }
+    SECTION("PTR name without addresses: fail") {
+        const Facts facts = f.assess("192.0.2.3", "x.example.test");
+        CHECK(facts.iprev == Iprev::fail);
+        CHECK(facts.ptr_names == std::vector<std::string>{"noaddr.example.test"});
+        CHECK(facts.verified_names.empty());
+    }
+    SECTION("PTR name resolving to another address: fail") {
+        CHECK(f.assess("192.0.2.4", "x.example.test").iprev == Iprev::fail);
+    }
+    SECTION("several PTR names, only one confirms: pass with that name") {
+        const Facts facts = f.assess("192.0.2.5", "x.example.test");
+        CHECK(facts.iprev == Iprev::pass);
+        CHECK(facts.ptr_names.size() == 2);
+        CHECK(facts.verified_names == std::vector<std::string>{"b.example.test"});
+    }
+    SECTION("CNAME'd reverse name (RFC 2317): followed to the PTR") {
+        const Facts facts = f.assess("192.0.2.6", "x.example.test");
+        CHECK(facts.iprev == Iprev::pass);
+        CHECK(facts.verified_names == std::vector<std::string>{"classless.example.test"});
+    }
+    SECTION("SERVFAIL: temperror, never fail") {
+        CHECK(f.assess("192.0.2.7", "x.example.test").iprev == Iprev::temperror);
+    }
+    SECTION("forward lookup times out: temperror, never fail") {
+        const Facts facts = f.assess("192.0.2.9", "x.example.test");
+        CHECK(facts.iprev == Iprev::temperror);
+        CHECK(facts.ptr_names == std::vector<std::string>{"host.slow.example.test"});
+    }
+    SECTION("reverse lookup times out: temperror") {
+        // 192.0.2.200 is not in the scenario and ldns-testns answers nothing
+        // it has no entry for.
+        CHECK(f.assess("192.0.2.200", "x.example.test").iprev == Iprev::temperror);
+    }
+    SECTION("IPv6 client: ip6.arpa nibble name and AAAA confirmation") {
+        const Facts facts = f.assess("2001:db8::6", "v6.example.test");
+        CHECK(facts.iprev == Iprev::pass);
+        CHECK(facts.verified_names == std::vector<std::string>{"v6.example.test"});
+        CHECK(facts.helo_forward == HeloForward::pass);
+    }
+    SECTION("IPv4-mapped client is checked as IPv4") {
+        CHECK(f.assess("::ffff:192.0.2.1", "pass.example.test").iprev == Iprev::pass);
+    }
+}
+
+TEST_CASE("HELO checks against a real DNS server", "[assessment]") {
+    auto& f = fixture();
+    struct Row {
+        const char* client;
+        const char* helo;
+        HeloSyntax syntax;
+        HeloLiteral literal;
+        HeloForward forward;
+    };
+    const std::vector<Row> rows = {
+        {"192.0.2.1", "pass.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::pass},
+        {"192.0.2.1", "PASS.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::pass},
+        {"192.0.2.1", "other.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::fail},
+        {"192.0.2.1", "noaddr.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::none},
+        {"192.0.2.1", "host.slow.example.test", HeloSyntax::fqdn, HeloLiteral::na,
+         HeloForward::temperror},
+        {"192.0.2.1", "[192.0.2.1]", HeloSyntax::address_literal, HeloLiteral::match,
+         HeloForward::na},
+        {"192.0.2.1", "[192.0.2.99]", HeloSyntax::address_literal, HeloLiteral::mismatch,
+         HeloForward::na},
+        {"2001:db8::6", "[IPv6:2001:DB8:0::6]", HeloSyntax::address_literal, HeloLiteral::match,
+         HeloForward::na},
+        {"192.0.2.1", "192.0.2.1", HeloSyntax::bare_ip, HeloLiteral::na, HeloForward::na},
+        {"192.0.2.1", "localhost", HeloSyntax::non_fqdn, HeloLiteral::na, HeloForward::na},
+        {"192.0.2.1", "bad_name.example.test", HeloSyntax::invalid, HeloLiteral::na,
+         HeloForward::na},
+        {"192.0.2.1", "", HeloSyntax::missing, HeloLiteral::na, HeloForward::na},
+    };
+    for (const auto& row : rows) {
+        SECTION(std::string(row.client) + " HELO " + row.helo) {
+            const Facts facts = f.assess(row.client, row.helo);
+            CHECK(facts.helo_syntax == row.syntax);
+            CHECK(facts.helo_literal == row.literal);
+            CHECK(facts.helo_forward == row.forward);
+        }
+    }
+}
