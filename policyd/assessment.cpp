@@ -54,7 +54,7 @@ struct Job : std::enable_shared_from_this<Job> {
     std::vector<ForwardState> ptr_forward;
     ForwardState helo_forward;
 
-    Job(resolver::Resolver& r, AssessmentOptions o, IpAddress c, Assessor::Handler d)
+    Job(resolver::Resolver& r, AssessmentOptions o, const IpAddress& c, Assessor::Handler d)
         : resolver(r), options(o), client(c), done(std::move(d)) {}
 
     void start(std::string_view helo_name) {
@@ -99,7 +99,7 @@ struct Job : std::enable_shared_from_this<Job> {
     void lookup_forward(std::size_t index, RrType type) {
         ++outstanding;
         resolver.lookup(ptr_forward[index].name, type,
-                        [self = shared_from_this(), index](Answer answer) {
+                        [self = shared_from_this(), index](const Answer& answer) {
                             self->ptr_forward[index].add(answer, self->client);
                             self->release();
                         });
@@ -107,7 +107,7 @@ struct Job : std::enable_shared_from_this<Job> {
 
     void lookup_helo(RrType type) {
         ++outstanding;
-        resolver.lookup(helo_forward.name, type, [self = shared_from_this()](Answer answer) {
+        resolver.lookup(helo_forward.name, type, [self = shared_from_this()](const Answer& answer) {
             self->helo_forward.add(answer, self->client);
             self->release();
         });

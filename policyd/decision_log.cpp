@@ -1,6 +1,6 @@
 #include "policyd/decision_log.hpp"
 
-#include <cstdio>
+#include <charconv>
 
 #include "policyd/sanitize.hpp"
 
@@ -56,8 +56,9 @@ std::string format_decision(const DecisionRecord& record) {
     append_field(out, "queue_id", request.get(Attr::queue_id));
     append_field(out, "instance", request.get(Attr::instance));
     char elapsed[32];
-    std::snprintf(elapsed, sizeof elapsed, "%.3f", record.elapsed_ms);
-    append_field(out, "elapsed_ms", elapsed);
+    const auto written = std::to_chars(elapsed, elapsed + sizeof elapsed, record.elapsed_ms,
+                                       std::chars_format::fixed, 3);
+    append_field(out, "elapsed_ms", std::string_view(elapsed, written.ptr - elapsed));
     return out;
 }
 

@@ -219,7 +219,7 @@ void append_safe(std::string& out, std::string_view value) {
         const auto byte = static_cast<unsigned char>(value[i]);
         // Control characters would end or split the reply line; non-ASCII
         // bytes have no business in an SMTP reply.
-        out.push_back(byte == 0x01 ? '?' : value[i]);
+        out.push_back(byte < 0x20 || byte > 0x7e ? '?' : value[i]);
     }
 }
 

@@ -125,7 +125,7 @@ struct CidrSet {
 
     [[nodiscard]] bool matches(const policyd::IpAddress& client) const {
         // Normalised, so a v4-mapped client meets the v4 networks.
-        const auto& address = client;
+        const auto address = policyd::normalise(client);
         if (address.is_v4()) {
             const std::uint32_t value = address.to_v4().to_uint();
             return std::any_of(v4.begin(), v4.end(), [&](const Cidr4& cidr) {

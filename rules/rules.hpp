@@ -30,8 +30,9 @@ namespace rules {
 struct Evidence {
     const policyd::Request& request;
     const policyd::Facts& facts;
-    const std::optional<policyd::IpAddress>&
-        client;  // parsed client_address (nullopt if unparsable)
+    // The parsed client_address, nullopt if unparsable (then no client_address
+    // condition matches).
+    const std::optional<policyd::IpAddress>& client;
 };
 
 struct Decision {

@@ -154,12 +154,12 @@ TEST_CASE("parse_request rejects malformed requests", "[protocol]") {
          ProtocolError::malformed_line},
         {"malformed line detected before the request is complete",
          "request=smtpd_access_policy\ngarbage\n", ProtocolError::malformed_line},
-        {"NUL in a value", std::string("request=smtpd_access_policy\nhelo_name=a\0b\n\n", 42),
+        {"NUL in a value", std::string("request=smtpd_access_policy\nhelo_name=a\0b\n\n"sv),
          ProtocolError::nul_byte},
-        {"NUL in a name", std::string("request=smtpd_access_policy\nhe\0lo=a\n\n", 38),
+        {"NUL in a name", std::string("request=smtpd_access_policy\nhe\0lo=a\n\n"sv),
          ProtocolError::nul_byte},
-        {"NUL as a whole line", std::string("\0\n\n", 3), ProtocolError::nul_byte},
-        {"NUL in an incomplete request", std::string("request=smtpd_access_policy\nhelo\0", 33),
+        {"NUL as a whole line", std::string("\0\n\n"sv), ProtocolError::nul_byte},
+        {"NUL in an incomplete request", std::string("request=smtpd_access_policy\nhelo\0"sv),
          ProtocolError::nul_byte},
         {"NUL as the only byte", std::string(1, '\0'), ProtocolError::nul_byte},
     };
@@ -363,7 +363,7 @@ TEST_CASE("parse_request handles pipelined requests in order", "[protocol]") {
 TEST_CASE("parse_request: a good request is answered even if garbage follows", "[protocol]") {
     // The garbage is the next request's problem; the first one still gets
     // its answer, and the next call reports the error.
-    std::string buffer = std::string(kMinimal) + std::string("\0garbage", 8);
+    std::string buffer = std::string(kMinimal) + std::string("\0garbage"sv);
     Request req;
     ParseResult r = parse(buffer, req);
     REQUIRE(r.status == ParseStatus::complete);
