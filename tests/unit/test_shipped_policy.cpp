@@ -1,0 +1,119 @@
+// The shipped rule table (packaging/rdns-policyd.toml) decides what the
+// README's "default policy" table promises, for each kind of client.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "policyd/settings.hpp"
+#include "rules/rules.hpp"
+
+using namespace policyd;
+
+namespace {
+
+const Config& shipped() {
+    static const Config config = [] {
+        std::vector<std::string> errors;
+        auto loaded = load_config(SOURCE_DIR "/packaging/rdns-policyd.toml", {}, errors);
+        if (!loaded) {
+            throw std::runtime_error("shipped configuration does not load");
+        }
+        return std::move(*loaded);
+    }();
+    return config;
+}
+
+struct Case {
+    const char* what;
+    const char* client;
+    const char* helo;
+    Iprev iprev;
+    HeloSyntax syntax;
+    HeloLiteral literal;
+    HeloForward forward;
+    const char* sasl_username;
+    const char* recipient;
+    const char* rule;
+    const char* action_prefix;
+};
+
+}  // namespace
+
+TEST_CASE("shipped policy decides as documented", "[policy]") {
+    using I = Iprev;
+    using S = HeloSyntax;
+    using L = HeloLiteral;
+    using F = HeloForward;
+    const std::vector<Case> cases = {
+        {"well-configured sender", "192.0.2.1", "mail.example.com", I::pass, S::fqdn, L::na,
+         F::pass, "", "user@example.net", "default", "DUNNO"},
+        {"generic HELO that does not resolve to the client is only warned about", "192.0.2.1",
+         "outbound.example.com", I::pass, S::fqdn, L::na, F::fail, "", "user@example.net",
+         "warn-helo-not-forward-confirmed", "WARN "},
+        {"HELO forward lookup failed temporarily: no action", "192.0.2.1", "mail.example.com",
+         I::pass, S::fqdn, L::na, F::temperror, "", "user@example.net", "default", "DUNNO"},
+        {"no PTR", "192.0.2.1", "mail.example.com", I::permerror, S::fqdn, L::na, F::pass, "",
+         "user@example.net", "reject-no-ptr", "550 5.7.25 "},
+        {"PTR does not confirm", "192.0.2.1", "mail.example.com", I::fail, S::fqdn, L::na,
+         F::pass, "", "user@example.net", "reject-fcrdns-fail", "550 5.7.25 "},
+        {"DNS trouble defers, never rejects", "192.0.2.1", "mail.example.com", I::temperror,
+         S::fqdn, L::na, F::temperror, "", "user@example.net", "defer-dns-temperror",
+         "450 4.7.25 "},
+        {"a HELO that is certainly wrong is refused even while DNS fails", "192.0.2.1",
+         "localhost", I::temperror, S::non_fqdn, L::na, F::na, "", "user@example.net",
+         "reject-bad-helo", "550 5.5.2 "},
+        {"non-FQDN HELO", "192.0.2.1", "localhost", I::pass, S::non_fqdn, L::na, F::na, "",
+         "user@example.net", "reject-bad-helo", "550 5.5.2 "},
+        {"bare IP HELO", "192.0.2.1", "192.0.2.1", I::pass, S::bare_ip, L::na, F::na, "",
+         "user@example.net", "reject-bad-helo", "550 5.5.2 "},
+        {"invalid HELO", "192.0.2.1", "bad_name", I::pass, S::invalid, L::na, F::na, "",
+         "user@example.net", "reject-bad-helo", "550 5.5.2 "},
+        {"own address literal", "192.0.2.1", "[192.0.2.1]", I::pass, S::address_literal,
+         L::match, F::na, "", "user@example.net", "default", "DUNNO"},
+        {"foreign address literal", "192.0.2.1", "[192.0.2.9]", I::pass, S::address_literal,
+         L::mismatch, F::na, "", "user@example.net", "reject-foreign-address-literal",
+         "550 5.7.1 "},
+        {"authenticated client without PTR", "192.0.2.1", "laptop", I::permerror, S::non_fqdn,
+         L::na, F::na, "alice", "user@example.net", "exempt-authenticated", "DUNNO"},
+        {"RFC 1918 client", "10.1.2.3", "laptop", I::permerror, S::non_fqdn, L::na, F::na, "",
+         "user@example.net", "exempt-internal-networks", "DUNNO"},
+        {"CGNAT client", "100.64.1.1", "laptop", I::permerror, S::non_fqdn, L::na, F::na, "",
+         "user@example.net", "exempt-internal-networks", "DUNNO"},
+        {"ULA IPv6 client", "fd00::1", "laptop", I::permerror, S::non_fqdn, L::na, F::na, "",
+         "user@example.net", "exempt-internal-networks", "DUNNO"},
+        {"loopback", "127.0.0.1", "localhost", I::permerror, S::non_fqdn, L::na, F::na, "",
+         "user@example.net", "exempt-internal-networks", "DUNNO"},
+        {"postmaster reachable from a broken sender", "192.0.2.1", "localhost", I::permerror,
+         S::non_fqdn, L::na, F::na, "", "Postmaster@example.net", "exempt-role-recipients",
+         "DUNNO"},
+        {"abuse reachable from a broken sender", "192.0.2.1", "localhost", I::fail, S::non_fqdn,
+         L::na, F::na, "", "abuse@example.net", "exempt-role-recipients", "DUNNO"},
+    };
+    const auto& config = shipped();
+    for (const auto& c : cases) {
+        SECTION(c.what) {
+            Request request;
+            request.set(Attr::request, "smtpd_access_policy");
+            request.set(Attr::protocol_state, "RCPT");
+            request.set(Attr::client_address, c.client);
+            request.set(Attr::helo_name, c.helo);
+            request.set(Attr::sasl_username, c.sasl_username);
+            request.set(Attr::recipient, c.recipient);
+            Facts facts;
+            facts.iprev = c.iprev;
+            facts.helo_syntax = c.syntax;
+            facts.helo_literal = c.literal;
+            facts.helo_forward = c.forward;
+            if (c.iprev == Iprev::pass || c.iprev == Iprev::fail) {
+                facts.ptr_names = {"mail.example.com"};
+            }
+            if (c.iprev == Iprev::pass) {
+                facts.verified_names = facts.ptr_names;
+            }
+            const auto client = parse_ip(c.client);
+            const auto decision = config.rules->evaluate(rules::Evidence{request, facts, client});
+            CHECK(decision.rule_id == c.rule);
+            CHECK(decision.action.rfind(c.action_prefix, 0) == 0);
+        }
+    }
+}
