@@ -18,8 +18,8 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
 #include <cstddef>
@@ -56,8 +56,8 @@ constexpr std::size_t kMaxQueryName = 254;  // 253 plus an optional final dot
 
 std::string rcode_name(int rcode) {
     static constexpr std::array<std::string_view, 11> names = {
-        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
-        "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"};
+        "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+        "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE"};
     if (rcode >= 0 && static_cast<std::size_t>(rcode) < names.size()) {
         return std::string(names[static_cast<std::size_t>(rcode)]);
     }
@@ -181,8 +181,7 @@ Answer convert(int err, const ub_result* result, RrType type, std::size_t max_re
     }
     // Data that was all malformed is reported as "no usable record", not as an
     // ok answer with nothing in it, which a caller could take for a pass.
-    answer.status =
-        answer.names.empty() && answer.addresses.empty() ? Status::nodata : Status::ok;
+    answer.status = answer.names.empty() && answer.addresses.empty() ? Status::nodata : Status::ok;
     return answer;
 }
 
@@ -239,7 +238,8 @@ struct Resolver::Impl {
     void lookup(std::string_view name, RrType type, Handler handler);
     void on_result(Pending* pending, int err, ub_result* result) noexcept;
     void on_timeout(std::uint64_t id);
-    void shutdown();
+    void abandon(Pending& pending, const char* why) noexcept;
+    void shutdown() noexcept;
     void deliver(Pending& pending, Answer answer);
     void deliver_later(Handler handler, Answer answer);
 
@@ -282,7 +282,9 @@ Resolver::Impl::Impl(boost::asio::io_context& io, const ResolverOptions& options
     arm();
 }
 
-Resolver::Impl::~Impl() { shutdown(); }
+Resolver::Impl::~Impl() {
+    shutdown();
+}
 
 void Resolver::Impl::configure(const ResolverOptions& options) {
     const auto check = [](int err, const std::string& what) {
@@ -340,34 +342,37 @@ void Resolver::Impl::callback(void* mydata, int err, ub_result* result) noexcept
     if (pending == nullptr) {
         return;
     }
-    pending->owner->on_result(pending, err, owned.get());
+    pending->owner->on_result(pending, err, owned.get());  // noexcept
 }
 
 void Resolver::Impl::on_result(Pending* pending, int err, ub_result* result) noexcept {
-    // libunbound no longer knows this query: the Pending is ours to free.
+    // libunbound no longer knows this query: the Pending is ours to free, on
+    // every path out of here (owned's destructor).
     auto node = pending_.extract(pending->id);
     if (node.empty()) {
         return;  // cannot happen while the invariant in the file header holds
     }
-    std::unique_ptr<Pending> owned = std::move(node.mapped());
-    owned->timer.cancel();
-    if (!owned->handler) {
-        return;  // already answered "timeout"
-    }
+    const std::unique_ptr<Pending> owned = std::move(node.mapped());
     try {
-        deliver(*owned, convert(err, result, owned->type, max_records_));
+        owned->timer.cancel();
+        if (owned->handler) {
+            deliver(*owned, convert(err, result, owned->type, max_records_));
+        }  // else already answered "timeout"
     } catch (...) {
-        // Out of memory building the answer; try the smallest possible one.
-        try {
-            if (owned->handler) {
-                deliver(*owned, make_error("internal error"));
-            }
-        } catch (...) {
-            // Nothing more can be done without letting an exception into C.
-            if (owned->handler) {
-                owned->handler = nullptr;
-                --waiting_;
-            }
+        abandon(*owned, "internal error");
+    }
+}
+
+void Resolver::Impl::abandon(Pending& pending, const char* why) noexcept {
+    try {
+        if (pending.handler) {
+            deliver(pending, make_error(why));
+        }
+    } catch (...) {
+        // Out of memory even for that: the handler is lost, nothing else.
+        if (pending.handler) {
+            pending.handler = nullptr;
+            --waiting_;
         }
     }
 }
@@ -406,8 +411,7 @@ void Resolver::Impl::lookup(std::string_view name, RrType type, Handler handler)
         deliver_later(std::move(handler), make_error("shutdown"));
         return;
     }
-    if (name.empty() || name.size() > kMaxQueryName ||
-        name.find('\0') != std::string_view::npos) {
+    if (name.empty() || name.size() > kMaxQueryName || name.find('\0') != std::string_view::npos) {
         deliver_later(std::move(handler), make_error("invalid name"));
         return;
     }
@@ -417,8 +421,8 @@ void Resolver::Impl::lookup(std::string_view name, RrType type, Handler handler)
     Pending* pending = owned.get();
     pending_.emplace(id, std::move(owned));
     ++waiting_;
-    const int err = ub_resolve_async(ctx_, text.c_str(), static_cast<int>(type), kClassIn,
-                                     pending, &Impl::callback, &pending->async_id);
+    const int err = ub_resolve_async(ctx_, text.c_str(), static_cast<int>(type), kClassIn, pending,
+                                     &Impl::callback, &pending->async_id);
     if (err != 0) {
         // libunbound will not call back: deliver and free here.
         deliver(*pending, make_error(std::string("resolver: ") + ub_strerror(err)));
@@ -440,25 +444,32 @@ void Resolver::Impl::lookup(std::string_view name, RrType type, Handler handler)
         });
 }
 
-void Resolver::Impl::shutdown() {
+void Resolver::Impl::shutdown() noexcept {
     if (ctx_ == nullptr) {
         return;
     }
     for (auto& [id, pending] : pending_) {
-        pending->timer.cancel();
-        if (pending->handler) {
-            deliver(*pending, make_error("shutdown"));
+        try {
+            pending->timer.cancel();
+        } catch (...) {
+            // Its handler checks the lifetime token and the map; both will be gone.
         }
+        abandon(*pending, "shutdown");
         ub_cancel(ctx_, pending->async_id);
     }
-    boost::system::error_code ignored;
-    descriptor_.cancel(ignored);
-    // The descriptor belongs to libunbound, which closes it in ub_ctx_delete.
-    descriptor_.release();
+    try {
+        boost::system::error_code ignored;
+        descriptor_.cancel(ignored);
+        // The descriptor belongs to libunbound, which closes it in ub_ctx_delete.
+        descriptor_.release();
+    } catch (...) {
+        // Deregistering from the reactor failed; the context must go anyway.
+    }
     ub_ctx_delete(ctx_);
     ctx_ = nullptr;
     // No callback can come after ub_ctx_delete, so every Pending can go.
     pending_.clear();
+    waiting_ = 0;
 }
 
 Resolver::Resolver(boost::asio::io_context& io, const ResolverOptions& options)
@@ -470,8 +481,12 @@ void Resolver::lookup(std::string_view name, RrType type, Handler handler) {
     impl_->lookup(name, type, std::move(handler));
 }
 
-void Resolver::shutdown() { impl_->shutdown(); }
+void Resolver::shutdown() {
+    impl_->shutdown();
+}
 
-std::size_t Resolver::in_flight() const { return impl_->waiting_; }
+std::size_t Resolver::in_flight() const {
+    return impl_->waiting_;
+}
 
 }  // namespace resolver

@@ -16,8 +16,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <stdexcept>
+#include <string_view>
 #include <system_error>
 
 extern char** environ;
@@ -36,7 +36,7 @@ std::system_error errno_error(const std::string& what) {
 
 // One directory for every config file of this test run, removed at exit.
 class TempDir {
-public:
+  public:
     TempDir() {
         std::string pattern =
             (std::filesystem::temp_directory_path() / "rdns-itest-XXXXXX").string();
@@ -53,9 +53,32 @@ public:
     TempDir& operator=(const TempDir&) = delete;
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
+
+// The port from ldns-testns's "Listening on port N" line, 0 until it is
+// complete (a line end after the digits).
+std::uint16_t parse_port(const std::string& output) {
+    static constexpr std::string_view marker = "Listening on port ";
+    const auto at = output.find(marker);
+    if (at == std::string::npos) {
+        return 0;
+    }
+    const auto begin = at + marker.size();
+    const auto end = output.find('\n', begin);
+    if (end == std::string::npos || end == begin || end - begin > 5) {
+        return 0;
+    }
+    unsigned long port = 0;
+    for (auto i = begin; i < end; ++i) {
+        if (output[i] < '0' || output[i] > '9') {
+            return 0;
+        }
+        port = port * 10 + static_cast<unsigned long>(output[i] - '0');
+    }
+    return port <= 65535 ? static_cast<std::uint16_t>(port) : 0;
+}
 
 }  // namespace
 
@@ -98,35 +121,31 @@ TestNameServer::TestNameServer(const std::string& datafile) {
                 return;
             }
             // Bounded: the server is ours, but a chatty one must not eat memory.
-            if (output_.size() < 1024 * 1024) {
+            if (output_.size() < std::size_t{1024} * 1024) {
                 output_.append(buffer.data(), static_cast<std::size_t>(n));
             }
             changed_.notify_all();
         }
     });
 
-    static const std::regex port_line(R"(Listening on port (\d+))");
     std::unique_lock<std::mutex> lock(mutex_);
-    std::smatch match;
     const bool ready = changed_.wait_for(lock, kStartTimeout, [&] {
-        return std::regex_search(output_, match, port_line) || eof_;
+        port_ = parse_port(output_);
+        return port_ != 0 || eof_;
     });
-    if (ready && !match.empty()) {
-        const unsigned long port = std::stoul(match[1].str());
-        if (port > 0 && port <= 65535) {
-            port_ = static_cast<std::uint16_t>(port);
-            return;
-        }
+    if (port_ != 0) {
+        return;
     }
     const std::string output = output_;
     lock.unlock();
     stop();
     throw std::runtime_error("ldns-testns " + datafile + " did not report a port" +
-                             (ready ? " before exiting" : " in time") + "; its output:\n" +
-                             output);
+                             (ready ? " before exiting" : " in time") + "; its output:\n" + output);
 }
 
-TestNameServer::~TestNameServer() { stop(); }
+TestNameServer::~TestNameServer() {
+    stop();
+}
 
 void TestNameServer::stop() noexcept {
     if (pid_ > 0) {
@@ -146,7 +165,9 @@ void TestNameServer::stop() noexcept {
     }
 }
 
-std::string TestNameServer::forwarder() const { return "127.0.0.1@" + std::to_string(port_); }
+std::string TestNameServer::forwarder() const {
+    return "127.0.0.1@" + std::to_string(port_);
+}
 
 std::string TestNameServer::output() const {
     const std::lock_guard<std::mutex> lock(mutex_);
@@ -173,9 +194,13 @@ SilentUdpServer::SilentUdpServer() {
     port_ = ntohs(address.sin_port);
 }
 
-SilentUdpServer::~SilentUdpServer() { close(fd_); }
+SilentUdpServer::~SilentUdpServer() {
+    close(fd_);
+}
 
-std::string SilentUdpServer::forwarder() const { return "127.0.0.1@" + std::to_string(port_); }
+std::string SilentUdpServer::forwarder() const {
+    return "127.0.0.1@" + std::to_string(port_);
+}
 
 std::string write_unbound_config(const std::string& extra) {
     static TempDir dir;
@@ -186,8 +211,8 @@ std::string write_unbound_config(const std::string& extra) {
     // AS112 reverse zones of loopback and documentation ranges); the tests
     // need the queries to reach the test server.
     out << "server:\n";
-    for (const char* zone : {"127.in-addr.arpa.", "2.0.192.in-addr.arpa.",
-                             "8.b.d.0.1.0.0.2.ip6.arpa.", "test."}) {
+    for (const char* zone :
+         {"127.in-addr.arpa.", "2.0.192.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa.", "test."}) {
         out << "    local-zone: \"" << zone << "\" transparent\n";
     }
     out << "    unblock-lan-zones: yes\n"

@@ -25,7 +25,7 @@
 namespace testing_support {
 
 class TestNameServer {
-public:
+  public:
     explicit TestNameServer(const std::string& datafile);
     ~TestNameServer();
     TestNameServer(const TestNameServer&) = delete;
@@ -35,7 +35,7 @@ public:
     std::string forwarder() const;  // "127.0.0.1@PORT"
     std::string output() const;     // what the server printed so far
 
-private:
+  private:
     void stop() noexcept;
 
     pid_t pid_ = -1;
@@ -49,7 +49,7 @@ private:
 };
 
 class SilentUdpServer {
-public:
+  public:
     SilentUdpServer();
     ~SilentUdpServer();
     SilentUdpServer(const SilentUdpServer&) = delete;
@@ -58,7 +58,7 @@ public:
     std::uint16_t port() const { return port_; }
     std::string forwarder() const;  // "127.0.0.1@PORT"
 
-private:
+  private:
     int fd_ = -1;
     std::uint16_t port_ = 0;
 };
