@@ -44,7 +44,7 @@ struct ForwardState {
 // One assessment in progress. Shared by the resolver callbacks it starts;
 // the last one to finish hands the Facts to the caller.
 struct Job : std::enable_shared_from_this<Job> {
-    resolver::Resolver& resolver;
+    resolver::Lookup& resolver;
     AssessmentOptions options;
     IpAddress client;
     Facts facts;
@@ -54,7 +54,7 @@ struct Job : std::enable_shared_from_this<Job> {
     std::vector<ForwardState> ptr_forward;
     ForwardState helo_forward;
 
-    Job(resolver::Resolver& r, AssessmentOptions o, const IpAddress& c, Assessor::Handler d)
+    Job(resolver::Lookup& r, AssessmentOptions o, const IpAddress& c, Assessor::Handler d)
         : resolver(r), options(o), client(c), done(std::move(d)) {}
 
     void start(std::string_view helo_name) {

@@ -34,13 +34,13 @@ class Assessor {
   public:
     using Handler = std::function<void(Facts)>;
 
-    Assessor(resolver::Resolver& resolver, AssessmentOptions options)
+    Assessor(resolver::Lookup& resolver, AssessmentOptions options)
         : resolver_(resolver), options_(options) {}
 
     void assess(const IpAddress& client, std::string_view helo_name, Handler done);
 
   private:
-    resolver::Resolver& resolver_;
+    resolver::Lookup& resolver_;
     AssessmentOptions options_;
 };
 

@@ -63,16 +63,25 @@ struct ResolverOptions {
     std::size_t max_records = 32;
 };
 
-class Resolver {
+// What the assessment needs from a resolver: one asynchronous lookup with
+// the guarantees listed at the top of this file. Resolver implements it on
+// libunbound; layers in front of it (cache, coalescing) implement it too.
+class Lookup {
 public:
     using Handler = std::function<void(Answer)>;
 
+    virtual ~Lookup() = default;
+    virtual void lookup(std::string_view name, RrType type, Handler handler) = 0;
+};
+
+class Resolver final : public Lookup {
+public:
     Resolver(boost::asio::io_context& io, const ResolverOptions& options);
-    ~Resolver();
+    ~Resolver() override;
     Resolver(const Resolver&) = delete;
     Resolver& operator=(const Resolver&) = delete;
 
-    void lookup(std::string_view name, RrType type, Handler handler);
+    void lookup(std::string_view name, RrType type, Handler handler) override;
 
     // Cancels every outstanding lookup (their handlers get temperror
     // "shutdown") and stops watching libunbound's descriptor. Idempotent;
