@@ -1,6 +1,6 @@
 #include "policyd/assessment.hpp"
 
-#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 #include <utility>
@@ -20,8 +20,10 @@ using resolver::Status;
 struct ForwardState {
     std::string name;
     ForwardEvidence evidence;
+    int pending = 0;  // lookups not answered yet
 
     void add(const Answer& answer, const IpAddress& client) {
+        --pending;
         switch (answer.status) {
             case Status::ok:
                 for (const auto& address : answer.addresses) {
@@ -39,27 +41,45 @@ struct ForwardState {
                 break;
         }
     }
+
+    // The budget ran out: what never answered could not be told.
+    void cut_off() {
+        if (pending > 0) {
+            evidence.temperror = true;
+        }
+    }
 };
 
 // One assessment in progress. Shared by the resolver callbacks it starts;
-// the last one to finish hands the Facts to the caller.
+// the last one to finish, or the budget timer, hands the Facts to the caller.
+// Answers that arrive after that are dropped.
 struct Job : std::enable_shared_from_this<Job> {
     resolver::Lookup& resolver;
     AssessmentOptions options;
     IpAddress client;
     Facts facts;
     Assessor::Handler done;
+    boost::asio::steady_timer budget;
     int outstanding = 0;
+    bool finished = false;
+    bool ptr_answered = false;
     Status ptr_status = Status::temperror;
     std::vector<ForwardState> ptr_forward;
     ForwardState helo_forward;
 
-    Job(resolver::Lookup& r, AssessmentOptions o, const IpAddress& c, Assessor::Handler d)
-        : resolver(r), options(o), client(c), done(std::move(d)) {}
+    Job(boost::asio::io_context& io, resolver::Lookup& r, AssessmentOptions o, const IpAddress& c,
+        Assessor::Handler d)
+        : resolver(r), options(o), client(c), done(std::move(d)), budget(io) {}
 
     void start(std::string_view helo_name) {
         facts.helo_syntax = classify_helo(helo_name);
         facts.helo_literal = match_helo_literal(helo_name, client);
+        budget.expires_after(options.budget);
+        budget.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            if (!ec) {
+                self->cut_off();
+            }
+        });
         ++outstanding;  // held by start() itself until every lookup is issued
         lookup_ptr();
         if (facts.helo_syntax == HeloSyntax::fqdn) {
@@ -78,6 +98,10 @@ struct Job : std::enable_shared_from_this<Job> {
     }
 
     void on_ptr(Answer answer) {
+        if (finished) {
+            return;
+        }
+        ptr_answered = true;
         ptr_status = answer.status;
         if (answer.status == Status::ok) {
             for (auto& name : answer.names) {
@@ -98,8 +122,12 @@ struct Job : std::enable_shared_from_this<Job> {
 
     void lookup_forward(std::size_t index, RrType type) {
         ++outstanding;
+        ++ptr_forward[index].pending;
         resolver.lookup(ptr_forward[index].name, type,
                         [self = shared_from_this(), index](const Answer& answer) {
+                            if (self->finished) {
+                                return;
+                            }
                             self->ptr_forward[index].add(answer, self->client);
                             self->release();
                         });
@@ -107,16 +135,40 @@ struct Job : std::enable_shared_from_this<Job> {
 
     void lookup_helo(RrType type) {
         ++outstanding;
+        ++helo_forward.pending;
         resolver.lookup(helo_forward.name, type, [self = shared_from_this()](const Answer& answer) {
+            if (self->finished) {
+                return;
+            }
             self->helo_forward.add(answer, self->client);
             self->release();
         });
     }
 
     void release() {
-        if (--outstanding > 0) {
+        if (--outstanding == 0) {
+            finish();
+        }
+    }
+
+    void cut_off() {
+        if (finished) {
             return;
         }
+        if (!ptr_answered) {
+            ptr_status = Status::temperror;
+        }
+        for (auto& state : ptr_forward) {
+            state.cut_off();
+        }
+        helo_forward.cut_off();
+        facts.budget_exhausted = true;
+        finish();
+    }
+
+    void finish() {
+        finished = true;
+        budget.cancel();
         std::vector<ForwardEvidence> forward;
         forward.reserve(ptr_forward.size());
         for (const auto& state : ptr_forward) {
@@ -126,11 +178,9 @@ struct Job : std::enable_shared_from_this<Job> {
             }
         }
         facts.iprev = derive_iprev(ptr_status, facts.ptr_names.size(), forward);
-        if (facts.helo_syntax == HeloSyntax::fqdn) {
-            facts.helo_forward = derive_helo_forward(helo_forward.evidence);
-        } else {
-            facts.helo_forward = HeloForward::na;
-        }
+        facts.helo_forward = facts.helo_syntax == HeloSyntax::fqdn
+                                 ? derive_helo_forward(helo_forward.evidence)
+                                 : HeloForward::na;
         auto handler = std::move(done);
         handler(std::move(facts));
     }
@@ -178,7 +228,7 @@ HeloForward derive_helo_forward(const ForwardEvidence& evidence) {
 }
 
 void Assessor::assess(const IpAddress& client, std::string_view helo_name, Handler done) {
-    auto job = std::make_shared<Job>(resolver_, options_, normalise(client), std::move(done));
+    auto job = std::make_shared<Job>(io_, resolver_, options_, normalise(client), std::move(done));
     // Every path ends in a resolver answer (the PTR lookup is always made),
     // and the resolver never answers synchronously, so neither does this.
     job->start(helo_name);

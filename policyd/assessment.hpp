@@ -6,8 +6,10 @@
 //   needs no lookup still completes through a post()).
 // - The PTR lookup and the HELO's A/AAAA lookups start together; the A and
 //   AAAA lookups of every PTR name (at most max_ptr_names) run concurrently.
-//   Each lookup has the resolver's deadline, so one assessment is bounded by
-//   about two lookup deadlines (PTR, then forward).
+//   Each lookup has the resolver's deadline, and the whole assessment has
+//   its own budget: when it runs out, the Facts are delivered with every
+//   unanswered lookup counted as temperror (and budget_exhausted set); late
+//   answers are dropped.
 // - Postfix's client_name / reverse_client_name are never used: they come
 //   from the system resolver under Postfix's own rules.
 // - A lookup that could not be completed makes its fact temperror, never
@@ -16,6 +18,8 @@
 //   requests whose client_address does not parse).
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <string_view>
@@ -28,18 +32,22 @@ namespace policyd {
 
 struct AssessmentOptions {
     std::size_t max_ptr_names = 10;
+    // The whole assessment answers within this time; lookups still
+    // outstanding then count as temperror (never fail).
+    std::chrono::milliseconds budget{6000};
 };
 
 class Assessor {
   public:
     using Handler = std::function<void(Facts)>;
 
-    Assessor(resolver::Lookup& resolver, AssessmentOptions options)
-        : resolver_(resolver), options_(options) {}
+    Assessor(boost::asio::io_context& io, resolver::Lookup& resolver, AssessmentOptions options)
+        : io_(io), resolver_(resolver), options_(options) {}
 
     void assess(const IpAddress& client, std::string_view helo_name, Handler done);
 
   private:
+    boost::asio::io_context& io_;
     resolver::Lookup& resolver_;
     AssessmentOptions options_;
 };

@@ -46,6 +46,9 @@ struct Facts {
     HeloSyntax helo_syntax = HeloSyntax::missing;
     HeloLiteral helo_literal = HeloLiteral::na;
     HeloForward helo_forward = HeloForward::na;
+    // The assessment's time budget cut some lookups off (they count as
+    // temperror above).
+    bool budget_exhausted = false;
 };
 
 }  // namespace policyd

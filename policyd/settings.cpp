@@ -52,6 +52,11 @@ const Setting kSettings[] = {
     {"daemon", "max_connections", &Settings::max_connections, 1, 100000, "", false,
      "Connections served at once; further ones are closed at once (Postfix then applies its "
      "default_action)."},
+    {"daemon", "instance_cache_size", &Settings::instance_cache_size, 0, 10000000, "", false,
+     "Messages (Postfix 'instance') whose facts are remembered, so every RCPT of one message is "
+     "judged on the same DNS evidence without new lookups; 0 turns this off."},
+    {"daemon", "instance_ttl_s", &Settings::instance_ttl_s, 1, 86400, "", false,
+     "Seconds the facts of one message are remembered."},
     {"protocol", "max_line_bytes", &Settings::max_line_bytes, 256, 65536, "", false,
      "Longest attribute line accepted."},
     {"protocol", "max_request_bytes", &Settings::max_request_bytes, 1024, 1048576, "", false,
@@ -68,6 +73,9 @@ const Setting kSettings[] = {
      "trust anchors, forward-zone stanzas)."},
     {"resolver", "lookup_timeout_ms", &Settings::lookup_timeout_ms, 100, 60000, "", false,
      "Deadline of one DNS lookup; what it cuts off becomes temperror, never fail."},
+    {"resolver", "budget_ms", &Settings::budget_ms, 100, 60000, "", false,
+     "Time the whole assessment of one request may take (PTR, then forward lookups); what is "
+     "still unanswered then counts as temperror. Keep it well below Postfix's policy timeout."},
     {"resolver", "max_ptr_names", &Settings::max_ptr_names, 1, 64, "", false,
      "PTR names of one client that are forward-checked (RFC 8601 suggests about 10)."},
     {"resolver", "max_addresses", &Settings::max_addresses, 1, 1024, "", false,

@@ -39,6 +39,8 @@ struct Settings {
     std::int64_t idle_timeout_s = 3600;
     std::int64_t read_timeout_s = 30;
     std::int64_t max_connections = 1000;
+    std::int64_t instance_cache_size = 10000;
+    std::int64_t instance_ttl_s = 900;
     // [protocol]
     std::int64_t max_line_bytes = 4096;
     std::int64_t max_request_bytes = 32768;
@@ -48,6 +50,7 @@ struct Settings {
     std::vector<std::string> forwarders;
     std::string unbound_config;
     std::int64_t lookup_timeout_ms = 3000;
+    std::int64_t budget_ms = 6000;
     std::int64_t max_ptr_names = 10;
     std::int64_t max_addresses = 32;
     // [log]

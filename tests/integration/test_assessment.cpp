@@ -144,8 +144,9 @@ struct Fixture {
         std::filesystem::remove(datafile);
     }
 
-    Facts assess(std::string_view client, std::string_view helo) {
-        Assessor assessor(*resolver, AssessmentOptions{});
+    Facts assess(std::string_view client, std::string_view helo,
+                 AssessmentOptions options = AssessmentOptions{}) {
+        Assessor assessor(io, *resolver, options);
         std::optional<Facts> facts;
         bool inline_completion = true;
         assessor.assess(*parse_ip(client), helo, [&](Facts result) { facts = std::move(result); });
@@ -261,4 +262,32 @@ TEST_CASE("HELO checks against a real DNS server", "[assessment]") {
             CHECK(facts.helo_forward == row.forward);
         }
     }
+}
+
+TEST_CASE("the time budget turns what is still unanswered into temperror", "[assessment]") {
+    auto& f = fixture();
+    AssessmentOptions options;
+    options.budget = 250ms;  // below the resolver's 700 ms lookup deadline
+    const auto started = std::chrono::steady_clock::now();
+    SECTION("reverse zone silent") {
+        // A name no earlier case asked: libunbound remembers failures.
+        const Facts facts = f.assess("192.0.2.201", "other.example.test", options);
+        CHECK(facts.iprev == Iprev::temperror);
+        CHECK(facts.budget_exhausted);
+        // The HELO lookups that did answer still count.
+        CHECK(facts.helo_forward == HeloForward::fail);
+    }
+    SECTION("forward zone silent") {
+        const Facts facts = f.assess("192.0.2.9", "host.slow.example.test", options);
+        CHECK(facts.iprev == Iprev::temperror);
+        CHECK(facts.helo_forward == HeloForward::temperror);
+        CHECK(facts.budget_exhausted);
+    }
+    SECTION("answers within the budget are not marked") {
+        const Facts facts = f.assess("192.0.2.1", "pass.example.test", options);
+        CHECK(facts.iprev == Iprev::pass);
+        CHECK_FALSE(facts.budget_exhausted);
+    }
+    // Well before the resolver's own deadline would have answered.
+    CHECK(std::chrono::steady_clock::now() - started < 650ms);
 }
