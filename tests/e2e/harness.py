@@ -3,9 +3,10 @@
 What lives here: a tiny test runner (prints "N passed, M failed", exit code),
 the test DNS server (ldns-testns on a random loopback port, plus a UDP socket
 that never answers), the libunbound config that points the daemon at them,
-the daemon process (readiness from its stderr, bounded waits, SIGTERM), a
-policy-protocol client that speaks like Postfix's smtpd, and a parser for the
-daemon's `decision` log lines.
+the daemon process (readiness from its stderr, bounded waits on its log,
+signals, SIGTERM), a policy-protocol client that speaks like Postfix's smtpd
+(try_ask() tells a refused connection apart), and a parser for the daemon's
+`decision` log lines.
 
 Every wait is bounded, every process started here is killed and reaped by
 whoever started it (use the context managers), and on failure the runner dumps
@@ -359,6 +360,37 @@ class Daemon:
     def text(self) -> str:
         return self.log.text() if self.log else ""
 
+    def wait_log(self, pattern: str, start: int = 0, timeout: float = REPLY_TIMEOUT) -> str:
+        """The first log line at index >= start matching the regex `pattern`;
+        raises if none arrives within timeout."""
+        line = self.log.wait_for(lambda l: re.search(pattern, l) is not None, timeout, start)
+        check(line is not None, f"no log line matching {pattern!r} within {timeout}s")
+        return line
+
+    def wait_log_count(
+        self, pattern: str, count: int, start: int = 0, timeout: float = REPLY_TIMEOUT
+    ) -> list[str]:
+        """The first `count` log lines at index >= start matching `pattern`;
+        raises if fewer arrive within timeout."""
+        seen: list[str] = []
+
+        def counted(line: str) -> bool:
+            if re.search(pattern, line) is not None:
+                seen.append(line)
+            return len(seen) >= count
+
+        found = self.log.wait_for(counted, timeout, start)
+        check(found is not None, f"{len(seen)} of {count} log lines matching {pattern!r}")
+        return seen
+
+    def log_since(self, start: int) -> list[str]:
+        with self.log._cond:  # noqa: SLF001 - the collector's own lock
+            return list(self.log.lines[start:])
+
+    def send_signal(self, signum: int) -> None:
+        check(self.proc.poll() is None, f"daemon exited ({self.proc.returncode}) before a signal")
+        self.proc.send_signal(signum)
+
     def decision_for(self, instance: str, timeout: float = REPLY_TIMEOUT) -> dict:
         """The parsed decision line whose instance= is `instance`."""
         line = self.log.wait_for(
@@ -507,6 +539,31 @@ class PolicyClient:
             chunk = self.sock.recv(65536)
             check(chunk != b"", f"connection closed before a reply; have {self.buffer!r}")
             self.buffer += chunk
+        return self._take_reply()
+
+    def try_ask(self, data: bytes, timeout: float = REPLY_TIMEOUT) -> str | None:
+        """Like ask(), but None when the daemon closes the connection without
+        sending a byte (a refused connection); a partial reply still raises."""
+        try:
+            self.send(data)
+        except (BrokenPipeError, ConnectionResetError):
+            return None
+        deadline = time.monotonic() + timeout
+        while b"\n\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            check(remaining > 0, f"no complete reply within {timeout}s; have {self.buffer!r}")
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                check(self.buffer == b"", f"connection closed mid-reply; have {self.buffer!r}")
+                return None
+            self.buffer += chunk
+        return self._take_reply()
+
+    def _take_reply(self) -> str:
         reply, _, self.buffer = self.buffer.partition(b"\n\n")
         text = reply.decode("utf-8", "backslashreplace")
         check("\n" not in text, f"reply has more than one line: {text!r}")

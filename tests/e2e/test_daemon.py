@@ -10,12 +10,21 @@ ordering of several and of pipelined requests, concurrency between
 connections, sanitised logging of hostile input, each protocol error
 (connection closed, no reply, `closing connection <reason>` logged), --stdio
 mode, check-config, start-up refusal of a broken config, and SIGTERM.
+
+Tests that need other settings start a daemon of their own from a copy of
+policy.toml (own_daemon): read_timeout_s (stalled vs idle peers),
+max_connections, unix_socket_mode, max_request_bytes, and SIGHUP reload
+(new rules on open and new connections, in-flight requests keep theirs, a
+broken file is refused with file:line and the running rules kept).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
+import stat
 import subprocess
 import sys
 import time
@@ -329,6 +338,8 @@ PROTOCOL_ERRORS = [
         "request-too-large",
     ),
     ("line without '='", b"request=smtpd_access_policy\nno equals sign here\n\n", "malformed-line"),
+    ("empty attribute name", b"request=smtpd_access_policy\n=value\n\n", "malformed-line"),
+    ("no request attribute", b"client_address=127.0.0.2\nhelo_name=a.test\n\n", "missing-request"),
 ]
 
 
@@ -480,6 +491,281 @@ def daemon_refuses_to_start_with_broken_config(ctx: Context) -> None:
         re.search(r"\bready\b", proc.stderr) is None, f"broken config said ready: {proc.stderr}"
     )
     check("policy.toml:9:" in proc.stderr, f"start-up error lacks file:line: {proc.stderr!r}")
+
+
+# --------------------------------------------------------------------------
+# Daemons of their own: settings the shared daemon does not have.
+
+NO_PTR = "action=550 5.7.25 Client address 127.0.0.3 has no PTR record"
+
+
+def policy_text(daemon: str = "", protocol: str = "") -> str:
+    """The test rule file with extra [daemon] lines and a [protocol] section."""
+    with open(POLICY_FILE, encoding="utf-8") as f:
+        text = f.read()
+    anchor = '[daemon]\nlisten = ["inet:127.0.0.1:0"]\n'
+    check(text.count(anchor) == 1, f"{POLICY_FILE}: [daemon] section is not {anchor!r}")
+    return text.replace(anchor, anchor + daemon + (f"\n[protocol]\n{protocol}" if protocol else ""))
+
+
+def replace_once(text: str, old: str, new: str) -> str:
+    check(text.count(old) == 1, f"{old!r} is not in the rule file exactly once")
+    return text.replace(old, new)
+
+
+def line_of(text: str, line: str) -> int:
+    """1-based number of the line `line` in `text`."""
+    return text.splitlines().index(line) + 1
+
+
+@contextlib.contextmanager
+def own_daemon(ctx: Context, name: str, config: str, unix: bool = False):
+    """A daemon of the test's own on inet:127.0.0.1:0 (and a unix socket
+    next to its config), stopped when the block ends."""
+    listen = ["inet:127.0.0.1:0"]
+    if unix:
+        listen.append(f"unix:{os.path.dirname(config)}/policy.sock")
+    args = [a for ep in listen for a in ("--listen", ep)] + ctx.dns.daemon_args()
+    daemon = Daemon(ctx.binary, config, args)
+    runner.add_diagnostic(f"rdns-policyd ({name}) stderr", daemon.text)
+    with daemon:
+        yield daemon
+
+
+# (label, bytes sent before stalling, replies to read before the stall)
+STALLED_PEERS = [
+    ("in the middle of a line", b"request=smtpd_access_policy\nclient_addr", 0),
+    ("at a line boundary", b"request=smtpd_access_policy\n", 0),
+    (
+        "after a pipelined complete request",
+        policy_request("127.0.0.3", "good.example.test")[0]
+        + b"request=smtpd_access_policy\nclient_addr",
+        1,
+    ),
+]
+# (label, requests answered before idling)
+IDLE_PEERS = [("never sent anything", 0), ("after one answered request", 1)]
+
+
+@runner.test
+def stalled_peer_is_disconnected_but_idle_peer_is_not(ctx: Context) -> None:
+    config = write_config(ctx, "stall", policy_text(daemon="read_timeout_s = 1\n"))
+    request, _ = policy_request("127.0.0.3", "good.example.test")
+    with own_daemon(ctx, "stall", config) as daemon, contextlib.ExitStack() as clients:
+        endpoint = daemon.endpoint("inet:127.0.0.1:")
+        mark = daemon.log.mark()
+        idle = []
+        for label, answered in IDLE_PEERS:
+            client = clients.enter_context(PolicyClient(endpoint))
+            for _ in range(answered):
+                check_equal(client.ask(request), NO_PTR, f"idle peer {label}: reply")
+            idle.append((label, client))
+        started = time.monotonic()
+        stalled = []
+        for label, data, replies in STALLED_PEERS:
+            client = clients.enter_context(PolicyClient(endpoint))
+            client.send(data)
+            for _ in range(replies):
+                check_equal(client.read_reply(), NO_PTR, f"stalled peer {label}: reply")
+            stalled.append((label, client))
+        for label, client in stalled:
+            check_equal(client.expect_closed(5.0), b"", f"stalled peer {label}: bytes sent")
+            took = time.monotonic() - started
+            # The data was sent after `started`, so the 1 s timer cannot have
+            # fired earlier; much earlier would be a different reason.
+            check(took >= 0.9, f"stalled peer {label}: closed after {took:.2f}s, before 1 s")
+        daemon.wait_log_count(r"stalled in a request; closing connection", len(STALLED_PEERS), mark)
+        # The timeout is the thing under test: idle peers must outlive it.
+        time.sleep(max(0.0, started + 2.0 - time.monotonic()))
+        for label, client in idle:
+            check_equal(client.ask(request), NO_PTR, f"idle peer {label}: reply after 2 s")
+        since = daemon.log_since(mark)
+        stalls = [l for l in since if "stalled in a request" in l]
+        check_equal(len(stalls), len(STALLED_PEERS), f"'stalled' log lines: {stalls}")
+        check(not any("idle timeout" in l for l in since), f"an idle peer timed out: {since}")
+
+
+@runner.test
+def connections_beyond_max_connections_are_refused(ctx: Context) -> None:
+    config = write_config(ctx, "maxconn", policy_text(daemon="max_connections = 2\n"))
+    request, _ = policy_request("127.0.0.3", "good.example.test")
+    with own_daemon(ctx, "maxconn", config, unix=True) as daemon:
+        tcp = daemon.endpoint("inet:127.0.0.1:")
+        unix = daemon.endpoint("unix:")
+        with PolicyClient(tcp) as first, PolicyClient(unix) as second:
+            # Answered, so surely accepted and counted.
+            check_equal(first.ask(request), NO_PTR, "first connection")
+            check_equal(second.ask(request), NO_PTR, "second connection")
+            for label, endpoint in (("tcp", tcp), ("unix", unix)):
+                mark = daemon.log.mark()
+                with PolicyClient(endpoint) as third:
+                    check_equal(third.try_ask(request), None, f"third connection ({label})")
+                daemon.wait_log(r"connection from \S+ refused: 2 connections already open", mark)
+            check_equal(first.ask(request), NO_PTR, "first connection after the refusals")
+            check_equal(second.ask(request), NO_PTR, "second connection after the refusals")
+        # The daemon sees the two closes asynchronously: poll, bounded.
+        deadline = time.monotonic() + 5.0
+        reply = None
+        while reply is None and time.monotonic() < deadline:
+            with PolicyClient(tcp) as again:
+                reply = again.try_ask(request)
+            if reply is None:
+                time.sleep(0.05)
+        check_equal(reply, NO_PTR, "a new connection once the others closed")
+
+
+@runner.test
+def unix_socket_mode_is_applied(ctx: Context) -> None:
+    config = write_config(ctx, "mode", policy_text(daemon='unix_socket_mode = "0600"\n'))
+    with own_daemon(ctx, "mode", config, unix=True) as daemon:
+        for label, which, mode in (("default", ctx.daemon, 0o660), ('"0600"', daemon, 0o600)):
+            path = which.endpoint("unix:")[len("unix:") :]
+            info = os.lstat(path)
+            check(stat.S_ISSOCK(info.st_mode), f"{label}: {path} is not a socket")
+            check_equal(oct(stat.S_IMODE(info.st_mode)), oct(mode), f"{label}: mode of {path}")
+        with PolicyClient(daemon.endpoint("unix:")) as client:
+            request, _ = policy_request("127.0.0.3", "good.example.test")
+            check_equal(client.ask(request), NO_PTR, "the owner can still connect")
+
+
+def padded_request(total: int) -> bytes:
+    """A valid request of exactly `total` bytes: the usual attributes and
+    then 4-byte unknown attribute lines (the last one a little longer)."""
+    base, _ = policy_request("127.0.0.3", "good.example.test", instance="padded")
+    lines, rest = divmod(total - len(base), 4)
+    check(lines >= 1, f"{total} bytes is less than a plain request ({len(base)})")
+    padding = b"a=1\n" * (lines - 1) + b"a=" + b"1" * (1 + rest) + b"\n"
+    data = base[:-1] + padding + b"\n"
+    check_equal(len(data), total, "padded request size")
+    return data
+
+
+# (label, request, expected reply or None for request-too-large)
+SIZE_LIMIT_CASES = [
+    ("exactly max_request_bytes in short lines", padded_request(1024), NO_PTR),
+    ("one byte more", padded_request(1025), None),
+    ("many tiny lines", b"request=smtpd_access_policy\n" + b"a=1\n" * 700 + b"\n", None),
+]
+
+
+@runner.test
+def request_size_limit_counts_bytes_not_lines(ctx: Context) -> None:
+    # max_attributes is high so that only the byte limit can trip.
+    config = write_config(
+        ctx, "limits", policy_text(protocol="max_request_bytes = 1024\nmax_attributes = 4096\n")
+    )
+    with own_daemon(ctx, "limits", config) as daemon:
+        endpoint = daemon.endpoint("inet:127.0.0.1:")
+        for label, data, expected in SIZE_LIMIT_CASES:
+            mark = daemon.log.mark()
+            with PolicyClient(endpoint) as client:
+                if expected is not None:
+                    check_equal(client.ask(data), expected, f"{label}: reply")
+                    continue
+                try:
+                    client.send(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # closed while we were still writing: fine
+                check_equal(client.expect_closed(), b"", f"{label}: bytes sent before closing")
+            daemon.wait_log(r"request-too-large \(.*1024 bytes\); closing connection", mark)
+
+
+RELOAD_OLD_DEFER = (
+    "action=450 4.7.25 Client address 127.0.0.9: reverse DNS lookup failed temporarily,"
+    " try again later"
+)
+RELOAD_NEW_NO_PTR = "action=550 5.7.25 Reloaded: 127.0.0.3 has no PTR record"
+RELOAD_THIRD_NO_PTR = "action=550 5.7.25 Third: 127.0.0.3 has no PTR record"
+
+
+def reloaded_text(no_ptr_action: str) -> str:
+    text = policy_text()
+    text = replace_once(
+        text,
+        'action = "550 5.7.25 Client address {client_address} has no PTR record"',
+        f'action = "{no_ptr_action}"',
+    )
+    return replace_once(
+        text,
+        'action = "450 4.7.25 Client address {client_address}: reverse DNS lookup failed'
+        ' temporarily, try again later"',
+        'action = "450 4.7.25 Reloaded: {client_address} temperror"',
+    )
+
+
+def broken_reloads(good: str) -> list:
+    """(label, file text, line number the error must name)."""
+    unknown_key = replace_once(
+        good, 'id = "reject-no-ptr"\n', 'id = "reject-no-ptr"\nno_such_condition = "x"\n'
+    )
+    bad_toml = good + '\n[[rule]\nid = "x"\n'
+    out_of_range = policy_text(daemon="read_timeout_s = 0\n")
+    return [
+        ("unknown condition key", unknown_key, line_of(unknown_key, 'no_such_condition = "x"')),
+        ("bad TOML", bad_toml, line_of(bad_toml, "[[rule]")),
+        ("setting out of range", out_of_range, line_of(out_of_range, "read_timeout_s = 0")),
+    ]
+
+
+@runner.test
+def sighup_reloads_rules_and_keeps_them_on_a_broken_file(ctx: Context) -> None:
+    config = write_config(ctx, "reload", policy_text())
+    request, _ = policy_request("127.0.0.3", "good.example.test")
+    with own_daemon(ctx, "reload", config) as daemon:
+        endpoint = daemon.endpoint("inet:127.0.0.1:")
+        with PolicyClient(endpoint) as persistent, PolicyClient(endpoint) as slow:
+            check_equal(persistent.ask(request), NO_PTR, "before the reload")
+            # In flight across the reload: its silent reverse zone holds the
+            # answer until the 1.5 s lookup deadline.
+            slow_request, slow_instance = policy_request("127.0.0.9", "good.example.test")
+            slow.send(slow_request)
+
+            good = reloaded_text("550 5.7.25 Reloaded: {client_address} has no PTR record")
+            write_config(ctx, "reload", good)
+            mark = daemon.log.mark()
+            daemon.send_signal(signal.SIGHUP)
+            reloaded = daemon.wait_log(r"\breloaded .*policy\.toml: \d+ rules", mark)
+            check_equal(persistent.ask(request), RELOAD_NEW_NO_PTR, "same connection after reload")
+            with PolicyClient(endpoint) as fresh:
+                check_equal(fresh.ask(request), RELOAD_NEW_NO_PTR, "new connection after reload")
+
+            # The request in flight keeps the rules it started with.
+            check_equal(slow.read_reply(), RELOAD_OLD_DEFER, "request in flight during reload")
+            decided = daemon.wait_log(rf"\bdecision\b.*instance={re.escape(slow_instance)}\b", mark)
+            since = daemon.log_since(mark)
+            check(
+                since.index(reloaded) < since.index(decided),
+                "the in-flight request was decided before the reload; nothing was tested",
+            )
+
+            for label, text, line in broken_reloads(good):
+                write_config(ctx, "reload", text)
+                mark = daemon.log.mark()
+                daemon.send_signal(signal.SIGHUP)
+                daemon.wait_log(r"keeping the running configuration", mark)
+                since = daemon.log_since(mark)
+                located = rf"reload: {re.escape(config)}:{line}: \S"
+                check(
+                    any(re.search(located, l) for l in since),
+                    f"{label}: no 'reload: {config}:{line}: ...' line in {since}",
+                )
+                check(
+                    not any(re.search(r"\breloaded\b", l) for l in since),
+                    f"{label}: broken file was loaded: {since}",
+                )
+                check_equal(persistent.ask(request), RELOAD_NEW_NO_PTR, f"{label}: same conn")
+                with PolicyClient(endpoint) as fresh:
+                    check_equal(fresh.ask(request), RELOAD_NEW_NO_PTR, f"{label}: new conn")
+
+            # Rules reload even when a restart-only setting changed alongside.
+            third = reloaded_text("550 5.7.25 Third: {client_address} has no PTR record")
+            third = replace_once(third, "[daemon]\n", "[daemon]\nread_timeout_s = 7\n")
+            write_config(ctx, "reload", third)
+            mark = daemon.log.mark()
+            daemon.send_signal(signal.SIGHUP)
+            daemon.wait_log(r"\breloaded .*policy\.toml: \d+ rules", mark)
+            daemon.wait_log(r"take effect at the next restart", mark, timeout=0)
+            check_equal(persistent.ask(request), RELOAD_THIRD_NO_PTR, "after the third reload")
 
 
 @runner.test
