@@ -30,6 +30,7 @@
 
 #include "policyd/assessment.hpp"
 #include "policyd/decision_log.hpp"
+#include "policyd/instance_cache.hpp"
 #include "policyd/protocol.hpp"
 #include "policyd/sanitize.hpp"
 #include "resolver/resolver.hpp"
@@ -104,6 +105,7 @@ struct Server::Impl {
     Overrides overrides;
     resolver::Resolver resolver;
     Assessor assessor;
+    InstanceCache instances;
     ProtocolLimits limits;
     std::chrono::seconds idle_timeout;
     std::chrono::seconds read_timeout;
@@ -132,6 +134,8 @@ struct Server::Impl {
           assessor(context, resolver,
                    AssessmentOptions{static_cast<std::size_t>(config->settings.max_ptr_names),
                                      std::chrono::milliseconds(config->settings.budget_ms)}),
+          instances(static_cast<std::size_t>(config->settings.instance_cache_size),
+                    std::chrono::seconds(config->settings.instance_ttl_s)),
           limits(config->settings.protocol_limits()),
           idle_timeout(config->settings.idle_timeout_s),
           read_timeout(config->settings.read_timeout_s),
@@ -140,8 +144,8 @@ struct Server::Impl {
     // Serves one connection until the peer closes, a timeout, protocol
     // trouble or shutdown. In and Out are the same stream for sockets.
     template <typename In, typename Out>
+    // The caller has already counted the session in `sessions`.
     awaitable<void> session(In& in, Out& out, std::string peer) {
-        ++sessions;
         auto handle = session_handles.insert(session_handles.end(), SessionHandle{[&in] {
                                                  error_code ignored;
                                                  in.cancel(ignored);
@@ -237,15 +241,27 @@ struct Server::Impl {
                 peer, sanitized(request.get(Attr::client_address)));
             co_return false;
         }
-        const Facts facts =
-            co_await async_assess(assessor, *client, request.get(Attr::helo_name), use_awaitable);
+        // Every request about one message is judged on the facts its first
+        // request found.
+        const std::string_view instance = request.get(Attr::instance);
+        const std::string_view helo = request.get(Attr::helo_name);
+        const std::string_view client_text = request.get(Attr::client_address);
+        Facts facts;
+        std::string_view source = "instance";
+        if (const Facts* known = instances.find(instance, client_text, helo, Clock::now())) {
+            facts = *known;
+        } else {
+            source = "dns";
+            facts = co_await async_assess(assessor, *client, helo, use_awaitable);
+            instances.insert(instance, client_text, helo, facts, Clock::now());
+        }
         const rules::Decision decision =
             snapshot->rules->evaluate(rules::Evidence{request, facts, client});
         format_reply(decision.action, reply);
         const double elapsed_ms =
             std::chrono::duration<double, std::milli>(Clock::now() - started).count();
         spdlog::info(format_decision(
-            DecisionRecord{request, facts, decision.rule_id, decision.action, elapsed_ms}));
+            DecisionRecord{request, facts, source, decision.rule_id, decision.action, elapsed_ms}));
         co_return true;
     }
 
@@ -258,6 +274,10 @@ struct Server::Impl {
             spdlog::warn("connection from {} refused: {} connections already open", peer, sessions);
             return;  // closing the socket makes Postfix apply its default_action
         }
+        // Counted now, not when the coroutine first runs: co_spawn starts it
+        // on a later turn of the loop, and connections accepted on two
+        // listeners in the same turn must not both slip under the limit.
+        ++sessions;
         auto owned = std::make_shared<Socket>(std::move(socket));
         asio::co_spawn(
             io,
@@ -344,7 +364,13 @@ struct Server::Impl {
         error_code ec;
         acceptor.open(asio::local::stream_protocol(), ec);
         if (!ec) {
+            // bind() creates the socket file with the process umask; make it
+            // owner-only until chmod() below sets the configured mode, so it
+            // is never briefly wider than asked. (One thread: no race on the
+            // process-wide umask.)
+            const mode_t previous = ::umask(0177);
             acceptor.bind(asio::local::stream_protocol::endpoint(path), ec);
+            ::umask(previous);
         }
         if (!ec) {
             acceptor.listen(asio::socket_base::max_listen_connections, ec);
@@ -510,6 +536,7 @@ void Server::serve_stdio() {
     // stdin/stdout under the logger's feet.
     auto in = std::make_shared<asio::posix::stream_descriptor>(impl.io, ::dup(STDIN_FILENO));
     auto out = std::make_shared<asio::posix::stream_descriptor>(impl.io, ::dup(STDOUT_FILENO));
+    ++impl.sessions;
     asio::co_spawn(
         impl.io,
         [&impl, in, out]() -> awaitable<void> {
