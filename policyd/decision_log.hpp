@@ -17,14 +17,15 @@ namespace policyd {
 struct DecisionRecord {
     const Request& request;
     const Facts& facts;
+    std::string_view facts_source;  // "dns" (looked up now) or "instance" (this message's)
     std::string_view rule_id;
     std::string_view action;
     double elapsed_ms = 0;
 };
 
 // Keys, in order: client_address ptr verified iprev helo helo_syntax
-// helo_literal helo_forward rule action protocol_state sender recipient
-// queue_id instance elapsed_ms.
+// helo_literal helo_forward facts (dns|instance) budget (ok|exhausted) rule
+// action protocol_state sender recipient queue_id instance elapsed_ms.
 std::string format_decision(const DecisionRecord& record);
 
 // Appends ` key=value`, quoting and sanitising value as described above.
