@@ -32,6 +32,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (  # noqa: E402
+    parse_decision,
     POLICY_FILE,
     REPLY_TIMEOUT,
     START_TIMEOUT,
@@ -279,6 +280,37 @@ def connections_are_served_concurrently(ctx: Context) -> None:
         f"fast reply after {fast_done:.2f}s did not overtake the slow one ({slow_done:.2f}s)",
     )
     check(slow_done < 1.5 + 3.0, f"lookup deadline of 1500 ms not kept: {slow_done:.2f}s")
+
+
+@runner.test
+def one_message_is_judged_on_its_first_facts(ctx: Context) -> None:
+    # Postfix asks once per recipient, with the same instance. The first
+    # request looks DNS up; the others reuse its facts (no new lookups) and
+    # are still decided per recipient: postmaster@ stays exempt.
+    first, instance = policy_request("127.0.0.4", "good.example.test")
+    second, _ = policy_request("127.0.0.4", "good.example.test", instance=instance)
+    to_postmaster, _ = policy_request(
+        "127.0.0.4", "good.example.test", instance=instance, recipient="postmaster@example.test"
+    )
+    other_client, _ = policy_request("127.0.0.3", "good.example.test", instance=instance)
+    mark = ctx.daemon.log.mark()
+    with PolicyClient(ctx.daemon.endpoint("inet:127.0.0.1:")) as client:
+        replies = [client.ask(r) for r in (first, second, to_postmaster, other_client)]
+    check(replies[0].startswith("action=550 5.7.25"), f"first recipient: {replies[0]!r}")
+    check_equal(replies[1], replies[0], "second recipient of the same message")
+    check_equal(replies[2], "action=DUNNO", "postmaster recipient of the same message")
+    check(replies[3].startswith("action=550 5.7.25 Client address 127.0.0.3 has no PTR"),
+          f"same instance, other client: {replies[3]!r}")
+    decisions = [
+        parse_decision(line)
+        for line in ctx.daemon.log_since(mark)
+        if "decision" in line and parse_decision(line).get("instance") == instance
+    ]
+    check_equal([d.get("facts") for d in decisions], ["dns", "instance", "instance", "dns"],
+                "where each request's facts came from")
+    check_equal([d.get("rule") for d in decisions],
+                ["reject-fcrdns-fail", "reject-fcrdns-fail", "exempt-role-recipients",
+                 "reject-no-ptr"], "rules")
 
 
 @runner.test
