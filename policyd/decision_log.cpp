@@ -50,6 +50,7 @@ std::string format_decision(const DecisionRecord& record) {
     append_field(out, "helo_forward", to_string(facts.helo_forward));
     append_field(out, "facts", record.facts_source);
     append_field(out, "budget", facts.budget_exhausted ? "exhausted" : "ok");
+    append_field(out, "dns_outage", record.dns_outage ? "yes" : "no");
     append_field(out, "rule", record.rule_id);
     append_field(out, "action", record.action);
     append_field(out, "protocol_state", request.get(Attr::protocol_state));

@@ -18,13 +18,15 @@ struct DecisionRecord {
     const Request& request;
     const Facts& facts;
     std::string_view facts_source;  // "dns" (looked up now) or "instance" (this message's)
+    bool dns_outage = false;        // the upstream was failing (resolver/upstream_health.hpp)
     std::string_view rule_id;
     std::string_view action;
     double elapsed_ms = 0;
 };
 
 // Keys, in order: client_address ptr verified iprev helo helo_syntax
-// helo_literal helo_forward facts (dns|instance) budget (ok|exhausted) rule
+// helo_literal helo_forward facts (dns|instance) budget (ok|exhausted)
+// dns_outage (no|yes) rule
 // action protocol_state sender recipient queue_id instance elapsed_ms.
 std::string format_decision(const DecisionRecord& record);
 

@@ -34,6 +34,8 @@
 #include "policyd/protocol.hpp"
 #include "policyd/sanitize.hpp"
 #include "resolver/resolver.hpp"
+#include "resolver/upstream_health.hpp"
+#include "rules/action.hpp"
 #include "rules/rules.hpp"
 
 namespace policyd {
@@ -103,7 +105,10 @@ struct Server::Impl {
     asio::io_context& io;
     std::shared_ptr<const Config> config;
     Overrides overrides;
+    // Lookups go Assessor -> health -> libunbound; health watches what the
+    // upstream answers.
     resolver::Resolver resolver;
+    resolver::UpstreamHealth health;
     Assessor assessor;
     InstanceCache instances;
     ProtocolLimits limits;
@@ -131,7 +136,8 @@ struct Server::Impl {
           config(std::move(snapshot)),
           overrides(std::move(given)),
           resolver(context, config->settings.resolver_options()),
-          assessor(context, resolver,
+          health(resolver, health_options(config->settings), log_health_change),
+          assessor(context, health,
                    AssessmentOptions{static_cast<std::size_t>(config->settings.max_ptr_names),
                                      std::chrono::milliseconds(config->settings.budget_ms)}),
           instances(static_cast<std::size_t>(config->settings.instance_cache_size),
@@ -140,6 +146,27 @@ struct Server::Impl {
           idle_timeout(config->settings.idle_timeout_s),
           read_timeout(config->settings.read_timeout_s),
           max_connections(static_cast<std::size_t>(config->settings.max_connections)) {}
+
+    static resolver::HealthOptions health_options(const Settings& settings) {
+        resolver::HealthOptions options;
+        options.window = std::chrono::seconds(settings.outage_window_s);
+        options.threshold_percent = static_cast<unsigned>(settings.outage_threshold_percent);
+        options.min_lookups = static_cast<std::uint64_t>(settings.outage_min_lookups);
+        return options;
+    }
+
+    // One line when an outage begins and one when it ends, never per request.
+    static void log_health_change(const resolver::HealthSnapshot& state) {
+        if (state.outage) {
+            spdlog::error(
+                "dns outage begins: {} of {} upstream answers in the window were "
+                "temperror",
+                state.temperrors, state.answers);
+        } else {
+            spdlog::warn("dns outage ends: {} of {} upstream answers in the window were temperror",
+                         state.temperrors, state.answers);
+        }
+    }
 
     // Serves one connection until the peer closes, a timeout, protocol
     // trouble or shutdown. In and Out are the same stream for sockets.
@@ -255,13 +282,20 @@ struct Server::Impl {
             facts = co_await async_assess(assessor, *client, helo, use_awaitable);
             instances.insert(instance, client_text, helo, facts, Clock::now());
         }
-        const rules::Decision decision =
-            snapshot->rules->evaluate(rules::Evidence{request, facts, client});
+        const rules::Evidence evidence{request, facts, client};
+        rules::Decision decision = snapshot->rules->evaluate(evidence);
+        // While the upstream is down, the admin may prefer mail to flow over
+        // deferring every client whose DNS cannot be checked.
+        const bool outage = health.outage();
+        if (outage && facts.iprev == Iprev::temperror && snapshot->outage_action) {
+            decision.rule_id = "outage";
+            decision.action = snapshot->outage_action->expand(evidence, decision.rule_id);
+        }
         format_reply(decision.action, reply);
         const double elapsed_ms =
             std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-        spdlog::info(format_decision(
-            DecisionRecord{request, facts, source, decision.rule_id, decision.action, elapsed_ms}));
+        spdlog::info(format_decision(DecisionRecord{
+            request, facts, source, outage, decision.rule_id, decision.action, elapsed_ms}));
         co_return true;
     }
 

@@ -11,6 +11,7 @@
 #include "policyd/address.hpp"
 #include "policyd/protocol.hpp"
 #include "resolver/resolver.hpp"
+#include "rules/action.hpp"
 #include "rules/rules.hpp"
 #include "rules/rules_toml.hpp"
 
@@ -80,6 +81,17 @@ const Setting kSettings[] = {
      "PTR names of one client that are forward-checked (RFC 8601 suggests about 10)."},
     {"resolver", "max_addresses", &Settings::max_addresses, 1, 1024, "", false,
      "Addresses or names kept from one DNS answer."},
+    {"outage", "window_s", &Settings::outage_window_s, 1, 3600, "", false,
+     "Seconds over which upstream DNS answers are counted to notice an outage."},
+    {"outage", "threshold_percent", &Settings::outage_threshold_percent, 1, 100, "", false,
+     "Share of temperror answers within the window that means the upstream is failing; one "
+     "alarm is logged when the outage begins and one when it ends."},
+    {"outage", "min_lookups", &Settings::outage_min_lookups, 1, 1000000, "", false,
+     "Answers needed within the window before an outage can be declared."},
+    {"outage", "action", &Settings::outage_action, 0, 0, "", true,
+     "During an outage, the action for requests whose iprev is temperror, instead of the rule "
+     "table's (which defers them by default). \"DUNNO\" keeps mail flowing while DNS is down; "
+     "empty leaves the rules in charge."},
     {"log", "level", &Settings::log_level, 0, 0, "debug|info|warning|error", true,
      "Least severe messages logged; decisions are logged at info."},
 };
@@ -313,6 +325,16 @@ std::optional<Config> load_config(const std::string& path, const Overrides& over
         config.settings.unbound_config = *overrides.unbound_config;
     }
     validate(config.settings, path, errors);
+
+    if (!config.settings.outage_action.empty()) {
+        auto parsed = rules::parse_action(config.settings.outage_action);
+        if (auto* why = std::get_if<std::string>(&parsed)) {
+            errors.push_back(path + ": outage.action: " + *why);
+        } else {
+            config.outage_action = std::make_shared<const rules::ActionTemplate>(
+                std::move(std::get<rules::ActionTemplate>(parsed)));
+        }
+    }
 
     auto table = rules::parse_rule_table(root, path, errors);
     if (table) {

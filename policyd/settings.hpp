@@ -24,7 +24,8 @@ struct ResolverOptions;
 }
 namespace rules {
 class RuleTable;
-}
+class ActionTemplate;
+}  // namespace rules
 
 namespace policyd {
 
@@ -53,6 +54,11 @@ struct Settings {
     std::int64_t budget_ms = 6000;
     std::int64_t max_ptr_names = 10;
     std::int64_t max_addresses = 32;
+    // [outage]
+    std::int64_t outage_window_s = 30;
+    std::int64_t outage_threshold_percent = 50;
+    std::int64_t outage_min_lookups = 10;
+    std::string outage_action;
     // [log]
     std::string log_level = "info";
 
@@ -71,6 +77,8 @@ struct Config {
     std::string path;
     Settings settings;
     std::shared_ptr<const rules::RuleTable> rules;
+    // outage.action, validated; null when not set (the rules decide as usual).
+    std::shared_ptr<const rules::ActionTemplate> outage_action;
 };
 
 std::optional<Config> load_config(const std::string& path, const Overrides& overrides,

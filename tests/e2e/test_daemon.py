@@ -812,6 +812,54 @@ def sigterm_exits_cleanly_with_idle_connection_open(ctx: Context) -> None:
         check_equal(idle.expect_closed(2.0), b"", "idle connection after SIGTERM")
 
 
+OUTAGE_SETTINGS = """
+[outage]
+window_s = 60
+threshold_percent = 50
+min_lookups = 3
+action = "DUNNO"
+"""
+
+
+@runner.test
+def dns_outage_is_announced_once_and_its_action_applies(ctx: Context) -> None:
+    # 127.0.0.9's reverse zone never answers. An address-literal HELO needs
+    # no lookup, so each such request is exactly one temperror answer.
+    config = write_config(ctx, "outage", policy_text() + OUTAGE_SETTINGS)
+    silent = [policy_request("127.0.0.9", "[127.0.0.9]")[0] for _ in range(4)]
+    with own_daemon(ctx, "outage", config) as daemon:
+        endpoint = daemon.endpoint("inet:127.0.0.1:")
+        clients = [PolicyClient(endpoint) for _ in range(3)]
+        try:
+            # Three at once: all time out together, and the third answer
+            # crosses min_lookups.
+            for client, request in zip(clients, silent):
+                client.send(request)
+            first = [client.read_reply() for client in clients]
+        finally:
+            for client in clients:
+                client.sock.close()
+        check(all(r.startswith("action=450 4.7.25") or r == "action=DUNNO" for r in first),
+              f"replies while the outage is being noticed: {first}")
+        daemon.wait_log(r"dns outage begins: 3 of 3 upstream answers")
+        with PolicyClient(endpoint) as client:
+            check_equal(client.ask(silent[3]), "action=DUNNO", "temperror during the outage")
+            # A client whose DNS answers is still judged by the rules.
+            check_equal(client.ask(policy_request("127.0.0.3", "[127.0.0.3]")[0]), NO_PTR,
+                        "no PTR during the outage")
+            # Good answers outnumber the failures: the outage ends, once.
+            for _ in range(3):
+                client.ask(policy_request("127.0.0.2", "good.example.test")[0])
+        daemon.wait_log(r"dns outage ends")
+        text = daemon.text()
+        check_equal(text.count("dns outage begins"), 1, "outage-begins lines")
+        check_equal(text.count("dns outage ends"), 1, "outage-ends lines")
+        decisions = [parse_decision(l) for l in text.splitlines() if " decision " in l]
+        outage_rules = [d for d in decisions if d.get("rule") == "outage"]
+        check(len(outage_rules) >= 1, "no decision logged with rule=outage")
+        check(all(d.get("dns_outage") == "yes" for d in outage_rules), "dns_outage=yes")
+
+
 def main() -> int:
     started = time.monotonic()
     binary = binary_from_argv()

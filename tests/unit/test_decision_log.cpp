@@ -17,14 +17,15 @@ TEST_CASE("decision record carries every key, sanitised", "[log]") {
     facts.ptr_names = {"a.example.com", "b.example.com"};
     facts.helo_syntax = HeloSyntax::invalid;
     const std::string line = format_decision(
-        DecisionRecord{request, facts, "dns", "reject-fcrdns-fail", "550 5.7.25 no", 1.5});
+        DecisionRecord{request, facts, "dns", false, "reject-fcrdns-fail", "550 5.7.25 no", 1.5});
 
     CHECK(line.rfind("decision client_address=192.0.2.1 ", 0) == 0);
     CHECK(line.find(" ptr=a.example.com,b.example.com ") != std::string::npos);
     CHECK(line.find(" verified=\"\" ") != std::string::npos);
     CHECK(line.find(" iprev=fail ") != std::string::npos);
     CHECK(line.find(" helo_syntax=invalid ") != std::string::npos);
-    CHECK(line.find(" facts=dns budget=ok rule=reject-fcrdns-fail ") != std::string::npos);
+    CHECK(line.find(" facts=dns budget=ok dns_outage=no rule=reject-fcrdns-fail ") !=
+          std::string::npos);
     CHECK(line.find(" action=\"550 5.7.25 no\" ") != std::string::npos);
     CHECK(line.find(" queue_id=4ABC123 ") != std::string::npos);
     CHECK(line.find(" instance=1a2b.3c4d.0 ") != std::string::npos);
