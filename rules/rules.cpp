@@ -205,65 +205,81 @@ struct Rule {
     Regexes sender_regex;
     Regexes recipient_regex;
 
-    // Cheap conditions first, regexes last.
     [[nodiscard]] bool matches(const Evidence& evidence) const {
+        return failing_condition(evidence).empty();
+    }
+
+    // The key of the first condition that does not hold, or "" when every
+    // one does (the rule matches). Cheap conditions first, regexes last; no
+    // allocation, so explain and evaluate share it.
+    [[nodiscard]] std::string_view failing_condition(const Evidence& evidence) const {
         const auto& facts = evidence.facts;
         const auto& request = evidence.request;
-        if ((iprev != 0 && (iprev & bit(facts.iprev)) == 0) ||
-            (helo_syntax != 0 && (helo_syntax & bit(facts.helo_syntax)) == 0) ||
-            (helo_literal != 0 && (helo_literal & bit(facts.helo_literal)) == 0) ||
-            (helo_forward != 0 && (helo_forward & bit(facts.helo_forward)) == 0)) {
-            return false;
+        if (iprev != 0 && (iprev & bit(facts.iprev)) == 0) {
+            return "iprev";
+        }
+        if (helo_syntax != 0 && (helo_syntax & bit(facts.helo_syntax)) == 0) {
+            return "helo_syntax";
+        }
+        if (helo_literal != 0 && (helo_literal & bit(facts.helo_literal)) == 0) {
+            return "helo_literal";
+        }
+        if (helo_forward != 0 && (helo_forward & bit(facts.helo_forward)) == 0) {
+            return "helo_forward";
         }
         if (protocol_state != 0) {
             const auto index = protocol_state_index(request.get(Attr::protocol_state));
             if (!index || (protocol_state & (1U << *index)) == 0) {
-                return false;
+                return "protocol_state";
             }
         }
-        const auto username = request.get(Attr::sasl_username);
-        switch (sasl) {
-            case Sasl::any:
-                break;
-            case Sasl::authenticated:
-                if (username.empty()) {
-                    return false;
-                }
-                break;
-            case Sasl::anonymous:
-                if (!username.empty()) {
-                    return false;
-                }
-                break;
-            case Sasl::users:
-                if (sasl_users.find(username) == sasl_users.end()) {
-                    return false;
-                }
-                break;
+        if (!sasl_matches(request.get(Attr::sasl_username))) {
+            return "sasl_username";
         }
         if (client_address && !(evidence.client && client_address->matches(*evidence.client))) {
-            return false;
+            return "client_address";
         }
         if (helo_name && !helo_name->matches(request.get(Attr::helo_name))) {
-            return false;
+            return "helo_name";
         }
         if (ptr_name &&
             std::none_of(facts.verified_names.begin(), facts.verified_names.end(),
                          [&](const std::string& name) { return ptr_name->matches(name); })) {
-            return false;
+            return "ptr_name";
         }
         if (sender && !sender->matches(request.get(Attr::sender))) {
-            return false;
+            return "sender";
         }
         if (recipient && !recipient->matches(request.get(Attr::recipient))) {
-            return false;
+            return "recipient";
         }
-        return (helo_name_regex.empty() ||
-                any_regex(helo_name_regex, request.get(Attr::helo_name))) &&
-               (ptr_name_regex.empty() || any_regex(ptr_name_regex, facts.verified_names)) &&
-               (sender_regex.empty() || any_regex(sender_regex, request.get(Attr::sender))) &&
-               (recipient_regex.empty() ||
-                any_regex(recipient_regex, request.get(Attr::recipient)));
+        if (!helo_name_regex.empty() && !any_regex(helo_name_regex, request.get(Attr::helo_name))) {
+            return "helo_name_regex";
+        }
+        if (!ptr_name_regex.empty() && !any_regex(ptr_name_regex, facts.verified_names)) {
+            return "ptr_name_regex";
+        }
+        if (!sender_regex.empty() && !any_regex(sender_regex, request.get(Attr::sender))) {
+            return "sender_regex";
+        }
+        if (!recipient_regex.empty() && !any_regex(recipient_regex, request.get(Attr::recipient))) {
+            return "recipient_regex";
+        }
+        return {};
+    }
+
+    [[nodiscard]] bool sasl_matches(std::string_view username) const {
+        switch (sasl) {
+            case Sasl::any:
+                return true;
+            case Sasl::authenticated:
+                return !username.empty();
+            case Sasl::anonymous:
+                return username.empty();
+            case Sasl::users:
+                return sasl_users.find(username) != sasl_users.end();
+        }
+        return false;
     }
 };
 
@@ -281,6 +297,15 @@ Decision RuleTable::evaluate(const Evidence& evidence) const {
         }
     }
     return Decision{"default", impl_->default_action.expand(evidence, "default")};
+}
+
+std::vector<RuleTrace> RuleTable::trace(const Evidence& evidence) const {
+    std::vector<RuleTrace> traces;
+    traces.reserve(impl_->rules.size());
+    for (const auto& rule : impl_->rules) {
+        traces.push_back(RuleTrace{rule.id, rule.line, rule.failing_condition(evidence)});
+    }
+    return traces;
 }
 
 std::size_t RuleTable::size() const {

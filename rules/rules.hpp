@@ -40,9 +40,20 @@ struct Decision {
     std::string action;   // macros expanded, safe to send: no control characters, <= 1000 bytes
 };
 
+// How one rule fared against one request (for `rdns-policyd explain`).
+struct RuleTrace {
+    std::string id;
+    unsigned line = 0;            // where the rule starts in its file
+    std::string_view failed_key;  // the first condition that does not hold; "" = matched
+};
+
 class RuleTable {
   public:
     [[nodiscard]] Decision evaluate(const Evidence& evidence) const;
+
+    // Every rule in order, each with the first condition that stopped it:
+    // what evaluate() does, made visible. Allocates; not for the hot path.
+    [[nodiscard]] std::vector<RuleTrace> trace(const Evidence& evidence) const;
 
     [[nodiscard]] std::size_t size() const;
     [[nodiscard]] std::vector<std::string> rule_ids() const;

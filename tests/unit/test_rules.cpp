@@ -459,3 +459,36 @@ TEST_CASE("a table without rules or policy is DUNNO for everyone", "[rules]") {
     CHECK(table.size() == 0);
     CHECK(table.evaluate(env.evidence()).action == "DUNNO");
 }
+
+TEST_CASE("trace shows every rule and the condition that stopped it", "[rules][trace]") {
+    const auto table = load(R"(
+[[rule]]
+id = "authenticated"
+sasl_username = true
+action = "DUNNO"
+
+[[rule]]
+id = "no-ptr"
+iprev = "permerror"
+helo_syntax = "fqdn"
+action = "550 5.7.25 no PTR"
+
+[[rule]]
+id = "bad-helo-from-net"
+client_address = "192.0.2.0/24"
+helo_syntax = ["non-fqdn", "invalid"]
+action = "550 5.5.2 bad HELO"
+)");
+    Env env;
+    env.facts.iprev = policyd::Iprev::permerror;
+    env.facts.helo_syntax = policyd::HeloSyntax::non_fqdn;
+    const auto traces = table.trace(env.evidence());
+    REQUIRE(traces.size() == 3);
+    CHECK(traces[0].id == "authenticated");
+    CHECK(traces[0].failed_key == "sasl_username");
+    CHECK(traces[0].line == 2);
+    CHECK(traces[1].failed_key == "helo_syntax");  // iprev held, helo_syntax did not
+    CHECK(traces[2].failed_key.empty());           // matched
+    // evaluate() picks the first rule the trace shows as matched.
+    CHECK(table.evaluate(env.evidence()).rule_id == "bad-helo-from-net");
+}
