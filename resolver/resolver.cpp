@@ -113,6 +113,90 @@ std::string decode_wire_name(const unsigned char* data, std::size_t len) {
     return {};  // no root label
 }
 
+std::uint16_t read16(const unsigned char* p) {
+    return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
+
+std::uint32_t read32(const unsigned char* p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           std::uint32_t{p[3]};
+}
+
+// Moves pos past a wire name (possibly ending in a compression pointer) that
+// must end before `end`; false when it is malformed.
+bool skip_name(const unsigned char* packet, std::size_t end, std::size_t& pos) {
+    for (std::size_t labels = 0; labels <= kMaxWireName / 2; ++labels) {
+        if (pos >= end) {
+            return false;
+        }
+        const unsigned label = packet[pos];
+        if (label == 0) {
+            ++pos;
+            return true;
+        }
+        if ((label & 0xC0U) == 0xC0U) {
+            pos += 2;
+            return pos <= end;
+        }
+        if ((label & 0xC0U) != 0) {
+            return false;
+        }
+        pos += 1 + label;
+    }
+    return false;
+}
+
+// RFC 2308 section 5: a negative answer lives for min(SOA TTL, SOA MINIMUM)
+// of the SOA in the authority section. 0 when the packet is malformed or has
+// no SOA there. Every read is bounds-checked: the packet is hostile data.
+std::uint32_t negative_ttl_of(const void* data, int data_len) {
+    constexpr std::size_t kHeader = 12;
+    constexpr std::size_t kRrFixed = 10;  // type, class, TTL, rdlength
+    constexpr std::uint16_t kTypeSoa = 6;
+    constexpr std::size_t kSoaNumbers = 20;        // serial, refresh, retry, expire, minimum
+    constexpr std::uint32_t kMaxTtl = 0x7fffffff;  // RFC 2181 section 8: larger means 0
+    if (data == nullptr || data_len < static_cast<int>(kHeader)) {
+        return 0;
+    }
+    const auto* packet = static_cast<const unsigned char*>(data);
+    const auto len = static_cast<std::size_t>(data_len);
+    std::size_t pos = kHeader;
+    for (unsigned i = 0, n = read16(packet + 4); i < n; ++i) {
+        if (!skip_name(packet, len, pos) || len - pos < 4) {
+            return 0;
+        }
+        pos += 4;  // qtype, qclass
+    }
+    const unsigned answers = read16(packet + 6);
+    const unsigned authority = read16(packet + 8);
+    for (unsigned i = 0; i < answers + authority; ++i) {
+        if (!skip_name(packet, len, pos) || len - pos < kRrFixed) {
+            return 0;
+        }
+        const std::uint16_t type = read16(packet + pos);
+        const std::uint32_t ttl = read32(packet + pos + 4);
+        const std::size_t rdlength = read16(packet + pos + 8);
+        pos += kRrFixed;
+        if (len - pos < rdlength) {
+            return 0;
+        }
+        const std::size_t rdata_end = pos + rdlength;
+        if (i >= answers && type == kTypeSoa) {
+            std::size_t at = pos;
+            const bool mname = skip_name(packet, rdata_end, at);
+            const bool rname = mname && skip_name(packet, rdata_end, at);
+            if (!rname || rdata_end - at < kSoaNumbers) {
+                return 0;
+            }
+            const std::uint32_t minimum = read32(packet + at + 16);
+            const std::uint32_t lowest = std::min(ttl, minimum);
+            return lowest > kMaxTtl ? 0 : lowest;
+        }
+        pos = rdata_end;
+    }
+    return 0;
+}
+
 Answer make_error(std::string error) {
     Answer answer;
     answer.status = Status::temperror;
@@ -136,6 +220,7 @@ Answer convert(int err, const ub_result* result, RrType type, std::size_t max_re
     }
     if (result->rcode == kRcodeNxDomain) {
         answer.status = Status::nxdomain;
+        answer.negative_ttl = negative_ttl_of(result->answer_packet, result->answer_len);
         return answer;
     }
     if (result->rcode != kRcodeNoError) {
@@ -182,6 +267,9 @@ Answer convert(int err, const ub_result* result, RrType type, std::size_t max_re
     // Data that was all malformed is reported as "no usable record", not as an
     // ok answer with nothing in it, which a caller could take for a pass.
     answer.status = answer.names.empty() && answer.addresses.empty() ? Status::nodata : Status::ok;
+    if (answer.status == Status::nodata) {
+        answer.negative_ttl = negative_ttl_of(result->answer_packet, result->answer_len);
+    }
     return answer;
 }
 

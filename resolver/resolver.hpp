@@ -42,6 +42,9 @@ struct Answer {
     Status status = Status::temperror;
     int rcode = 0;                  // DNS rcode as received (0 when none arrived)
     std::uint32_t ttl = 0;          // TTL libunbound reports for the answer
+    // NXDOMAIN/NODATA: min(SOA TTL, SOA MINIMUM) of the authority section's
+    // SOA (RFC 2308 section 5); 0 when there is none.
+    std::uint32_t negative_ttl = 0;
     std::string canonical_name;     // after following CNAMEs (lower case, no dot)
     std::vector<std::string> names; // PTR targets (lower case, no trailing dot)
     std::vector<boost::asio::ip::address> addresses;  // A / AAAA data
