@@ -181,6 +181,17 @@ struct Job : std::enable_shared_from_this<Job> {
         facts.helo_forward = facts.helo_syntax == HeloSyntax::fqdn
                                  ? derive_helo_forward(helo_forward.evidence)
                                  : HeloForward::na;
+        if (options.generic && !facts.ptr_names.empty()) {
+            const std::string& name = facts.verified_names.empty() ? facts.ptr_names.front()
+                                                                   : facts.verified_names.front();
+            facts.generic_ptr = options.generic->classify(name, client) == GenericPtr::generic
+                                    ? Generic::generic
+                                    : Generic::not_generic;
+        }
+        if (facts.helo_syntax == HeloSyntax::fqdn && options.psl) {
+            facts.helo_ptr_alignment =
+                align_helo_ptr(helo_forward.name, facts.verified_names, *options.psl);
+        }
         auto handler = std::move(done);
         handler(std::move(facts));
     }

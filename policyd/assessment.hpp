@@ -22,10 +22,12 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string_view>
 
 #include "policyd/address.hpp"
 #include "policyd/facts.hpp"
+#include "policyd/generic_ptr.hpp"
 #include "resolver/resolver.hpp"
 
 namespace policyd {
@@ -35,6 +37,10 @@ struct AssessmentOptions {
     // The whole assessment answers within this time; lookups still
     // outstanding then count as temperror (never fail).
     std::chrono::milliseconds budget{6000};
+    // For HELO/PTR alignment; null leaves the fact n/a.
+    std::shared_ptr<const PublicSuffixList> psl;
+    // For the generic-PTR fact; null leaves it n/a.
+    std::shared_ptr<const GenericPtrClassifier> generic;
 };
 
 class Assessor {

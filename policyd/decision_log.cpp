@@ -48,6 +48,8 @@ std::string format_decision(const DecisionRecord& record) {
     append_field(out, "helo_syntax", to_string(facts.helo_syntax));
     append_field(out, "helo_literal", to_string(facts.helo_literal));
     append_field(out, "helo_forward", to_string(facts.helo_forward));
+    append_field(out, "helo_ptr_alignment", to_string(facts.helo_ptr_alignment));
+    append_field(out, "generic_ptr", to_string(facts.generic_ptr));
     append_field(out, "facts", record.facts_source);
     append_field(out, "budget", facts.budget_exhausted ? "exhausted" : "ok");
     append_field(out, "dns_outage", record.dns_outage ? "yes" : "no");

@@ -59,8 +59,20 @@ std::optional<Enum> value_of(const Words<Enum, N>& words, std::string_view word)
     return std::nullopt;
 }
 
+constexpr Words<Generic, 3> kGeneric{{
+    {Generic::generic, "generic"},
+    {Generic::not_generic, "not-generic"},
+    {Generic::na, "n/a"},
+}};
+
 }  // namespace
 
+std::string_view to_string(Generic value) {
+    return word_of(kGeneric, value);
+}
+std::optional<Generic> parse_generic(std::string_view word) {
+    return value_of(kGeneric, word);
+}
 std::string_view to_string(Iprev value) {
     return word_of(kIprev, value);
 }

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "policyd/alignment.hpp"
+
 namespace policyd {
 
 // RFC 8601 iprev: PTR lookup plus forward confirmation of the PTR names.
@@ -27,15 +29,21 @@ enum class HeloLiteral { match, mismatch, na };
 // The HELO name's A/AAAA records contain the client address.
 enum class HeloForward { pass, fail, none, temperror, na };
 
+// The PTR name looks like a generic / dynamic pool name for this client
+// (policyd/generic_ptr.hpp); n/a without a PTR name.
+enum class Generic { generic, not_generic, na };
+
 std::string_view to_string(Iprev value);
 std::string_view to_string(HeloSyntax value);
 std::string_view to_string(HeloLiteral value);
 std::string_view to_string(HeloForward value);
+std::string_view to_string(Generic value);
 
 std::optional<Iprev> parse_iprev(std::string_view word);
 std::optional<HeloSyntax> parse_helo_syntax(std::string_view word);
 std::optional<HeloLiteral> parse_helo_literal(std::string_view word);
 std::optional<HeloForward> parse_helo_forward(std::string_view word);
+std::optional<Generic> parse_generic(std::string_view word);
 
 struct Facts {
     Iprev iprev = Iprev::temperror;
@@ -46,6 +54,11 @@ struct Facts {
     HeloSyntax helo_syntax = HeloSyntax::missing;
     HeloLiteral helo_literal = HeloLiteral::na;
     HeloForward helo_forward = HeloForward::na;
+    // HELO name vs the verified PTR names (policyd/alignment.hpp); n/a
+    // without a FQDN HELO or a verified PTR name.
+    Alignment helo_ptr_alignment = Alignment::na;
+    // The first verified PTR name (else the first PTR name) classified.
+    Generic generic_ptr = Generic::na;
     // The assessment's time budget cut some lookups off (they count as
     // temperror above).
     bool budget_exhausted = false;

@@ -33,6 +33,7 @@
 #include "policyd/instance_cache.hpp"
 #include "policyd/protocol.hpp"
 #include "policyd/sanitize.hpp"
+#include "resolver/caching_lookup.hpp"
 #include "resolver/resolver.hpp"
 #include "resolver/upstream_health.hpp"
 #include "rules/action.hpp"
@@ -105,10 +106,11 @@ struct Server::Impl {
     asio::io_context& io;
     std::shared_ptr<const Config> config;
     Overrides overrides;
-    // Lookups go Assessor -> health -> libunbound; health watches what the
-    // upstream answers.
+    // Lookups go Assessor -> cache (and coalescing) -> health -> libunbound:
+    // health sees only what really goes upstream.
     resolver::Resolver resolver;
     resolver::UpstreamHealth health;
+    resolver::CachingLookup cache;
     Assessor assessor;
     InstanceCache instances;
     ProtocolLimits limits;
@@ -137,15 +139,43 @@ struct Server::Impl {
           overrides(std::move(given)),
           resolver(context, config->settings.resolver_options()),
           health(resolver, health_options(config->settings), log_health_change),
-          assessor(context, health,
-                   AssessmentOptions{static_cast<std::size_t>(config->settings.max_ptr_names),
-                                     std::chrono::milliseconds(config->settings.budget_ms)}),
+          cache(context, health, cache_options(config->settings),
+                static_cast<std::size_t>(config->settings.max_waiters)),
+          assessor(context, cache, assessment_options(config->settings)),
           instances(static_cast<std::size_t>(config->settings.instance_cache_size),
                     std::chrono::seconds(config->settings.instance_ttl_s)),
           limits(config->settings.protocol_limits()),
           idle_timeout(config->settings.idle_timeout_s),
           read_timeout(config->settings.read_timeout_s),
           max_connections(static_cast<std::size_t>(config->settings.max_connections)) {}
+
+    static AssessmentOptions assessment_options(const Settings& settings) {
+        AssessmentOptions options;
+        options.max_ptr_names = static_cast<std::size_t>(settings.max_ptr_names);
+        options.budget = std::chrono::milliseconds(settings.budget_ms);
+        // Loaded once; a missing list stops start-up with a clear message.
+        options.psl = PublicSuffixList::load_default();
+        auto vocabulary = GenericPtrVocabulary::defaults();
+        vocabulary.generic_keywords.insert(vocabulary.generic_keywords.end(),
+                                           settings.generic_ptr_keywords.begin(),
+                                           settings.generic_ptr_keywords.end());
+        vocabulary.static_keywords.insert(vocabulary.static_keywords.end(),
+                                          settings.static_ptr_keywords.begin(),
+                                          settings.static_ptr_keywords.end());
+        options.generic = std::make_shared<const GenericPtrClassifier>(std::move(vocabulary));
+        spdlog::info("public suffix list: {}", options.psl->source());
+        return options;
+    }
+
+    static resolver::CacheOptions cache_options(const Settings& settings) {
+        resolver::CacheOptions options;
+        options.max_entries = static_cast<std::size_t>(settings.cache_size);
+        options.min_ttl = std::chrono::seconds(settings.cache_min_ttl_s);
+        options.max_ttl = std::chrono::seconds(settings.cache_max_ttl_s);
+        options.negative_max_ttl = std::chrono::seconds(settings.cache_negative_max_ttl_s);
+        options.temperror_ttl = std::chrono::seconds(settings.cache_temperror_ttl_s);
+        return options;
+    }
 
     static resolver::HealthOptions health_options(const Settings& settings) {
         resolver::HealthOptions options;
@@ -497,25 +527,15 @@ struct Server::Impl {
         }
         // Settings that shape listeners, the resolver and open sessions are
         // fixed at start-up; say so rather than half-apply them.
-        const Settings& now = config->settings;
         const Settings& next = fresh->settings;
-        if (now.listen != next.listen || now.upstream != next.upstream ||
-            now.forwarders != next.forwarders || now.unbound_config != next.unbound_config ||
-            now.lookup_timeout_ms != next.lookup_timeout_ms ||
-            now.max_ptr_names != next.max_ptr_names || now.max_addresses != next.max_addresses ||
-            now.idle_timeout_s != next.idle_timeout_s ||
-            now.read_timeout_s != next.read_timeout_s ||
-            now.max_connections != next.max_connections ||
-            now.max_line_bytes != next.max_line_bytes ||
-            now.max_request_bytes != next.max_request_bytes ||
-            now.max_attributes != next.max_attributes ||
-            now.unix_socket_mode != next.unix_socket_mode ||
-            now.unix_socket_owner != next.unix_socket_owner ||
-            now.unix_socket_group != next.unix_socket_group) {
-            spdlog::warn(
-                "reload: daemon, protocol and resolver settings changed in {}; they "
-                "take effect at the next restart",
-                config->path);
+        const auto fixed = restart_only_changes(config->settings, next);
+        if (!fixed.empty()) {
+            std::string names;
+            for (const auto& name : fixed) {
+                names += (names.empty() ? "" : ", ") + name;
+            }
+            spdlog::warn("reload: {} changed in {}; they take effect at the next restart", names,
+                         config->path);
         }
         spdlog::set_level(spdlog::level::from_str(next.log_level));
         config = std::make_shared<const Config>(std::move(*fresh));

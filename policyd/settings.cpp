@@ -81,6 +81,12 @@ const Setting kSettings[] = {
      "PTR names of one client that are forward-checked (RFC 8601 suggests about 10)."},
     {"resolver", "max_addresses", &Settings::max_addresses, 1, 1024, "", false,
      "Addresses or names kept from one DNS answer."},
+    {"checks", "generic_ptr_keywords", &Settings::generic_ptr_keywords, 0, 0, "", false,
+     "Words that mark a PTR name as a generic / dynamic pool name, added to the built-in list "
+     "(dyn, dynamic, dsl, pool, dhcp, ppp, cable, broadband, ...)."},
+    {"checks", "static_ptr_keywords", &Settings::static_ptr_keywords, 0, 0, "", false,
+     "Words that exempt a PTR name from being called generic, added to the built-in list "
+     "(mail, mx, smtp, outbound, relay, ...)."},
     {"outage", "window_s", &Settings::outage_window_s, 1, 3600, "", false,
      "Seconds over which upstream DNS answers are counted to notice an outage."},
     {"outage", "threshold_percent", &Settings::outage_threshold_percent, 1, 100, "", false,
@@ -92,6 +98,21 @@ const Setting kSettings[] = {
      "During an outage, the action for requests whose iprev is temperror, instead of the rule "
      "table's (which defers them by default). \"DUNNO\" keeps mail flowing while DNS is down; "
      "empty leaves the rules in charge."},
+    {"cache", "size", &Settings::cache_size, 0, 50000000, "", false,
+     "DNS answers kept (about 125 bytes each; a client costs about 3: PTR, A, AAAA); least "
+     "recently used go first. 0 turns the cache off."},
+    {"cache", "min_ttl_s", &Settings::cache_min_ttl_s, 0, 86400, "", false,
+     "Shortest time a positive answer is kept, whatever its TTL."},
+    {"cache", "max_ttl_s", &Settings::cache_max_ttl_s, 1, 604800, "", false,
+     "Longest time any answer is kept, whatever its TTL."},
+    {"cache", "negative_max_ttl_s", &Settings::cache_negative_max_ttl_s, 0, 86400, "", false,
+     "Longest time an NXDOMAIN / NODATA answer is kept (its own TTL comes from the zone's SOA, "
+     "RFC 2308)."},
+    {"cache", "temperror_ttl_s", &Settings::cache_temperror_ttl_s, 0, 300, "", false,
+     "Time a failed lookup (SERVFAIL, timeout) is remembered, so a dead zone is not asked again "
+     "for every request; 0 = never."},
+    {"cache", "max_waiters", &Settings::max_waiters, 1, 100000, "", false,
+     "Requests that may wait on one lookup already in flight; more get temperror at once."},
     {"log", "level", &Settings::log_level, 0, 0, "debug|info|warning|error", true,
      "Least severe messages logged; decisions are logged at info."},
 };
@@ -250,6 +271,9 @@ void validate(const Settings& settings, std::string_view file, std::vector<std::
             errors.push_back(prefix + "resolver.forwarders: \"" + text + "\" is not IP or IP@PORT");
         }
     }
+    if (settings.cache_min_ttl_s > settings.cache_max_ttl_s) {
+        errors.push_back(prefix + "cache.min_ttl_s is larger than cache.max_ttl_s");
+    }
     if (settings.upstream == "forward" && settings.forwarders.empty()) {
         errors.push_back(prefix + "resolver.upstream is \"forward\" but no forwarders are set");
     }
@@ -344,6 +368,21 @@ std::optional<Config> load_config(const std::string& path, const Overrides& over
         return std::nullopt;
     }
     return config;
+}
+
+std::vector<std::string> restart_only_changes(const Settings& running, const Settings& next) {
+    std::vector<std::string> changed;
+    for (const auto& setting : kSettings) {
+        if (setting.reloadable) {
+            continue;
+        }
+        const bool differs =
+            std::visit([&](auto field) { return running.*field != next.*field; }, setting.field);
+        if (differs) {
+            changed.push_back(std::string(setting.section) + "." + std::string(setting.key));
+        }
+    }
+    return changed;
 }
 
 void print_defaults(std::ostream& out) {

@@ -54,6 +54,15 @@ struct Settings {
     std::int64_t budget_ms = 6000;
     std::int64_t max_ptr_names = 10;
     std::int64_t max_addresses = 32;
+    std::int64_t cache_size = 300000;
+    std::int64_t cache_min_ttl_s = 30;
+    std::int64_t cache_max_ttl_s = 86400;
+    std::int64_t cache_negative_max_ttl_s = 900;
+    std::int64_t cache_temperror_ttl_s = 5;
+    std::int64_t max_waiters = 1000;
+    // [checks]
+    std::vector<std::string> generic_ptr_keywords;
+    std::vector<std::string> static_ptr_keywords;
     // [outage]
     std::int64_t outage_window_s = 30;
     std::int64_t outage_threshold_percent = 50;
@@ -83,6 +92,10 @@ struct Config {
 
 std::optional<Config> load_config(const std::string& path, const Overrides& overrides,
                                   std::vector<std::string>& errors);
+
+// The names ("section.key") of settings marked restart-only whose values
+// differ between two snapshots: a reload reports them instead of applying.
+std::vector<std::string> restart_only_changes(const Settings& running, const Settings& next);
 
 // Writes the documented sample of every setting with its default value.
 void print_defaults(std::ostream& out);

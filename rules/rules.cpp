@@ -190,6 +190,8 @@ struct Rule {
     unsigned helo_syntax = 0;
     unsigned helo_literal = 0;
     unsigned helo_forward = 0;
+    unsigned helo_ptr_alignment = 0;
+    unsigned generic_ptr = 0;
     unsigned protocol_state = 0;
 
     Sasl sasl = Sasl::any;
@@ -226,6 +228,12 @@ struct Rule {
         }
         if (helo_forward != 0 && (helo_forward & bit(facts.helo_forward)) == 0) {
             return "helo_forward";
+        }
+        if (helo_ptr_alignment != 0 && (helo_ptr_alignment & bit(facts.helo_ptr_alignment)) == 0) {
+            return "helo_ptr_alignment";
+        }
+        if (generic_ptr != 0 && (generic_ptr & bit(facts.generic_ptr)) == 0) {
+            return "generic_ptr";
         }
         if (protocol_state != 0) {
             const auto index = protocol_state_index(request.get(Attr::protocol_state));
@@ -701,12 +709,14 @@ bool valid_id(std::string_view id) {
     return std::all_of(id.begin() + 1, id.end(), [&](char c) { return ok(c, false); });
 }
 
-constexpr std::array<std::string_view, 17> kRuleKeys{"id",
+constexpr std::array<std::string_view, 19> kRuleKeys{"id",
                                                      "action",
                                                      "iprev",
                                                      "helo_syntax",
                                                      "helo_literal",
                                                      "helo_forward",
+                                                     "helo_ptr_alignment",
+                                                     "generic_ptr",
                                                      "client_address",
                                                      "helo_name",
                                                      "ptr_name",
@@ -784,6 +794,12 @@ ReadRule read_rule(Loader& loader, const toml::table& table) {
         } else if (name == "helo_forward") {
             loader.read_enum<policyd::HeloForward, 5>(name, node, policyd::parse_helo_forward,
                                                       rule.helo_forward);
+        } else if (name == "helo_ptr_alignment") {
+            loader.read_enum<policyd::Alignment, 4>(name, node, policyd::parse_alignment,
+                                                    rule.helo_ptr_alignment);
+        } else if (name == "generic_ptr") {
+            loader.read_enum<policyd::Generic, 3>(name, node, policyd::parse_generic,
+                                                  rule.generic_ptr);
         } else if (name == "protocol_state") {
             loader.read_protocol_state(node, rule.protocol_state);
         } else if (name == "client_address") {

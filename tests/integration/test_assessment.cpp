@@ -128,6 +128,7 @@ struct Fixture {
     testing_support::SilentUdpServer silent;
     boost::asio::io_context io;
     std::unique_ptr<resolver::Resolver> resolver;
+    std::shared_ptr<const PublicSuffixList> psl = PublicSuffixList::load_default();
 
     Fixture() {
         resolver::ResolverOptions options;
@@ -146,6 +147,7 @@ struct Fixture {
 
     Facts assess(std::string_view client, std::string_view helo,
                  AssessmentOptions options = AssessmentOptions{}) {
+        options.psl = psl;
         Assessor assessor(io, *resolver, options);
         std::optional<Facts> facts;
         bool inline_completion = true;
@@ -290,4 +292,27 @@ TEST_CASE("the time budget turns what is still unanswered into temperror", "[ass
     }
     // Well before the resolver's own deadline would have answered.
     CHECK(std::chrono::steady_clock::now() - started < 650ms);
+}
+
+TEST_CASE("HELO vs verified PTR alignment", "[assessment]") {
+    auto& f = fixture();
+    struct Row {
+        const char* client;
+        const char* helo;
+        Alignment expected;
+    };
+    const std::vector<Row> rows = {
+        {"192.0.2.1", "pass.example.test", Alignment::exact},
+        {"192.0.2.1", "PASS.EXAMPLE.TEST", Alignment::exact},
+        {"192.0.2.1", "other.example.test", Alignment::org_domain},
+        {"192.0.2.5", "b.example.test", Alignment::exact},       // the verified one of two
+        {"192.0.2.5", "mail.example.org", Alignment::mismatch},  // another organisation
+        {"192.0.2.4", "other.example.test", Alignment::na},      // nothing verified
+        {"192.0.2.1", "[192.0.2.1]", Alignment::na},             // not a name
+    };
+    for (const auto& row : rows) {
+        SECTION(std::string(row.client) + " HELO " + row.helo) {
+            CHECK(f.assess(row.client, row.helo).helo_ptr_alignment == row.expected);
+        }
+    }
 }

@@ -492,3 +492,30 @@ action = "550 5.5.2 bad HELO"
     // evaluate() picks the first rule the trace shows as matched.
     CHECK(table.evaluate(env.evidence()).rule_id == "bad-helo-from-net");
 }
+
+TEST_CASE("helo_ptr_alignment condition", "[rules]") {
+    const auto table = load(R"(
+[[rule]]
+id = "aligned"
+helo_ptr_alignment = ["exact", "org-domain"]
+action = "DUNNO"
+[[rule]]
+id = "misaligned"
+helo_ptr_alignment = "mismatch"
+action = "WARN HELO {helo_name} is not PTR {ptr}"
+)");
+    Env env;
+    env.facts.helo_ptr_alignment = policyd::Alignment::org_domain;
+    CHECK(table.evaluate(env.evidence()).rule_id == "aligned");
+    env.facts.helo_ptr_alignment = policyd::Alignment::mismatch;
+    CHECK(table.evaluate(env.evidence()).rule_id == "misaligned");
+    env.facts.helo_ptr_alignment = policyd::Alignment::na;
+    CHECK(table.evaluate(env.evidence()).rule_id == "default");
+
+    std::vector<std::string> errors;
+    CHECK_FALSE(try_load(
+        "[[rule]]\nid = \"x\"\nhelo_ptr_alignment = \"close\"\naction = \"DUNNO\"\n", errors));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find("rules.toml:3:") == 0);
+    CHECK(errors[0].find("allowed: exact, org-domain, mismatch, n/a") != std::string::npos);
+}

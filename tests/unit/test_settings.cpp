@@ -173,3 +173,16 @@ TEST_CASE("print-defaults lists every section", "[settings]") {
     CHECK(load_config(sample.path, {}, errors));
     CHECK(errors.empty());
 }
+
+TEST_CASE("a reload names the restart-only settings it cannot apply", "[settings]") {
+    Settings running;
+    Settings next = running;
+    CHECK(restart_only_changes(running, next).empty());
+    next.log_level = "debug";      // reloadable
+    next.outage_action = "DUNNO";  // reloadable
+    CHECK(restart_only_changes(running, next).empty());
+    next.listen = {"inet:127.0.0.1:1"};
+    next.cache_size = 5;
+    CHECK(restart_only_changes(running, next) ==
+          std::vector<std::string>{"daemon.listen", "cache.size"});
+}
