@@ -87,6 +87,16 @@ const std::vector<Scripted> kScenario = {
      "PTR",
      "NOERROR",
      {"9.2.0.192.in-addr.arpa. 300 IN PTR host.slow.example.test."}},
+    // 192.0.2.10: forward-confirmed, but named like a dynamic pool.
+    {"10.2.0.192.in-addr.arpa.",
+     "PTR",
+     "NOERROR",
+     {"10.2.0.192.in-addr.arpa. 300 IN PTR 192-0-2-10.dyn.example.test."}},
+    {"192-0-2-10.dyn.example.test.",
+     "A",
+     "NOERROR",
+     {"192-0-2-10.dyn.example.test. 300 IN A 192.0.2.10"}},
+    {"192-0-2-10.dyn.example.test.", "AAAA", "NOERROR", {}},
     // 2001:db8::6: IPv6 client with an ip6.arpa nibble name.
     {"6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
      "PTR",
@@ -129,6 +139,8 @@ struct Fixture {
     boost::asio::io_context io;
     std::unique_ptr<resolver::Resolver> resolver;
     std::shared_ptr<const PublicSuffixList> psl = PublicSuffixList::load_default();
+    std::shared_ptr<const GenericPtrClassifier> generic =
+        std::make_shared<const GenericPtrClassifier>(GenericPtrVocabulary::defaults());
 
     Fixture() {
         resolver::ResolverOptions options;
@@ -148,6 +160,7 @@ struct Fixture {
     Facts assess(std::string_view client, std::string_view helo,
                  AssessmentOptions options = AssessmentOptions{}) {
         options.psl = psl;
+        options.generic = generic;
         Assessor assessor(io, *resolver, options);
         std::optional<Facts> facts;
         bool inline_completion = true;
@@ -314,5 +327,23 @@ TEST_CASE("HELO vs verified PTR alignment", "[assessment]") {
         SECTION(std::string(row.client) + " HELO " + row.helo) {
             CHECK(f.assess(row.client, row.helo).helo_ptr_alignment == row.expected);
         }
+    }
+}
+
+TEST_CASE("generic PTR names, tied to the client address", "[assessment]") {
+    auto& f = fixture();
+    SECTION("pool name carrying the client's address") {
+        const Facts facts = f.assess("192.0.2.10", "x.example.test");
+        CHECK(facts.iprev == Iprev::pass);
+        CHECK(facts.generic_ptr == Generic::generic);
+    }
+    SECTION("server name") {
+        CHECK(f.assess("192.0.2.1", "x.example.test").generic_ptr == Generic::not_generic);
+    }
+    SECTION("unverified PTR name is still classified") {
+        CHECK(f.assess("192.0.2.4", "x.example.test").generic_ptr == Generic::not_generic);
+    }
+    SECTION("no PTR") {
+        CHECK(f.assess("192.0.2.2", "x.example.test").generic_ptr == Generic::na);
     }
 }

@@ -519,3 +519,20 @@ action = "WARN HELO {helo_name} is not PTR {ptr}"
     CHECK(errors[0].find("rules.toml:3:") == 0);
     CHECK(errors[0].find("allowed: exact, org-domain, mismatch, n/a") != std::string::npos);
 }
+
+TEST_CASE("generic_ptr condition", "[rules]") {
+    const auto table = load(R"(
+[[rule]]
+id = "pool"
+generic_ptr = "generic"
+iprev = "pass"
+action = "PREPEND X-Generic-PTR: {ptr}"
+)");
+    Env env;
+    env.facts.generic_ptr = policyd::Generic::generic;
+    const auto decision = table.evaluate(env.evidence());
+    CHECK(decision.rule_id == "pool");
+    CHECK(decision.action == "PREPEND X-Generic-PTR: mail.example.com");
+    env.facts.generic_ptr = policyd::Generic::not_generic;
+    CHECK(table.evaluate(env.evidence()).rule_id == "default");
+}
