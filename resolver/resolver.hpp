@@ -62,6 +62,15 @@ struct ResolverOptions {
     Upstream upstream = Upstream::system;
     std::vector<std::string> forwarders;  // "IP" or "IP@PORT"
     std::string unbound_config;           // libunbound config file, applied first; "" = none
+    // DNSSEC validation: off unless a trust anchor is given. A fixed anchor
+    // file (Debian's dns-root-data: /usr/share/dns/root.key) or an RFC 5011
+    // auto-updated one (must be writable); with both empty, answers are
+    // neither secure nor bogus.
+    std::string trust_anchor_file;
+    std::string auto_trust_anchor_file;
+    // Records the admin pins (libunbound local-data syntax, e.g.
+    // "mail.internal.example. 300 IN A 192.0.2.25"); answered locally.
+    std::vector<std::string> local_data;
     std::chrono::milliseconds timeout{3000};
     std::size_t max_records = 32;
 };
