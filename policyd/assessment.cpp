@@ -16,14 +16,45 @@ using resolver::Answer;
 using resolver::RrType;
 using resolver::Status;
 
+// The DNSSEC status of a set of answers: bogus beats insecure beats secure;
+// no answer at all cannot be secure.
+struct DnssecTally {
+    bool any = false;
+    Dnssec value = Dnssec::secure;
+
+    void add(const Answer& answer) {
+        const Dnssec status = answer.bogus    ? Dnssec::bogus
+                              : answer.secure ? Dnssec::secure
+                                              : Dnssec::insecure;
+        any = true;
+        if (status == Dnssec::bogus || (status == Dnssec::insecure && value == Dnssec::secure)) {
+            value = status;
+        }
+    }
+    void add(const DnssecTally& other) {
+        if (!other.any) {
+            value = value == Dnssec::bogus ? Dnssec::bogus : Dnssec::insecure;
+            return;
+        }
+        any = true;
+        if (other.value == Dnssec::bogus ||
+            (other.value == Dnssec::insecure && value == Dnssec::secure)) {
+            value = other.value;
+        }
+    }
+    [[nodiscard]] Dnssec result() const { return any ? value : Dnssec::insecure; }
+};
+
 // Collects A and AAAA answers for one name.
 struct ForwardState {
     std::string name;
     ForwardEvidence evidence;
+    DnssecTally dnssec;
     int pending = 0;  // lookups not answered yet
 
     void add(const Answer& answer, const IpAddress& client) {
         --pending;
+        dnssec.add(answer);
         switch (answer.status) {
             case Status::ok:
                 for (const auto& address : answer.addresses) {
@@ -46,6 +77,7 @@ struct ForwardState {
     void cut_off() {
         if (pending > 0) {
             evidence.temperror = true;
+            dnssec.add(DnssecTally{});  // what did not answer was not validated
         }
     }
 };
@@ -64,6 +96,7 @@ struct Job : std::enable_shared_from_this<Job> {
     bool finished = false;
     bool ptr_answered = false;
     Status ptr_status = Status::temperror;
+    DnssecTally ptr_dnssec;
     std::vector<ForwardState> ptr_forward;
     ForwardState helo_forward;
 
@@ -103,6 +136,7 @@ struct Job : std::enable_shared_from_this<Job> {
         }
         ptr_answered = true;
         ptr_status = answer.status;
+        ptr_dnssec.add(answer);
         if (answer.status == Status::ok) {
             for (auto& name : answer.names) {
                 if (facts.ptr_names.size() >= options.max_ptr_names) {
@@ -178,6 +212,15 @@ struct Job : std::enable_shared_from_this<Job> {
             }
         }
         facts.iprev = derive_iprev(ptr_status, facts.ptr_names.size(), forward);
+        DnssecTally iprev_dnssec = ptr_dnssec;
+        for (const auto& state : ptr_forward) {
+            // A pass rests on the confirming names only.
+            if (facts.iprev != Iprev::pass || state.evidence.confirmed) {
+                iprev_dnssec.add(state.dnssec);
+            }
+        }
+        facts.iprev_dnssec = iprev_dnssec.result();
+        facts.helo_dnssec = helo_forward.dnssec.result();
         facts.helo_forward = facts.helo_syntax == HeloSyntax::fqdn
                                  ? derive_helo_forward(helo_forward.evidence)
                                  : HeloForward::na;

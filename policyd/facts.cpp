@@ -65,8 +65,20 @@ constexpr Words<Generic, 3> kGeneric{{
     {Generic::na, "n/a"},
 }};
 
+constexpr Words<Dnssec, 3> kDnssec{{
+    {Dnssec::secure, "secure"},
+    {Dnssec::insecure, "insecure"},
+    {Dnssec::bogus, "bogus"},
+}};
+
 }  // namespace
 
+std::string_view to_string(Dnssec value) {
+    return word_of(kDnssec, value);
+}
+std::optional<Dnssec> parse_dnssec(std::string_view word) {
+    return value_of(kDnssec, word);
+}
 std::string_view to_string(Generic value) {
     return word_of(kGeneric, value);
 }

@@ -33,17 +33,25 @@ enum class HeloForward { pass, fail, none, temperror, na };
 // (policyd/generic_ptr.hpp); n/a without a PTR name.
 enum class Generic { generic, not_generic, na };
 
+// DNSSEC status of the answers a fact rests on: secure only when every one
+// validated, bogus when any failed validation (libunbound then answers
+// SERVFAIL, so the fact itself is temperror), insecure otherwise
+// (unsigned, not validated, or no answer).
+enum class Dnssec { secure, insecure, bogus };
+
 std::string_view to_string(Iprev value);
 std::string_view to_string(HeloSyntax value);
 std::string_view to_string(HeloLiteral value);
 std::string_view to_string(HeloForward value);
 std::string_view to_string(Generic value);
+std::string_view to_string(Dnssec value);
 
 std::optional<Iprev> parse_iprev(std::string_view word);
 std::optional<HeloSyntax> parse_helo_syntax(std::string_view word);
 std::optional<HeloLiteral> parse_helo_literal(std::string_view word);
 std::optional<HeloForward> parse_helo_forward(std::string_view word);
 std::optional<Generic> parse_generic(std::string_view word);
+std::optional<Dnssec> parse_dnssec(std::string_view word);
 
 struct Facts {
     Iprev iprev = Iprev::temperror;
@@ -59,6 +67,10 @@ struct Facts {
     Alignment helo_ptr_alignment = Alignment::na;
     // The first verified PTR name (else the first PTR name) classified.
     Generic generic_ptr = Generic::na;
+    // iprev: the PTR answer and the forward answers of the confirming name
+    // (of every name when none confirms). helo: the HELO's A/AAAA answers.
+    Dnssec iprev_dnssec = Dnssec::insecure;
+    Dnssec helo_dnssec = Dnssec::insecure;
     // The assessment's time budget cut some lookups off (they count as
     // temperror above).
     bool budget_exhausted = false;

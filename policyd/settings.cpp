@@ -72,6 +72,16 @@ const Setting kSettings[] = {
     {"resolver", "unbound_config", &Settings::unbound_config, 0, 0, "", false,
      "A libunbound configuration file applied before the settings above (local zones, "
      "trust anchors, forward-zone stanzas)."},
+    {"resolver", "trust_anchor_file", &Settings::trust_anchor_file, 0, 0, "", false,
+     "DNSSEC trust anchor file; setting it turns validation on (Debian's dns-root-data ships "
+     "/usr/share/dns/root.key). Facts then carry secure / insecure / bogus; bogus answers are "
+     "temperror."},
+    {"resolver", "auto_trust_anchor_file", &Settings::auto_trust_anchor_file, 0, 0, "", false,
+     "RFC 5011 auto-updated trust anchor file (must be writable by the daemon), instead of "
+     "trust_anchor_file."},
+    {"resolver", "local_data", &Settings::local_data, 0, 0, "", false,
+     "Records answered locally, in zone-file syntax, e.g. \"mx.internal.example. 300 IN A "
+     "192.0.2.25\" with its PTR \"25.2.0.192.in-addr.arpa. 300 IN PTR mx.internal.example.\"."},
     {"resolver", "lookup_timeout_ms", &Settings::lookup_timeout_ms, 100, 60000, "", false,
      "Deadline of one DNS lookup; what it cuts off becomes temperror, never fail."},
     {"resolver", "budget_ms", &Settings::budget_ms, 100, 60000, "", false,
@@ -311,6 +321,9 @@ resolver::ResolverOptions Settings::resolver_options() const {
     options.unbound_config = unbound_config;
     options.timeout = std::chrono::milliseconds(lookup_timeout_ms);
     options.max_records = static_cast<std::size_t>(max_addresses);
+    options.trust_anchor_file = trust_anchor_file;
+    options.auto_trust_anchor_file = auto_trust_anchor_file;
+    options.local_data = local_data;
     return options;
 }
 

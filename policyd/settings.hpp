@@ -54,6 +54,9 @@ struct Settings {
     std::int64_t budget_ms = 6000;
     std::int64_t max_ptr_names = 10;
     std::int64_t max_addresses = 32;
+    std::string trust_anchor_file;
+    std::string auto_trust_anchor_file;
+    std::vector<std::string> local_data;
     std::int64_t cache_size = 300000;
     std::int64_t cache_min_ttl_s = 30;
     std::int64_t cache_max_ttl_s = 86400;

@@ -192,6 +192,8 @@ struct Rule {
     unsigned helo_forward = 0;
     unsigned helo_ptr_alignment = 0;
     unsigned generic_ptr = 0;
+    unsigned iprev_dnssec = 0;
+    unsigned helo_dnssec = 0;
     unsigned protocol_state = 0;
 
     Sasl sasl = Sasl::any;
@@ -234,6 +236,12 @@ struct Rule {
         }
         if (generic_ptr != 0 && (generic_ptr & bit(facts.generic_ptr)) == 0) {
             return "generic_ptr";
+        }
+        if (iprev_dnssec != 0 && (iprev_dnssec & bit(facts.iprev_dnssec)) == 0) {
+            return "iprev_dnssec";
+        }
+        if (helo_dnssec != 0 && (helo_dnssec & bit(facts.helo_dnssec)) == 0) {
+            return "helo_dnssec";
         }
         if (protocol_state != 0) {
             const auto index = protocol_state_index(request.get(Attr::protocol_state));
@@ -709,7 +717,7 @@ bool valid_id(std::string_view id) {
     return std::all_of(id.begin() + 1, id.end(), [&](char c) { return ok(c, false); });
 }
 
-constexpr std::array<std::string_view, 19> kRuleKeys{"id",
+constexpr std::array<std::string_view, 21> kRuleKeys{"id",
                                                      "action",
                                                      "iprev",
                                                      "helo_syntax",
@@ -717,6 +725,8 @@ constexpr std::array<std::string_view, 19> kRuleKeys{"id",
                                                      "helo_forward",
                                                      "helo_ptr_alignment",
                                                      "generic_ptr",
+                                                     "iprev_dnssec",
+                                                     "helo_dnssec",
                                                      "client_address",
                                                      "helo_name",
                                                      "ptr_name",
@@ -800,6 +810,10 @@ ReadRule read_rule(Loader& loader, const toml::table& table) {
         } else if (name == "generic_ptr") {
             loader.read_enum<policyd::Generic, 3>(name, node, policyd::parse_generic,
                                                   rule.generic_ptr);
+        } else if (name == "iprev_dnssec" || name == "helo_dnssec") {
+            loader.read_enum<policyd::Dnssec, 3>(
+                name, node, policyd::parse_dnssec,
+                name == "iprev_dnssec" ? rule.iprev_dnssec : rule.helo_dnssec);
         } else if (name == "protocol_state") {
             loader.read_protocol_state(node, rule.protocol_state);
         } else if (name == "client_address") {

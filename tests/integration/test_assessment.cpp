@@ -191,6 +191,9 @@ TEST_CASE("iprev against a real DNS server", "[assessment]") {
         CHECK(facts.iprev == Iprev::pass);
         CHECK(facts.ptr_names == std::vector<std::string>{"pass.example.test"});
         CHECK(facts.verified_names == std::vector<std::string>{"pass.example.test"});
+        // No trust anchor configured: nothing is validated.
+        CHECK(facts.iprev_dnssec == Dnssec::insecure);
+        CHECK(facts.helo_dnssec == Dnssec::insecure);
     }
     SECTION("no PTR: permerror") {
         const Facts facts = f.assess("192.0.2.2", "mail.example.test");

@@ -536,3 +536,25 @@ action = "PREPEND X-Generic-PTR: {ptr}"
     env.facts.generic_ptr = policyd::Generic::not_generic;
     CHECK(table.evaluate(env.evidence()).rule_id == "default");
 }
+
+TEST_CASE("DNSSEC conditions", "[rules]") {
+    const auto table = load(R"(
+[[rule]]
+id = "bogus-reverse"
+iprev_dnssec = "bogus"
+action = "450 4.7.5 Client address {client_address}: reverse DNS fails DNSSEC validation"
+[[rule]]
+id = "signed-helo"
+helo_dnssec = ["secure"]
+action = "DUNNO"
+)");
+    Env env;
+    env.facts.iprev = policyd::Iprev::temperror;
+    env.facts.iprev_dnssec = policyd::Dnssec::bogus;
+    CHECK(table.evaluate(env.evidence()).rule_id == "bogus-reverse");
+    env.facts.iprev_dnssec = policyd::Dnssec::insecure;
+    env.facts.helo_dnssec = policyd::Dnssec::secure;
+    CHECK(table.evaluate(env.evidence()).rule_id == "signed-helo");
+    env.facts.helo_dnssec = policyd::Dnssec::insecure;
+    CHECK(table.evaluate(env.evidence()).rule_id == "default");
+}
