@@ -1,0 +1,585 @@
+#!/usr/bin/env python3
+"""Benchmark rdns-policyd against its ceiling and baseline, all on loopback.
+
+What it does, in order:
+  1. Generates zone files for the benchmark clients (198.18.0.0/15, RFC 2544):
+     a PTR for every client (c-198-18-1-2.bench.test.) and the A record that
+     forward-confirms it.
+  2. Starts nsd in the foreground on 127.0.0.1 at a free port (non-root
+     configuration in a private directory) and waits until it answers.
+  3. Writes the libunbound configuration (`test.` is a locally served zone in
+     libunbound: made transparent; 198.18/15 is checked, see below).
+  4. Runs bench-ceiling, bench-unbound and rdns-policyd (fresh daemon per
+     run, so every cold run starts with empty caches) under rdns-bench, warm
+     and cold, at each connection count, and prints Markdown tables.
+
+Every process started here is terminated and reaped (try/finally); every wait
+and every subprocess has a time limit. Nothing is sent anywhere but 127.0.0.1.
+
+It also reads nsd's query counters (nsd-control over a unix socket) before
+and after each measured run: upstream queries per answered request.
+
+Usage: run-bench.py [--build-dir DIR] [--duration S] [--connections 1,10,100]
+                    [--log-levels warning,info] [--repeat N] [--json-out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+CLIENT_BASE = (198 << 24) | (18 << 16)  # 198.18.0.0
+START_TIMEOUT = 60.0  # nsd loads ~260k records; the daemon starts in well under a second
+STOP_TIMEOUT = 10.0
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def ipv4(n: int) -> str:
+    return f"{n >> 24}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+
+def client_name(n: int) -> str:
+    return "c-" + ipv4(n).replace(".", "-") + ".bench.test."
+
+
+# ---------------------------------------------------------------------------
+# Zones and nsd
+
+SOA = "@ 3600 IN SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 300\n@ 3600 IN NS ns.bench.test.\n"
+
+
+def write_zones(workdir: str, client_range: int) -> list[tuple[str, str]]:
+    """Writes the reverse zones (one per /16) and bench.test; returns (zone, file)."""
+    reverse: dict[str, list[str]] = {}
+    forward = [f"$ORIGIN bench.test.\n$TTL 3600\n{SOA}ns IN A 127.0.0.1\n"]
+    for i in range(client_range):
+        n = CLIENT_BASE + i
+        a, b, c, d = n >> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255
+        zone = f"{b}.{a}.in-addr.arpa."
+        reverse.setdefault(zone, []).append(f"{d}.{c} IN PTR {client_name(n)}\n")
+        forward.append(f"{client_name(n)[:-len('.bench.test.')]} IN A {ipv4(n)}\n")
+    zones = []
+    for zone, records in reverse.items():
+        path = os.path.join(workdir, zone + "zone")
+        with open(path, "w", encoding="ascii") as f:
+            f.write(f"$ORIGIN {zone}\n$TTL 3600\n{SOA}")
+            f.writelines(records)
+        zones.append((zone, path))
+    path = os.path.join(workdir, "bench.test.zone")
+    with open(path, "w", encoding="ascii") as f:
+        f.writelines(forward)
+    zones.append(("bench.test.", path))
+    return zones
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 right now."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port found")
+
+
+def dns_query(port: int, name: str, qtype: int, timeout: float) -> bytes | None:
+    qid = random.randrange(65536)
+    packet = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.rstrip(".").split("."):
+        packet += bytes([len(label)]) + label.encode("ascii")
+    packet += b"\0" + struct.pack(">HH", qtype, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(packet, ("127.0.0.1", port))
+        try:
+            reply, _ = s.recvfrom(4096)
+        except OSError:
+            return None
+    return reply if reply[:2] == packet[:2] else None
+
+
+class Nsd:
+    def __init__(self, workdir: str, zones: list[tuple[str, str]], server_count: int):
+        self.workdir = workdir
+        self.zones = zones
+        self.server_count = server_count
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def __enter__(self) -> "Nsd":
+        nsd = shutil.which("nsd") or "/usr/sbin/nsd"
+        for _attempt in range(3):  # the free port can be taken between check and bind
+            self.port = free_port()
+            conf = os.path.join(self.workdir, "nsd.conf")
+            self.conf = conf
+            with open(conf, "w", encoding="ascii") as f:
+                f.write(
+                    "server:\n"
+                    f"  ip-address: 127.0.0.1@{self.port}\n"
+                    "  do-ip6: no\n"
+                    f"  server-count: {self.server_count}\n"
+                    '  username: ""\n'
+                    '  chroot: ""\n'
+                    f'  zonesdir: "{self.workdir}"\n'
+                    f'  pidfile: "{self.workdir}/nsd.pid"\n'
+                    '  database: ""\n'
+                    f'  zonelistfile: "{self.workdir}/zone.list"\n'
+                    f'  xfrdfile: "{self.workdir}/xfrd.state"\n'
+                    f'  xfrdir: "{self.workdir}"\n'
+                    f'  logfile: "{self.workdir}/nsd.log"\n'
+                    "  verbosity: 1\n"
+                    "  hide-version: yes\n"
+                    # Response rate limiting would throttle the benchmark's
+                    # flood of NODATA (AAAA) answers to one source.
+                    "  rrl-ratelimit: 0\n"
+                    "  rrl-whitelist-ratelimit: 0\n"
+                    # nsd-control over a unix socket (no TLS keys needed):
+                    # its query counters tell how many upstream queries a
+                    # run caused.
+                    "remote-control:\n"
+                    "  control-enable: yes\n"
+                    f"  control-interface: {self.workdir}/nsd.ctl\n"
+                )
+                for zone, path in self.zones:
+                    f.write(f'zone:\n  name: "{zone}"\n  zonefile: "{path}"\n')
+            self.proc = subprocess.Popen(
+                [nsd, "-d", "-c", conf],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=open(os.path.join(self.workdir, "nsd.stderr"), "w"),
+            )
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                # The last reverse zone is loaded like every other; SOA of
+                # bench.test answers once the zones are in.
+                reply = dns_query(self.port, "bench.test.", 6, 0.2)
+                if reply is not None and (reply[3] & 0x0F) == 0 and struct.unpack(">H", reply[6:8])[0] > 0:
+                    return self
+                time.sleep(0.05)
+            self.stop()
+        raise RuntimeError("nsd did not start; see " + os.path.join(self.workdir, "nsd.log"))
+
+    def query_counts(self) -> dict[str, int]:
+        """nsd's counters of queries received so far: total, PTR, A, AAAA."""
+        out = subprocess.run(["nsd-control", "-c", self.conf, "stats_noreset"], stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=30)
+        wanted = {"num.queries": "total", "num.type.PTR": "PTR", "num.type.A": "A", "num.type.AAAA": "AAAA"}
+        counts = {}
+        for line in out.stdout.splitlines():
+            key, _, value = line.partition("=")
+            if key in wanted:
+                counts[wanted[key]] = int(value)
+        if out.returncode != 0 or len(counts) != len(wanted):
+            raise RuntimeError(f"nsd-control stats failed: {out.stderr.strip()}")
+        return counts
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(STOP_TIMEOUT)
+
+
+def write_unbound_config(workdir: str, reverse_zones: list[str]) -> str:
+    """libunbound serves `test.` itself (NXDOMAIN) unless told otherwise.
+    198.18.0.0/15 is not among libunbound 1.17's default local zones (checked
+    by this script: bench-unbound's checks all pass without a line for it),
+    but the reverse zones are declared transparent and insecure anyway so
+    the benchmark does not depend on that default."""
+    path = os.path.join(workdir, "unbound.conf")
+    with open(path, "w", encoding="ascii") as f:
+        f.write("server:\n")
+        f.write('  local-zone: "test." transparent\n  domain-insecure: "test."\n')
+        for zone in reverse_zones:
+            f.write(f'  local-zone: "{zone}" transparent\n  domain-insecure: "{zone}"\n')
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Servers under test
+
+
+POLICY = """# rdns-policyd benchmark configuration: the shipped rule table without the
+# internal-network exemption (the benchmark clients are 198.18.0.0/15).
+[resolver]
+upstream = "forward"
+lookup_timeout_ms = 3000
+
+[log]
+level = "{level}"
+
+[policy]
+default_action = "DUNNO"
+
+[[rule]]
+id = "exempt-authenticated"
+sasl_username = true
+action = "DUNNO"
+
+[[rule]]
+id = "exempt-role-recipients"
+recipient = ["postmaster@", "abuse@"]
+action = "DUNNO"
+
+[[rule]]
+id = "reject-bad-helo"
+helo_syntax = ["invalid", "non-fqdn", "bare-ip"]
+action = "550 5.5.2 HELO name {{helo_name}} is not a valid fully-qualified domain name"
+
+[[rule]]
+id = "reject-foreign-address-literal"
+helo_literal = "mismatch"
+action = "550 5.7.1 HELO address literal {{helo_name}} is not the client address {{client_address}}"
+
+[[rule]]
+id = "defer-dns-temperror"
+iprev = "temperror"
+action = "450 4.7.25 Client address {{client_address}}: reverse DNS lookup failed temporarily, try again later"
+
+[[rule]]
+id = "reject-no-ptr"
+iprev = "permerror"
+action = "550 5.7.25 Client address {{client_address}} has no PTR record"
+
+[[rule]]
+id = "reject-fcrdns-fail"
+iprev = "fail"
+action = "550 5.7.25 Client address {{client_address}}: PTR name {{ptr}} does not resolve back to it"
+
+[[rule]]
+id = "warn-helo-not-forward-confirmed"
+helo_forward = ["fail", "none"]
+action = "WARN HELO name {{helo_name}} does not resolve to {{client_address}}"
+"""
+
+
+def wait_listening(port: int, proc: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port}")
+
+
+def vm_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM in KiB."""
+    values = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0])
+    return values
+
+
+class Server:
+    """A started server (daemon or ceiling) on 127.0.0.1:port; always reaped."""
+
+    def __init__(self, argv: list[str], port: int, what: str, stderr_path: str | None):
+        self.argv, self.port, self.what, self.stderr_path = argv, port, what, stderr_path
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Server":
+        err = open(self.stderr_path, "w") if self.stderr_path else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        finally:
+            if self.stderr_path:
+                err.close()
+        try:
+            wait_listening(self.port, self.proc, self.what)
+        except Exception:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+
+
+@contextlib.contextmanager
+def start_with_free_port(make_argv, what: str, stderr_path: str | None):
+    last: Exception | None = None
+    for _ in range(3):
+        port = free_port()
+        server = Server(make_argv(port), port, what, stderr_path)
+        try:
+            server.__enter__()
+        except RuntimeError as e:  # the port may have been taken in between
+            last = e
+            continue
+        try:
+            yield server
+        finally:
+            server.__exit__()
+        return
+    raise RuntimeError(f"{what} would not start: {last}")
+
+
+# ---------------------------------------------------------------------------
+# Runs
+
+
+def run_json(argv: list[str], limit: float) -> dict:
+    out = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=limit)
+    if out.returncode not in (0, 1) or not out.stdout.strip():
+        raise RuntimeError(f"{argv[0]} failed ({out.returncode}): {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def bench_argv(args, port: int, conns: int, mode: str, duration: float, requests: int) -> list[str]:
+    argv = [args.rdns_bench, "--server", f"127.0.0.1:{port}", "--connections", str(conns),
+            "--duration", str(duration), "--requests", str(requests), "--json",
+            "--client-range", str(args.client_range)]
+    if mode == "cold":
+        argv.append("--cold")
+    else:
+        argv += ["--clients", str(args.clients)]
+    return argv
+
+
+def measure(args, port: int, conns: int, mode: str, nsd: "Nsd") -> dict:
+    limit = args.duration + 60
+    if mode == "warm":
+        # Warm-up: every client of the warm set seen once (fills libunbound's cache).
+        run_json(bench_argv(args, port, conns, mode, args.duration, args.clients), limit)
+        requests = 100_000_000
+    else:
+        # Every request a client not seen before by this (fresh) server.
+        requests = args.client_range
+    before = nsd.query_counts()
+    result = run_json(bench_argv(args, port, conns, mode, args.duration, requests), limit)
+    add_upstream(result, before, nsd.query_counts(), result["ok"])
+    return result
+
+
+def add_upstream(result: dict, before: dict, after: dict, answered: int) -> None:
+    """Upstream (nsd) queries during the measured run, total and per answer."""
+    delta = {k: after[k] - before[k] for k in after}
+    result["upstream"] = delta
+    result["upstream_per_answer"] = delta["total"] / answered if answered else 0.0
+
+
+def loadavg() -> str:
+    with open("/proc/loadavg", encoding="ascii") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir", default=os.path.join(REPO, "build-bench"))
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measured run")
+    parser.add_argument("--connections", default="1,10,100")
+    parser.add_argument("--clients", type=int, default=100, help="warm client set")
+    parser.add_argument("--client-range", type=int, default=131072, help="clients in DNS (max 131072)")
+    parser.add_argument("--log-levels", default="warning,info")
+    parser.add_argument("--nsd-servers", type=int, default=1, help="nsd server-count")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of the whole sequence; tables show each configuration's median round")
+    parser.add_argument("--json-out", help="write every result here")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    if not 1 <= args.client_range <= 131072:
+        parser.error("--client-range must be 1..131072 (198.18.0.0/15)")
+    if not 1 <= args.repeat <= 20:
+        parser.error("--repeat must be 1..20")
+    if not 0 < args.duration <= 600:
+        parser.error("--duration must be in (0, 600]")
+    args.rdns_bench = os.path.join(args.build_dir, "tests", "bench", "rdns-bench")
+    ceiling = os.path.join(args.build_dir, "tests", "bench", "bench-ceiling")
+    unbound = os.path.join(args.build_dir, "tests", "bench", "bench-unbound")
+    daemon = os.path.join(args.build_dir, "rdns-policyd")
+    for path in (args.rdns_bench, ceiling, unbound, daemon):
+        if not os.access(path, os.X_OK):
+            parser.error(f"{path} is not built")
+    conn_list = [int(c) for c in args.connections.split(",")]
+    levels = args.log_levels.split(",")
+
+    workdir = tempfile.mkdtemp(prefix="rdns-bench-")
+    results: dict = {"machine": machine(), "runs": []}
+    try:
+        zones = write_zones(workdir, args.client_range)
+        reverse = [z for z, _ in zones if z.endswith("in-addr.arpa.")]
+        ubconf = write_unbound_config(workdir, reverse)
+        with Nsd(workdir, zones, args.nsd_servers) as nsd:
+            log(f"nsd on 127.0.0.1:{nsd.port}, {args.client_range} clients; load average {loadavg()}")
+            forwarder = f"127.0.0.1@{nsd.port}"
+            for round_no in range(1, args.repeat + 1):
+                log(f"round {round_no} of {args.repeat}; load average {loadavg()}")
+                for run in run_all(args, conn_list, levels, ceiling, unbound, daemon, nsd, ubconf, workdir):
+                    run["round"] = round_no
+                    results["runs"].append(run)
+    finally:
+        if args.keep:
+            log(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if args.json_out:
+        with open(args.json_out, "w", encoding="ascii") as f:
+            json.dump(results, f, indent=1)
+    print_tables(results, conn_list, levels)
+    return 0
+
+
+def machine() -> dict:
+    model = "unknown"
+    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"nproc": os.cpu_count(), "cpu": model, "load_before": loadavg()}
+
+
+def run_all(args, conn_list, levels, ceiling, unbound, daemon, nsd, ubconf, workdir) -> list[dict]:
+    runs = []
+    forwarder = f"127.0.0.1@{nsd.port}"
+
+    def record(server: str, mode: str, conns: int, result: dict, **extra) -> None:
+        result.update(server=server, mode=mode, conns=conns, load=loadavg(), **extra)
+        runs.append(result)
+        rate = result.get("req_per_s", result.get("checks_per_s"))
+        log(f"{server:28} {mode:4} {conns:4} conns: {rate:10.0f}/s  p99 {result['p99_ms']:.3f} ms"
+            f"  errors {result.get('errors', 0)}  upstream/answer {result.get('upstream_per_answer', 0):.2f}"
+            f"  {result.get('actions', '')}")
+
+    # The ceiling: one process for every run (it has no state).
+    with start_with_free_port(lambda p: [ceiling, "--listen", f"inet:127.0.0.1:{p}"], "bench-ceiling", None) as srv:
+        for mode in ("warm", "cold"):
+            for conns in conn_list:
+                record("ceiling", mode, conns, measure(args, srv.port, conns, mode, nsd))
+
+    # libunbound alone, a fresh process per run (empty cache), as many checks
+    # in flight as the daemon would have requests outstanding.
+    for conns in conn_list:
+        for with_helo in (False, True):
+            argv = [unbound, "--forwarder", forwarder, "--unbound-config", ubconf, "--json",
+                    "--inflight", str(conns), "--duration", str(args.duration),
+                    "--checks", str(args.client_range), "--client-range", str(args.client_range)]
+            if with_helo:
+                argv.append("--with-helo")
+            before = nsd.query_counts()
+            result = run_json(argv, args.duration + 60)
+            add_upstream(result, before, nsd.query_counts(), result["checks"])
+            record("libunbound" + (" +helo" if with_helo else ""), "cold", conns, result)
+
+    # The daemon: a fresh process per run, so cold really is cold.
+    for level in levels:
+        conf = os.path.join(workdir, f"policy-{level}.toml")
+        with open(conf, "w", encoding="ascii") as f:
+            f.write(POLICY.format(level=level))
+        # With info logging the decisions go to /dev/null, else to a file
+        # that is read when something goes wrong.
+        stderr_path = None if level == "info" else os.path.join(workdir, "daemon.stderr")
+        for mode in ("warm", "cold"):
+            for conns in conn_list:
+                def argv(port: int) -> list[str]:
+                    return [daemon, "--config", conf, "--listen", f"inet:127.0.0.1:{port}",
+                            "--forwarder", forwarder, "--unbound-config", ubconf]
+                with start_with_free_port(argv, "rdns-policyd", stderr_path) as srv:
+                    idle = vm_status(srv.proc.pid)
+                    result = measure(args, srv.port, conns, mode, nsd)
+                    after = vm_status(srv.proc.pid)
+                record(f"rdns-policyd (log {level})", mode, conns, result,
+                       idle_rss_kib=idle["VmRSS"], rss_after_kib=after["VmRSS"], hwm_kib=after["VmHWM"])
+    return runs
+
+
+def find(runs, server, mode, conns):
+    """The round with the median rate of one configuration (the lower middle
+    one for an even count), so one disturbed round does not set the figure."""
+    matching = [r for r in runs if r["server"] == server and r["mode"] == mode and r["conns"] == conns]
+    if not matching:
+        return None
+    matching.sort(key=lambda r: r.get("req_per_s", r.get("checks_per_s", 0)))
+    return matching[(len(matching) - 1) // 2]
+
+
+def print_tables(results: dict, conn_list: list[int], levels: list[str]) -> None:
+    runs = results["runs"]
+    m = results["machine"]
+    rounds = max((r.get("round", 1) for r in runs), default=1)
+    print(f"\nMachine: {m['nproc']} CPUs, {m['cpu']}; load average before: {m['load_before']}; "
+          f"{rounds} round(s), median round shown\n")
+    print("| server | mode | conns | req/s | p50 ms | p99 ms | max ms | errors | upstream q/answer | actions | vs target |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for mode in ("warm", "cold"):
+        for conns in conn_list:
+            ceil = find(runs, "ceiling", mode, conns)
+            base = find(runs, "libunbound", "cold", conns)
+            rows = [("ceiling", ceil)] + [(f"rdns-policyd (log {lv})", find(runs, f"rdns-policyd (log {lv})", mode, conns)) for lv in levels]
+            for name, r in rows:
+                if r is None:
+                    continue
+                verdict = ""
+                if name != "ceiling" and mode == "warm" and ceil:
+                    ratio = r["req_per_s"] / ceil["req_per_s"]
+                    verdict = f"{ratio:.3f} × ceiling (target ≥ 0.9, p99 ≤ 3 ms)"
+                elif name != "ceiling" and mode == "cold" and base:
+                    ratio = r["req_per_s"] / base["checks_per_s"]
+                    verdict = f"{ratio:.3f} × libunbound alone (target ≥ 0.8)"
+                    helo = find(runs, "libunbound +helo", "cold", conns)
+                    if helo:
+                        verdict += f"; {r['req_per_s'] / helo['checks_per_s']:.3f} × with HELO lookups"
+                actions = " ".join(f"{k}={v}" for k, v in r["actions"].items())
+                print(f"| {name} | {mode} | {conns} | {r['req_per_s']:.0f} | {r['p50_ms']:.3f} | "
+                      f"{r['p99_ms']:.3f} | {r['max_ms']:.3f} | {r['errors']} | {r['upstream_per_answer']:.2f} | "
+                      f"{actions} | {verdict} |")
+    print("\n| libunbound alone (cold) | in flight | checks/s | p50 ms | p99 ms | pass/checks | queries asked | upstream q/check |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in sorted({(x["server"], x["conns"]) for x in runs if x["server"].startswith("libunbound")},
+                    key=lambda k: (k[1], k[0])):
+        r = find(runs, r[0], "cold", r[1])
+        if r:
+            print(f"| {r['server']} | {r['conns']} | {r['checks_per_s']:.0f} | {r['p50_ms']:.3f} | "
+                  f"{r['p99_ms']:.3f} | {r['pass']}/{r['checks']} | {r['queries']} | {r['upstream_per_answer']:.2f} |")
+    print("\n| daemon run | idle VmRSS KiB | VmRSS after KiB | VmHWM KiB |")
+    print("|---|---:|---:|---:|")
+    for r in runs:
+        if "idle_rss_kib" in r:
+            print(f"| {r['server']} {r['mode']} {r['conns']} round {r.get('round', 1)} | {r['idle_rss_kib']} | {r['rss_after_kib']} | {r['hwm_kib']} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
