@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policyd/explain.hpp"
 #include "policyd/server.hpp"
 #include "policyd/settings.hpp"
 #include "rules/rules.hpp"
@@ -31,6 +32,10 @@ constexpr std::string_view kUsage = R"(Usage:
   rdns-policyd --stdio [--config FILE] [OPTIONS]  serve one session on stdin/stdout (spawn(8))
   rdns-policyd check-config [--config FILE] [OPTIONS]
                                                   validate the configuration and exit
+  rdns-policyd explain CLIENT_IP [HELO] [--sender ADDR] [--recipient ADDR]
+               [--sasl-username USER] [--json] [--config FILE] [OPTIONS]
+                                                  look the client up now and show every DNS
+                                                  answer, fact and rule, and the action
   rdns-policyd print-defaults                     print every setting with its default
   rdns-policyd --help | --version
 
@@ -51,10 +56,12 @@ Exit status:
 )";
 
 struct CommandLine {
-    std::string command = "serve";  // serve | check-config | print-defaults
+    std::string command = "serve";  // serve | check-config | print-defaults | explain
     std::string config{kDefaultConfig};
     bool stdio = false;
     policyd::Overrides overrides;
+    policyd::ExplainRequest explain;
+    std::vector<std::string> positional;
 };
 
 // Returns the exit status to use now, or -1 to go on.
@@ -77,7 +84,7 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             std::cout << "rdns-policyd " << RDNS_POLICYD_VERSION << "\n";
             return kExitOk;
         }
-        if (arg == "check-config" || arg == "print-defaults") {
+        if (arg == "check-config" || arg == "print-defaults" || arg == "explain") {
             line.command = std::string(arg);
         } else if (arg == "--config") {
             line.config = value(arg);
@@ -89,10 +96,29 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             line.overrides.unbound_config = value(arg);
         } else if (arg == "--stdio") {
             line.stdio = true;
+        } else if (arg == "--sender") {
+            line.explain.sender = value(arg);
+        } else if (arg == "--recipient") {
+            line.explain.recipient = value(arg);
+        } else if (arg == "--sasl-username") {
+            line.explain.sasl_username = value(arg);
+        } else if (arg == "--json") {
+            line.explain.json = true;
+        } else if (line.command == "explain" && !arg.starts_with("-") &&
+                   line.positional.size() < 2) {
+            line.positional.emplace_back(arg);
         } else {
             std::cerr << "rdns-policyd: unknown argument \"" << arg << "\"\n" << kUsage;
             return kExitUsage;
         }
+    }
+    if (line.command == "explain") {
+        if (line.positional.empty()) {
+            std::cerr << "rdns-policyd: explain needs CLIENT_IP\n" << kUsage;
+            return kExitUsage;
+        }
+        line.explain.client_address = line.positional[0];
+        line.explain.helo_name = line.positional.size() > 1 ? line.positional[1] : "";
     }
     return -1;
 }
@@ -129,6 +155,14 @@ int main(int argc, char** argv) {
         }
         std::cerr << "rdns-policyd: " << errors.size() << " error(s) in " << line.config << "\n";
         return kExitConfig;
+    }
+    if (line.command == "explain") {
+        try {
+            return policyd::explain(*config, line.explain, std::cout);
+        } catch (const std::exception& error) {
+            std::cerr << "rdns-policyd explain: " << error.what() << "\n";
+            return kExitRuntime;
+        }
     }
     if (line.command == "check-config") {
         std::cout << line.config << ": ok (" << config->rules->size() << " rules)\n";

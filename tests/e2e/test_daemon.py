@@ -21,6 +21,7 @@ broken file is refused with file:line and the running rules kept).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -858,6 +859,51 @@ def dns_outage_is_announced_once_and_its_action_applies(ctx: Context) -> None:
         outage_rules = [d for d in decisions if d.get("rule") == "outage"]
         check(len(outage_rules) >= 1, "no decision logged with rule=outage")
         check(all(d.get("dns_outage") == "yes" for d in outage_rules), "dns_outage=yes")
+
+
+def run_explain(ctx: Context, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [ctx.binary, "explain", *args, "--config", POLICY_FILE, *ctx.dns.daemon_args()],
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+    )
+
+
+@runner.test
+def explain_shows_answers_facts_rules_and_action(ctx: Context) -> None:
+    result = run_explain(ctx, "127.0.0.4", "good.example.test")
+    check_equal(result.returncode, 0, f"explain exit status; stderr {result.stderr!r}")
+    text = result.stdout
+    for needle in (
+        "4.0.0.127.in-addr.arpa PTR: ok (rcode 0, ttl 300) other.example.test",
+        "other.example.test A: ok (rcode 0, ttl 300) 127.0.0.99",
+        "iprev = fail",
+        "verified_names = -",
+        "reject-no-ptr: no, iprev is fail",
+        "reject-fcrdns-fail: MATCHES",
+        "warn-helo-not-forward-confirmed: would match, but an earlier rule decided",
+        "Action (rule reject-fcrdns-fail): 550 5.7.25 Client address 127.0.0.4: PTR name "
+        "other.example.test does not resolve back to it",
+    ):
+        check(needle in text, f"explain output lacks {needle!r}:\n{text}")
+
+    result = run_explain(ctx, "127.0.0.2", "good.example.test", "--json",
+                         "--recipient", "postmaster@example.test")
+    check_equal(result.returncode, 0, f"explain --json exit status; stderr {result.stderr!r}")
+    report = json.loads(result.stdout)
+    check_equal(report["facts"]["iprev"], "pass", "json iprev")
+    check_equal(report["facts"]["helo_ptr_alignment"], "exact", "json alignment")
+    check_equal(report["rule"], "exempt-role-recipients", "json rule")
+    check_equal(report["action"], "DUNNO", "json action")
+    ptr = [l for l in report["lookups"] if l["type"] == "PTR"]
+    check_equal([(l["name"], l["status"], l["data"]) for l in ptr],
+                [("2.0.0.127.in-addr.arpa", "ok", "good.example.test")], "json PTR lookup")
+    matched = [r["id"] for r in report["rules"] if r["matched"]]
+    check_equal(matched[0], "exempt-role-recipients", "first matched rule in json")
+
+    result = run_explain(ctx, "not-an-ip")
+    check_equal(result.returncode, 64, "explain with a bad address")
 
 
 def main() -> int:
