@@ -8,7 +8,9 @@ set -eu
 build="build-essential cmake pkg-config libboost-dev libunbound-dev libspdlog-dev
 libfmt-dev libsystemd-dev libtomlplusplus-dev libre2-dev libpsl-dev publicsuffix"
 # ldnsutils: ldns-testns, the scripted DNS server of the integration and e2e
-# layers; postfix + swaks: the end-to-end layer; python3: the e2e driver.
+# layers, and ldns-keygen/ldns-signzone for the DNSSEC test zones; nsd: the
+# authoritative server that serves those zones; postfix + swaks: the
+# end-to-end layer; python3: the e2e driver.
 test="$build catch2 ldnsutils postfix swaks python3 iproute2 nsd"
 
 case "${1:-}" in

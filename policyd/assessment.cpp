@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "policyd/helo.hpp"
+#include "policyd/settings.hpp"
 #include "resolver/dns_name.hpp"
 
 namespace policyd {
@@ -279,6 +280,22 @@ HeloForward derive_helo_forward(const ForwardEvidence& evidence) {
         return HeloForward::none;
     }
     return HeloForward::fail;
+}
+
+AssessmentOptions make_assessment_options(const Settings& settings) {
+    AssessmentOptions options;
+    options.max_ptr_names = static_cast<std::size_t>(settings.max_ptr_names);
+    options.budget = std::chrono::milliseconds(settings.budget_ms);
+    options.psl = PublicSuffixList::load_default();
+    auto vocabulary = GenericPtrVocabulary::defaults();
+    vocabulary.generic_keywords.insert(vocabulary.generic_keywords.end(),
+                                       settings.generic_ptr_keywords.begin(),
+                                       settings.generic_ptr_keywords.end());
+    vocabulary.static_keywords.insert(vocabulary.static_keywords.end(),
+                                      settings.static_ptr_keywords.begin(),
+                                      settings.static_ptr_keywords.end());
+    options.generic = std::make_shared<const GenericPtrClassifier>(std::move(vocabulary));
+    return options;
 }
 
 void Assessor::assess(const IpAddress& client, std::string_view helo_name, Handler done) {

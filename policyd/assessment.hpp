@@ -43,6 +43,13 @@ struct AssessmentOptions {
     std::shared_ptr<const GenericPtrClassifier> generic;
 };
 
+struct Settings;
+
+// The options the daemon and `explain` use: limits from the settings, the
+// Public Suffix List loaded (throws std::runtime_error if it cannot be) and
+// the generic-PTR vocabulary extended with the admin's words.
+AssessmentOptions make_assessment_options(const Settings& settings);
+
 class Assessor {
   public:
     using Handler = std::function<void(Facts)>;

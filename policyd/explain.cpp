@@ -158,18 +158,7 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
     boost::asio::io_context io(1);
     resolver::Resolver dns(io, config.settings.resolver_options());
     TracingLookup trace(dns);
-    AssessmentOptions options;
-    options.max_ptr_names = static_cast<std::size_t>(config.settings.max_ptr_names);
-    options.budget = std::chrono::milliseconds(config.settings.budget_ms);
-    options.psl = PublicSuffixList::load_default();
-    auto vocabulary = GenericPtrVocabulary::defaults();
-    vocabulary.generic_keywords.insert(vocabulary.generic_keywords.end(),
-                                       config.settings.generic_ptr_keywords.begin(),
-                                       config.settings.generic_ptr_keywords.end());
-    vocabulary.static_keywords.insert(vocabulary.static_keywords.end(),
-                                      config.settings.static_ptr_keywords.begin(),
-                                      config.settings.static_ptr_keywords.end());
-    options.generic = std::make_shared<const GenericPtrClassifier>(std::move(vocabulary));
+    const AssessmentOptions options = make_assessment_options(config.settings);
     Assessor assessor(io, trace, options);
 
     std::optional<Facts> facts;

@@ -150,19 +150,7 @@ struct Server::Impl {
           max_connections(static_cast<std::size_t>(config->settings.max_connections)) {}
 
     static AssessmentOptions assessment_options(const Settings& settings) {
-        AssessmentOptions options;
-        options.max_ptr_names = static_cast<std::size_t>(settings.max_ptr_names);
-        options.budget = std::chrono::milliseconds(settings.budget_ms);
-        // Loaded once; a missing list stops start-up with a clear message.
-        options.psl = PublicSuffixList::load_default();
-        auto vocabulary = GenericPtrVocabulary::defaults();
-        vocabulary.generic_keywords.insert(vocabulary.generic_keywords.end(),
-                                           settings.generic_ptr_keywords.begin(),
-                                           settings.generic_ptr_keywords.end());
-        vocabulary.static_keywords.insert(vocabulary.static_keywords.end(),
-                                          settings.static_ptr_keywords.begin(),
-                                          settings.static_ptr_keywords.end());
-        options.generic = std::make_shared<const GenericPtrClassifier>(std::move(vocabulary));
+        AssessmentOptions options = make_assessment_options(settings);
         spdlog::info("public suffix list: {}", options.psl->source());
         return options;
     }

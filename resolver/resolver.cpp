@@ -15,6 +15,7 @@
 #include "resolver/resolver.hpp"
 
 #include <unbound.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -22,7 +23,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
+#include <cerrno>
 #include <cstddef>
+#include <cstring>
 #include <stdexcept>
 #include <unordered_map>
 #include <utility>
@@ -197,6 +200,17 @@ std::uint32_t negative_ttl_of(const void* data, int data_len) {
     return 0;
 }
 
+// why_bogus quotes names and records from the answer: hostile data headed
+// for the log, so bounded and reduced to printable ASCII.
+constexpr std::size_t kMaxWhyBogus = 256;
+
+std::string printable_prefix(std::string_view text, std::size_t limit) {
+    std::string out(text.substr(0, limit));
+    std::replace_if(
+        out.begin(), out.end(), [](unsigned char c) { return c < 0x20 || c >= 0x7f; }, '?');
+    return out;
+}
+
 Answer make_error(std::string error) {
     Answer answer;
     answer.status = Status::temperror;
@@ -217,6 +231,16 @@ Answer convert(int err, const ub_result* result, RrType type, std::size_t max_re
         answer.canonical_name = normalise_text_name(result->canonname);
     } else if (result->qname != nullptr) {
         answer.canonical_name = normalise_text_name(result->qname);
+    }
+    if (answer.bogus) {
+        // libunbound hands back the data that failed validation with the
+        // rcode the server sent (NOERROR, NXDOMAIN): none of it may be used.
+        answer.status = Status::temperror;
+        answer.error = "DNSSEC bogus";
+        if (result->why_bogus != nullptr && *result->why_bogus != '\0') {
+            answer.error += ": " + printable_prefix(result->why_bogus, kMaxWhyBogus);
+        }
+        return answer;
     }
     if (result->rcode == kRcodeNxDomain) {
         answer.status = Status::nxdomain;
@@ -300,6 +324,13 @@ std::string checked_forwarder(const std::string& text) {
         fail("not an IP address");
     }
     return text;
+}
+
+// Throws naming the file and the reason when it cannot be accessed in `mode`.
+void require_access(const std::string& path, int mode, const std::string& what) {
+    if (access(path.c_str(), mode) != 0) {
+        throw std::runtime_error(what + " " + path + ": " + std::strerror(errno));
+    }
 }
 
 }  // namespace
@@ -408,6 +439,43 @@ void Resolver::Impl::configure(const ResolverOptions& options) {
     // forwarder is the normal case; libunbound would refuse to send to it.
     // Set after the config file so that file cannot turn it back on.
     check(ub_ctx_set_option(ctx_, "do-not-query-localhost:", "no"), "do-not-query-localhost");
+    // libunbound only remembers anchor file names here and reads them when the
+    // context is finalised, where a failure is a bare "initialization
+    // failure"; checking access first names the file and the reason.
+    if (!options.trust_anchor_file.empty()) {
+        require_access(options.trust_anchor_file, R_OK, "trust anchor file");
+        check(ub_ctx_add_ta_file(ctx_, options.trust_anchor_file.c_str()),
+              "trust anchor file " + options.trust_anchor_file);
+    }
+    if (!options.auto_trust_anchor_file.empty()) {
+        // RFC 5011 updates are written back into this file.
+        require_access(options.auto_trust_anchor_file, R_OK | W_OK, "auto trust anchor file");
+        check(ub_ctx_add_ta_autr(ctx_, options.auto_trust_anchor_file.c_str()),
+              "auto trust anchor file " + options.auto_trust_anchor_file);
+    }
+    // Finalise now, not at the first query: a bad anchor or config then stops
+    // the start-up instead of failing every lookup. libunbound has no public
+    // finalise; removing a zone that does not exist finalises and changes
+    // nothing. No option can be set after this.
+    std::string anchors;
+    for (const auto* file : {&options.trust_anchor_file, &options.auto_trust_anchor_file}) {
+        if (!file->empty()) {
+            anchors += (anchors.empty() ? " (trust anchors: " : ", ") + *file;
+        }
+    }
+    if (!anchors.empty()) {
+        anchors += ")";
+    }
+    check(ub_ctx_zone_remove(ctx_, "rdns-policyd-finalise.invalid."),
+          "libunbound rejected the configuration" + anchors + "; its log above says why");
+    for (const auto& record : options.local_data) {
+        // libunbound reports a record it cannot parse as UB_NOMEM.
+        if (ub_ctx_data_add(ctx_, record.c_str()) != 0) {
+            throw std::runtime_error("local_data \"" + record +
+                                     "\": not a valid record (expected e.g. "
+                                     "\"host.example. 300 IN A 192.0.2.1\")");
+        }
+    }
 }
 
 void Resolver::Impl::arm() {
