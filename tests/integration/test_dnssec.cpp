@@ -16,6 +16,7 @@
 
 #include "dns_server.hpp"
 #include "nsd_server.hpp"
+#include "policyd/assessment.hpp"
 #include "resolver/resolver.hpp"
 
 using namespace std::chrono_literals;
@@ -331,4 +332,42 @@ TEST_CASE("local_data: a malformed entry stops the constructor", "[dnssec][local
     INFO("entry \"" << bad << "\"");
     CHECK_THROWS_WITH(Resolver(io, options),
                       Catch::StartsWith("local_data \"" + bad + "\": not a valid record"));
+}
+
+TEST_CASE("DNSSEC: facts carry the status of the answers they rest on", "[dnssec]") {
+    using policyd::Dnssec;
+    using policyd::HeloForward;
+    using policyd::Iprev;
+    boost::asio::io_context io;
+    ResolverOptions options = forward_to(lab().nsd().forwarder(), 5000ms);
+    options.trust_anchor_file = lab().anchors();
+    Resolver resolver(io, options);
+    policyd::Assessor assessor(io, resolver, policyd::AssessmentOptions{});
+    const auto assess = [&](const char* client, const char* helo) {
+        std::optional<policyd::Facts> facts;
+        assessor.assess(*policyd::parse_ip(client), helo,
+                        [&](policyd::Facts result) { facts = std::move(result); });
+        REQUIRE(run_until(
+            io, [&] { return facts.has_value(); }, 10s));
+        return *facts;
+    };
+    SECTION("signed PTR and signed A: secure") {
+        const auto facts = assess("192.0.2.10", "host.example.test");
+        CHECK(facts.iprev == Iprev::pass);
+        CHECK(facts.iprev_dnssec == Dnssec::secure);
+        CHECK(facts.helo_forward == HeloForward::pass);
+        CHECK(facts.helo_dnssec == Dnssec::secure);
+    }
+    SECTION("HELO in an unsigned zone: insecure, iprev still secure") {
+        const auto facts = assess("192.0.2.10", "host.plain.test");
+        CHECK(facts.iprev_dnssec == Dnssec::secure);
+        CHECK(facts.helo_forward == HeloForward::pass);
+        CHECK(facts.helo_dnssec == Dnssec::insecure);
+    }
+    SECTION("HELO whose address was tampered with: bogus, and temperror, not fail") {
+        const auto facts = assess("192.0.2.10", "host.bogus.test");
+        CHECK(facts.helo_forward == HeloForward::temperror);
+        CHECK(facts.helo_dnssec == Dnssec::bogus);
+        CHECK(facts.iprev_dnssec == Dnssec::secure);
+    }
 }
