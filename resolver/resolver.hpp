@@ -12,7 +12,10 @@
 // - Answers are hostile data: at most max_records names/addresses are kept;
 //   names are lower-cased and lose their trailing dot.
 // - The constructor throws std::runtime_error with a message naming the bad
-//   option (unreadable unbound config, bad forwarder) at start-up.
+//   option (unreadable unbound config, bad forwarder, unreadable or invalid
+//   trust anchor, malformed local_data record) at start-up: it forces
+//   libunbound to read its configuration then, so no option can be changed
+//   afterwards and no bad anchor surfaces later as failing lookups.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
