@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "policyd/explain.hpp"
+#include "policyd/rule_cases.hpp"
 #include "policyd/server.hpp"
 #include "policyd/settings.hpp"
 #include "rules/rules.hpp"
@@ -36,6 +37,9 @@ constexpr std::string_view kUsage = R"(Usage:
                [--sasl-username USER] [--json] [--config FILE] [OPTIONS]
                                                   look the client up now and show every DNS
                                                   answer, fact and rule, and the action
+  rdns-policyd test CASES [--config FILE] [OPTIONS]
+                                                  run the rule table against the cases in
+                                                  CASES (TOML) and report ok / FAIL for each
   rdns-policyd print-defaults                     print every setting with its default
   rdns-policyd --help | --version
 
@@ -51,12 +55,14 @@ Options (they override the configuration file):
 Exit status:
   0   success (served until SIGTERM, or the configuration is valid)
   1   could not start serving (an endpoint could not be bound, the resolver failed)
-  2   the configuration does not parse or validate (each error printed as file:line: message)
+  1   (test) some case failed
+  2   the configuration does not parse or validate (each error printed as file:line: message);
+      for test, also the case file
   64  the command line is wrong
 )";
 
 struct CommandLine {
-    std::string command = "serve";  // serve | check-config | print-defaults | explain
+    std::string command = "serve";  // serve | check-config | print-defaults | explain | test
     std::string config{kDefaultConfig};
     bool stdio = false;
     policyd::Overrides overrides;
@@ -84,7 +90,9 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             std::cout << "rdns-policyd " << RDNS_POLICYD_VERSION << "\n";
             return kExitOk;
         }
-        if (arg == "check-config" || arg == "print-defaults" || arg == "explain") {
+        // "test" only as the command itself: `explain 192.0.2.1 test` means HELO "test".
+        if (arg == "check-config" || arg == "print-defaults" || arg == "explain" ||
+            (arg == "test" && line.command == "serve")) {
             line.command = std::string(arg);
         } else if (arg == "--config") {
             line.config = value(arg);
@@ -107,6 +115,8 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
         } else if (line.command == "explain" && !arg.starts_with("-") &&
                    line.positional.size() < 2) {
             line.positional.emplace_back(arg);
+        } else if (line.command == "test" && !arg.starts_with("-") && line.positional.empty()) {
+            line.positional.emplace_back(arg);
         } else {
             std::cerr << "rdns-policyd: unknown argument \"" << arg << "\"\n" << kUsage;
             return kExitUsage;
@@ -119,6 +129,10 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
         }
         line.explain.client_address = line.positional[0];
         line.explain.helo_name = line.positional.size() > 1 ? line.positional[1] : "";
+    }
+    if (line.command == "test" && line.positional.empty()) {
+        std::cerr << "rdns-policyd: test needs CASES\n" << kUsage;
+        return kExitUsage;
     }
     return -1;
 }
@@ -161,6 +175,16 @@ int main(int argc, char** argv) {
             return policyd::explain(*config, line.explain, std::cout);
         } catch (const std::exception& error) {
             std::cerr << "rdns-policyd explain: " << error.what() << "\n";
+            return kExitRuntime;
+        }
+    }
+    if (line.command == "test") {
+        try {
+            return policyd::test_rule_cases(*config, line.positional[0], std::cout, std::cerr);
+        } catch (const std::exception& error) {
+            // Only the live lookups of `lookup = true` cases throw (resolver
+            // or Public Suffix List set-up).
+            std::cerr << "rdns-policyd test: " << error.what() << "\n";
             return kExitRuntime;
         }
     }
