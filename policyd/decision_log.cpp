@@ -52,6 +52,7 @@ std::string format_decision(const DecisionRecord& record) {
     append_field(out, "generic_ptr", to_string(facts.generic_ptr));
     append_field(out, "iprev_dnssec", to_string(facts.iprev_dnssec));
     append_field(out, "helo_dnssec", to_string(facts.helo_dnssec));
+    append_field(out, "helo_changed", facts.helo_changed ? "yes" : "no");
     append_field(out, "facts", record.facts_source);
     append_field(out, "budget", facts.budget_exhausted ? "exhausted" : "ok");
     append_field(out, "dns_outage", record.dns_outage ? "yes" : "no");

@@ -26,7 +26,7 @@ struct DecisionRecord {
 
 // Keys, in order: client_address ptr verified iprev helo helo_syntax
 // helo_literal helo_forward helo_ptr_alignment generic_ptr iprev_dnssec
-// helo_dnssec facts (dns|instance) budget
+// helo_dnssec helo_changed facts (dns|instance) budget
 // (ok|exhausted) dns_outage (no|yes) rule action protocol_state sender recipient queue_id instance
 // elapsed_ms.
 std::string format_decision(const DecisionRecord& record);

@@ -71,6 +71,10 @@ struct Facts {
     // (of every name when none confirms). helo: the HELO's A/AAAA answers.
     Dnssec iprev_dnssec = Dnssec::insecure;
     Dnssec helo_dnssec = Dnssec::insecure;
+    // Within one SMTP session (same client address and port on one policy
+    // connection) the HELO name differs from the one before. Set by the
+    // session, not by DNS.
+    bool helo_changed = false;
     // The assessment's time budget cut some lookups off (they count as
     // temperror above).
     bool budget_exhausted = false;

@@ -36,6 +36,15 @@ void InstanceCache::insert(std::string_view instance, std::string_view client,
     index_.emplace(order_.front().instance, order_.begin());
 }
 
+bool InstanceCache::claim_header(std::string_view instance) {
+    const auto found = index_.find(instance);
+    if (found == index_.end() || found->second->header_claimed) {
+        return false;
+    }
+    found->second->header_claimed = true;
+    return true;
+}
+
 void InstanceCache::erase(Order::iterator entry) {
     index_.erase(entry->instance);
     order_.erase(entry);

@@ -41,6 +41,11 @@ class InstanceCache {
     void insert(std::string_view instance, std::string_view client, std::string_view helo,
                 const Facts& facts, Clock::time_point now);
 
+    // True exactly once per remembered message: the first caller may add the
+    // message's Authentication-Results header, later ones must not. False
+    // when the message is not remembered.
+    bool claim_header(std::string_view instance);
+
     [[nodiscard]] std::size_t size() const { return index_.size(); }
 
   private:
@@ -50,6 +55,7 @@ class InstanceCache {
         std::string helo;
         Facts facts;
         Clock::time_point expires;
+        bool header_claimed = false;
     };
     using Order = std::list<Entry>;  // most recently used first
 

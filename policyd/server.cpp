@@ -8,6 +8,7 @@
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
 #include <spdlog/spdlog.h>
 
+#include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -29,6 +30,7 @@
 #include <utility>
 
 #include "policyd/assessment.hpp"
+#include "policyd/auth_results.hpp"
 #include "policyd/decision_log.hpp"
 #include "policyd/instance_cache.hpp"
 #include "policyd/protocol.hpp"
@@ -216,6 +218,7 @@ struct Server::Impl {
         std::string reply;
         std::array<char, 8192> chunk{};
         Request request;
+        SmtpSession smtp;
         for (;;) {
             // Answer every complete request already buffered, in order.
             for (;;) {
@@ -230,7 +233,7 @@ struct Server::Impl {
                 }
                 buffer.erase(0, parsed.consumed);
                 reply.clear();
-                if (!co_await answer(request, peer, reply)) {
+                if (!co_await answer(request, peer, smtp, reply)) {
                     co_return;
                 }
                 watchdog.arm(out, read_timeout);
@@ -273,7 +276,17 @@ struct Server::Impl {
 
     // Assesses one request and writes its reply line into `reply`. Returns
     // false (after logging) when the request must get no reply.
-    awaitable<bool> answer(const Request& request, const std::string& peer, std::string& reply) {
+    // What one policy connection last saw of the SMTP session it is asked
+    // about. smtpd keeps its policy connection across SMTP sessions, so a
+    // session is (client address, client port).
+    struct SmtpSession {
+        std::string client;
+        std::string port;
+        std::string helo;
+    };
+
+    awaitable<bool> answer(const Request& request, const std::string& peer, SmtpSession& smtp,
+                           std::string& reply) {
         const auto started = Clock::now();
         // The snapshot this request is decided with, whatever reloads happen
         // while its lookups are in flight.
@@ -300,6 +313,12 @@ struct Server::Impl {
             facts = co_await async_assess(assessor, *client, helo, use_awaitable);
             instances.insert(instance, client_text, helo, facts, Clock::now());
         }
+        const std::string_view client_port = request.get(Attr::client_port);
+        facts.helo_changed = smtp.client == client_text && smtp.port == client_port &&
+                             !client_port.empty() && smtp.helo != helo;
+        smtp.client = client_text;
+        smtp.port = client_port;
+        smtp.helo = helo;
         const rules::Evidence evidence{request, facts, client};
         rules::Decision decision = snapshot->rules->evaluate(evidence);
         // While the upstream is down, the admin may prefer mail to flow over
@@ -308,6 +327,13 @@ struct Server::Impl {
         if (outage && facts.iprev == Iprev::temperror && snapshot->outage_action) {
             decision.rule_id = "outage";
             decision.action = snapshot->outage_action->expand(evidence, decision.rule_id);
+        }
+        // Once per message, tell content filters what iprev found, when
+        // the rules have no objection.
+        const std::string& authserv_id = snapshot->settings.authserv_id;
+        if (!authserv_id.empty() && boost::iequals(decision.action, "DUNNO") &&
+            instances.claim_header(instance)) {
+            decision.action = authentication_results_action(authserv_id, facts, *client);
         }
         format_reply(decision.action, reply);
         const double elapsed_ms =

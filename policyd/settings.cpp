@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "policyd/address.hpp"
+#include "policyd/auth_results.hpp"
 #include "policyd/protocol.hpp"
 #include "resolver/resolver.hpp"
 #include "rules/action.hpp"
@@ -123,6 +124,11 @@ const Setting kSettings[] = {
      "for every request; 0 = never."},
     {"cache", "max_waiters", &Settings::max_waiters, 1, 100000, "", false,
      "Requests that may wait on one lookup already in flight; more get temperror at once."},
+    {"headers", "authserv_id", &Settings::authserv_id, 0, 0, "", true,
+     "When set (e.g. your MX host name), the first request of each message that the rules let "
+     "through with DUNNO is answered with PREPEND Authentication-Results: <authserv_id>; "
+     "iprev=<result> policy.iprev=<client> (RFC 8601), once per message, for content filters "
+     "downstream. Needs daemon.instance_cache_size > 0."},
     {"log", "level", &Settings::log_level, 0, 0, "debug|info|warning|error", true,
      "Least severe messages logged; decisions are logged at info."},
 };
@@ -280,6 +286,10 @@ void validate(const Settings& settings, std::string_view file, std::vector<std::
         if (!valid_forwarder(text)) {
             errors.push_back(prefix + "resolver.forwarders: \"" + text + "\" is not IP or IP@PORT");
         }
+    }
+    if (!settings.authserv_id.empty() && !valid_authserv_id(settings.authserv_id)) {
+        errors.push_back(prefix + "headers.authserv_id: \"" + settings.authserv_id +
+                         "\" is not a host name");
     }
     if (settings.cache_min_ttl_s > settings.cache_max_ttl_s) {
         errors.push_back(prefix + "cache.min_ttl_s is larger than cache.max_ttl_s");

@@ -71,6 +71,8 @@ struct Settings {
     std::int64_t outage_threshold_percent = 50;
     std::int64_t outage_min_lookups = 10;
     std::string outage_action;
+    // [headers]
+    std::string authserv_id;
     // [log]
     std::string log_level = "info";
 

@@ -906,6 +906,33 @@ def explain_shows_answers_facts_rules_and_action(ctx: Context) -> None:
     check_equal(result.returncode, 64, "explain with a bad address")
 
 
+@runner.test
+def authentication_results_once_per_message_and_helo_change_noted(ctx: Context) -> None:
+    config = write_config(ctx, "headers", policy_text() + '\n[headers]\nauthserv_id = "mx.example.test"\n')
+    first, instance = policy_request("127.0.0.2", "good.example.test", client_port="40001")
+    second, _ = policy_request("127.0.0.2", "good.example.test", client_port="40001",
+                               instance=instance, recipient="other@example.test")
+    rejected, _ = policy_request("127.0.0.3", "good.example.test", client_port="40002")
+    # Same SMTP session (address and port), new HELO: noted.
+    changed, changed_instance = policy_request("127.0.0.3", "mail.example.test",
+                                               client_port="40002")
+    with own_daemon(ctx, "headers", config) as daemon:
+        mark = daemon.log.mark()
+        with PolicyClient(daemon.endpoint("inet:127.0.0.1:")) as client:
+            check_equal(
+                client.ask(first),
+                "action=PREPEND Authentication-Results: mx.example.test; iprev=pass "
+                "policy.iprev=127.0.0.2 (good.example.test)",
+                "first request of a message",
+            )
+            check_equal(client.ask(second), "action=DUNNO", "second request of the same message")
+            check_equal(client.ask(rejected), NO_PTR, "a rejection is never replaced")
+            client.ask(changed)
+        lines = daemon.wait_log_count(r" decision ", 4, mark)
+        check_equal([parse_decision(l).get("helo_changed") for l in lines],
+                    ["no", "no", "no", "yes"], "helo_changed per request")
+
+
 def main() -> int:
     started = time.monotonic()
     binary = binary_from_argv()
