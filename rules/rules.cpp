@@ -4,8 +4,14 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <deque>
+#include <filesystem>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -85,11 +91,13 @@ struct NameSet {
     }
 };
 
-// Mail addresses: "user@domain", "@domain", "user@", "<>".
+// Mail addresses: "user@domain", "@domain" (that domain only), "@.domain"
+// (any domain below it), "user@", "<>".
 struct AddressSet {
     bool null_address = false;
     ISet exact;
     ISet domains;
+    NameSet domain_suffixes;  // only its suffixes are used
     ISet locals;
 
     [[nodiscard]] bool matches(std::string_view address) const {
@@ -105,8 +113,10 @@ struct AddressSet {
             // "RCPT TO:<postmaster>" arrives without a domain (RFC 5321 §4.5.1).
             return locals.find(address) != locals.end();
         }
-        return domains.find(strip_trailing_dot(address.substr(at + 1))) != domains.end() ||
-               locals.find(address.substr(0, at)) != locals.end();
+        const std::string_view domain = strip_trailing_dot(address.substr(at + 1));
+        return domains.find(domain) != domains.end() ||
+               locals.find(address.substr(0, at)) != locals.end() ||
+               domain_suffixes.matches(domain);
     }
 };
 
@@ -180,9 +190,21 @@ unsigned bit(Enum value) {
     return 1U << static_cast<unsigned>(value);
 }
 
+// A TCP port attribute ("25"), nullopt unless it is a plain decimal 1..65535.
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+    unsigned value = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc() || ptr != end || value == 0 || value > 65535) {
+        return std::nullopt;
+    }
+    return static_cast<std::uint16_t>(value);
+}
+
 struct Rule {
     std::string id;
     unsigned line = 0;
+    Mode mode = Mode::enforce;
     ActionTemplate action;
 
     // Enumerated facts as bit masks; 0 = no condition (empty lists are refused).
@@ -198,6 +220,9 @@ struct Rule {
 
     Sasl sasl = Sasl::any;
     std::set<std::string, std::less<>> sasl_users;  // exact, case-sensitive
+
+    std::set<std::string, std::less<>> policy_context;  // exact, case-sensitive; empty = any
+    std::vector<std::uint16_t> server_port;             // empty = any
 
     std::optional<CidrSet> client_address;
     std::optional<NameSet> helo_name;
@@ -247,6 +272,17 @@ struct Rule {
             const auto index = protocol_state_index(request.get(Attr::protocol_state));
             if (!index || (protocol_state & (1U << *index)) == 0) {
                 return "protocol_state";
+            }
+        }
+        if (!policy_context.empty() &&
+            policy_context.find(request.get(Attr::policy_context)) == policy_context.end()) {
+            return "policy_context";
+        }
+        if (!server_port.empty()) {
+            const auto port = parse_port(request.get(Attr::server_port));
+            if (!port ||
+                std::find(server_port.begin(), server_port.end(), *port) == server_port.end()) {
+                return "server_port";
             }
         }
         if (!sasl_matches(request.get(Attr::sasl_username))) {
@@ -301,25 +337,79 @@ struct Rule {
 
 }  // namespace
 
+namespace {
+
+struct Counter {
+    std::atomic<std::uint64_t> decided{0};
+    std::atomic<std::uint64_t> shadow_matched{0};
+};
+
+}  // namespace
+
 struct RuleTable::Impl {
     std::vector<Rule> rules;
     ActionTemplate default_action;
+    bool dry_run = false;
+    // rules.size() + 1 entries, the last for the default. Allocated once the
+    // rules are final; the pointee is mutable through a const Impl.
+    std::unique_ptr<Counter[]> counters;
 };
 
 Decision RuleTable::evaluate(const Evidence& evidence) const {
-    for (const auto& rule : impl_->rules) {
-        if (rule.matches(evidence)) {
-            return Decision{rule.id, rule.action.expand(evidence, rule.id)};
+    const auto& impl = *impl_;
+    Decision decision;
+    decision.dry_run = impl.dry_run;
+    const auto count = [&](std::size_t index) {
+        auto& counter = impl.counters[index];
+        (impl.dry_run ? counter.shadow_matched : counter.decided)
+            .fetch_add(1, std::memory_order_relaxed);
+    };
+    for (std::size_t i = 0; i < impl.rules.size(); ++i) {
+        const auto& rule = impl.rules[i];
+        if (!rule.matches(evidence)) {
+            continue;
         }
+        if (rule.mode == Mode::shadow) {
+            decision.shadow.push_back({rule.id, rule.action.expand(evidence, rule.id)});
+            impl.counters[i].shadow_matched.fetch_add(1, std::memory_order_relaxed);
+            continue;
+        }
+        decision.rule_id = rule.id;
+        decision.action = rule.action.expand(evidence, rule.id);
+        count(i);
+        return decision;
     }
-    return Decision{"default", impl_->default_action.expand(evidence, "default")};
+    decision.rule_id = "default";
+    decision.action = impl.default_action.expand(evidence, "default");
+    count(impl.rules.size());
+    return decision;
+}
+
+bool RuleTable::dry_run() const {
+    return impl_->dry_run;
+}
+
+std::vector<RuleCounters> RuleTable::counters() const {
+    std::vector<RuleCounters> out;
+    out.reserve(impl_->rules.size() + 1);
+    const auto read = [&](std::string id, std::size_t index) {
+        const auto& counter = impl_->counters[index];
+        out.push_back(RuleCounters{std::move(id), counter.decided.load(std::memory_order_relaxed),
+                                   counter.shadow_matched.load(std::memory_order_relaxed)});
+    };
+    for (std::size_t i = 0; i < impl_->rules.size(); ++i) {
+        read(impl_->rules[i].id, i);
+    }
+    read("default", impl_->rules.size());
+    return out;
 }
 
 std::vector<RuleTrace> RuleTable::trace(const Evidence& evidence) const {
     std::vector<RuleTrace> traces;
     traces.reserve(impl_->rules.size());
     for (const auto& rule : impl_->rules) {
-        traces.push_back(RuleTrace{rule.id, rule.line, rule.failing_condition(evidence)});
+        traces.push_back(
+            RuleTrace{rule.id, rule.line, rule.failing_condition(evidence), rule.mode});
     }
     return traces;
 }
@@ -373,19 +463,81 @@ std::string_view type_name(const toml::node& node) {
 constexpr std::size_t kMaxIdBytes = 64;
 constexpr std::size_t kMaxPatternBytes = 1000;
 
+// A list file is read whole, so it is bounded as a whole.
+constexpr std::size_t kMaxListFileBytes = std::size_t{16} << 20;
+constexpr std::string_view kFilePrefix = "file:";
+
+// One pattern, from the rule file or from a list file it names.
 struct Item {
-    std::string_view text;
-    const toml::source_region* source;
+    std::string text;
+    const toml::source_region* source;  // in the rule file (for a list file: its "file:" entry)
+    const std::string* file;            // the list file it came from, or nullptr
+    unsigned line;                      // its line in that list file
 };
+
+// The whole file, or why not (errno text, or a bound exceeded).
+std::string read_whole_file(const std::filesystem::path& path, std::string& contents) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        return "it is a directory";
+    }
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) {
+        return std::strerror(errno);
+    }
+    std::string why;
+    std::array<char, 65536> buffer{};
+    for (;;) {
+        const std::size_t got = std::fread(buffer.data(), 1, buffer.size(), file);
+        contents.append(buffer.data(), got);
+        if (contents.size() > kMaxListFileBytes) {
+            why = "it is larger than " + std::to_string(kMaxListFileBytes) + " bytes";
+            break;
+        }
+        if (got < buffer.size()) {
+            if (std::ferror(file) != 0) {
+                why = std::strerror(errno);
+            }
+            break;
+        }
+    }
+    (void)std::fclose(file);  // read-only: nothing is lost on a failed close
+    return why;
+}
+
+std::string_view trim(std::string_view text) {
+    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+    while (!text.empty() && space(text.front())) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && space(text.back())) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
 
 class Loader {
   public:
     Loader(std::string_view source_name, std::vector<std::string>& errors)
-        : source_name_(source_name), errors_(errors) {}
+        : source_name_(source_name),
+          base_dir_(std::filesystem::path(std::string(source_name)).parent_path()),
+          errors_(errors) {}
 
     void error(const toml::source_region& where, std::string_view message) {
-        std::string line =
-            std::string(source_name_) + ":" + std::to_string(where.begin.line) + ": ";
+        error_at(source_name_, where.begin.line, message);
+    }
+
+    // At the item's line: in its list file if it came from one.
+    void error(const Item& item, std::string_view message) {
+        if (item.file != nullptr) {
+            error_at(*item.file, item.line, message);
+        } else {
+            error(*item.source, message);
+        }
+    }
+
+    void error_at(std::string_view file, unsigned line_number, std::string_view message) {
+        std::string line = std::string(file) + ":" + std::to_string(line_number) + ": ";
         if (!rule_id_.empty()) {
             line += "rule \"" + rule_id_ + "\": ";
         }
@@ -394,14 +546,143 @@ class Loader {
         ++count_;
     }
 
+    // strings(), with each "file:path" replaced by the patterns listed in
+    // that file: one a line, blank lines and lines starting with # skipped,
+    // a relative path taken from the rule file's directory. An empty list
+    // file is allowed (an allowlist nobody is on yet): it adds nothing.
+    std::optional<std::vector<Item>> patterns(std::string_view key, const toml::node& node) {
+        auto items = strings(key, node);
+        if (!items) {
+            return std::nullopt;
+        }
+        std::vector<Item> out;
+        for (auto& item : *items) {
+            if (std::string_view(item.text).substr(0, kFilePrefix.size()) == kFilePrefix) {
+                read_list_file(key, item, out);
+            } else {
+                out.push_back(std::move(item));
+            }
+        }
+        return out;
+    }
+
     [[nodiscard]] std::size_t count() const { return count_; }
     void set_rule(std::string id) { rule_id_ = std::move(id); }
+
+    void read_list_file(std::string_view key, const Item& item, std::vector<Item>& out) {
+        const std::string_view name = std::string_view(item.text).substr(kFilePrefix.size());
+        if (name.empty()) {
+            error(item, std::string(key) + ": \"file:\" needs a path");
+            return;
+        }
+        std::filesystem::path path{std::string(name)};
+        if (path.is_relative()) {
+            path = base_dir_ / path;
+        }
+        std::string contents;
+        if (const auto why = read_whole_file(path, contents); !why.empty()) {
+            error(item, std::string(key) + ": cannot read list file \"" + printable(path.string()) +
+                            "\": " + why);
+            return;
+        }
+        // Items point at this name; a deque never moves its elements.
+        const std::string* file = &list_files_.emplace_back(path.string());
+        unsigned line_number = 0;
+        std::size_t pos = 0;
+        while (pos < contents.size()) {
+            auto end = contents.find('\n', pos);
+            if (end == std::string::npos) {
+                end = contents.size();
+            }
+            const std::string_view line = trim(std::string_view(contents).substr(pos, end - pos));
+            pos = end + 1;
+            ++line_number;
+            if (line.empty() || line.front() == '#') {
+                continue;
+            }
+            if (line.substr(0, kFilePrefix.size()) == kFilePrefix) {
+                error_at(*file, line_number,
+                         std::string(key) + ": a list file cannot name another (\"file:\")");
+                continue;
+            }
+            out.push_back(Item{std::string(line), item.source, file, line_number});
+        }
+    }
+
+    void read_policy_context(const toml::node& node, Rule& rule) {
+        const auto items = strings("policy_context", node);
+        if (!items) {
+            return;
+        }
+        for (const auto& item : *items) {
+            const std::string_view text = item.text;
+            if (text.empty() || text.size() > kMaxPatternBytes ||
+                std::any_of(text.begin(), text.end(), [](char c) {
+                    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+                })) {
+                error(item, "policy_context: \"" + printable(text) +
+                                "\" is not a policy_context value (non-empty, no control "
+                                "characters)");
+                continue;
+            }
+            rule.policy_context.emplace(text);
+        }
+    }
+
+    void read_server_port(const toml::node& node, Rule& rule) {
+        const auto add = [&](const toml::node& element) {
+            const auto* value = element.as_integer();
+            if (value == nullptr) {
+                error(element.source(),
+                      "server_port must list integers, not " + std::string(type_name(element)));
+                return;
+            }
+            if (value->get() < 1 || value->get() > 65535) {
+                error(element.source(),
+                      "server_port: " + std::to_string(value->get()) + " is not a port (1-65535)");
+                return;
+            }
+            rule.server_port.push_back(static_cast<std::uint16_t>(value->get()));
+        };
+        if (node.is_integer()) {
+            add(node);
+            return;
+        }
+        const auto* array = node.as_array();
+        if (array == nullptr) {
+            error(node.source(), "server_port must be an integer or a list of integers, not " +
+                                     std::string(type_name(node)));
+            return;
+        }
+        if (array->empty()) {
+            error(node.source(), "server_port is an empty list (it could never match)");
+            return;
+        }
+        for (const auto& element : *array) {
+            add(element);
+        }
+    }
+
+    void read_mode(const toml::node& node, Rule& rule) {
+        const auto* value = node.as_string();
+        const std::string word = value == nullptr ? "" : to_lower(value->get());
+        if (word == "enforce") {
+            rule.mode = Mode::enforce;
+        } else if (word == "shadow") {
+            rule.mode = Mode::shadow;
+        } else if (value == nullptr) {
+            error(node.source(), "mode must be a string, not " + std::string(type_name(node)));
+        } else {
+            error(node.source(), "mode: unknown value \"" + printable(value->get()) +
+                                     "\" (allowed: enforce, shadow)");
+        }
+    }
 
     // A string or a non-empty list of strings; nullopt (error reported) otherwise.
     std::optional<std::vector<Item>> strings(std::string_view key, const toml::node& node) {
         std::vector<Item> items;
         if (const auto* value = node.as_string()) {
-            items.push_back({value->get(), &node.source()});
+            items.push_back({value->get(), &node.source(), nullptr, 0});
             return items;
         }
         const auto* array = node.as_array();
@@ -417,7 +698,7 @@ class Loader {
         bool ok = true;
         for (const auto& element : *array) {
             if (const auto* value = element.as_string()) {
-                items.push_back({value->get(), &element.source()});
+                items.push_back({value->get(), &element.source(), nullptr, 0});
             } else {
                 error(element.source(), std::string(key) + " must list strings, not " +
                                             std::string(type_name(element)));
@@ -444,8 +725,8 @@ class Loader {
                 allowed += (i == 0 ? "" : ", ");
                 allowed += policyd::to_string(static_cast<Enum>(i));
             }
-            error(*item.source, std::string(key) + ": unknown value \"" + printable(item.text) +
-                                    "\" (allowed: " + allowed + ")");
+            error(item, std::string(key) + ": unknown value \"" + printable(item.text) +
+                            "\" (allowed: " + allowed + ")");
         }
     }
 
@@ -464,27 +745,27 @@ class Loader {
                 allowed += (allowed.empty() ? "" : ", ");
                 allowed += state;
             }
-            error(*item.source, "protocol_state: unknown value \"" + printable(item.text) +
-                                    "\" (allowed: " + allowed + ")");
+            error(item, "protocol_state: unknown value \"" + printable(item.text) +
+                            "\" (allowed: " + allowed + ")");
         }
     }
 
     void read_cidrs(const toml::node& node, std::optional<CidrSet>& out) {
-        const auto items = strings("client_address", node);
+        const auto items = patterns("client_address", node);
         if (!items) {
             return;
         }
         CidrSet set;
         for (const auto& item : *items) {
             if (auto why = add_cidr(item.text, set); !why.empty()) {
-                error(*item.source, "client_address: " + why);
+                error(item, "client_address: " + why);
             }
         }
         out = std::move(set);
     }
 
     void read_names(std::string_view key, const toml::node& node, std::optional<NameSet>& out) {
-        const auto items = strings(key, node);
+        const auto items = patterns(key, node);
         if (!items) {
             return;
         }
@@ -496,8 +777,8 @@ class Loader {
                 name.remove_prefix(1);
             }
             if (!valid_name(name)) {
-                error(*item.source, std::string(key) + ": \"" + printable(item.text) +
-                                        "\" is not a host name or .domain suffix");
+                error(item, std::string(key) + ": \"" + printable(item.text) +
+                                "\" is not a host name or .domain suffix");
                 continue;
             }
             if (suffix) {
@@ -511,7 +792,7 @@ class Loader {
 
     void read_addresses(std::string_view key, const toml::node& node,
                         std::optional<AddressSet>& out) {
-        const auto items = strings(key, node);
+        const auto items = patterns(key, node);
         if (!items) {
             return;
         }
@@ -525,9 +806,17 @@ class Loader {
                 set.null_address = true;
             } else if (bad_bytes || at == std::string_view::npos || text.size() == 1 ||
                        text.size() > kMaxPatternBytes) {
-                error(*item.source, std::string(key) + ": \"" + printable(text) +
-                                        "\" is not an address pattern (user@domain, @domain, "
-                                        "user@ or <>)");
+                error(item, std::string(key) + ": \"" + printable(text) +
+                                "\" is not an address pattern (user@domain, @domain, "
+                                "@.domain, user@ or <>)");
+            } else if (at == 0 && text[1] == '.') {
+                const std::string_view suffix = strip_trailing_dot(text.substr(2));
+                if (valid_name(suffix)) {
+                    set.domain_suffixes.suffixes.insert("." + to_lower(suffix));
+                } else {
+                    error(item, std::string(key) + ": \"" + printable(text) +
+                                    "\" is not a @.domain suffix");
+                }
             } else if (at == 0) {
                 set.domains.insert(to_lower(strip_trailing_dot(text.substr(1))));
             } else if (at + 1 == text.size()) {
@@ -549,15 +838,15 @@ class Loader {
         options.set_case_sensitive(false);  // like Postfix regexp tables
         for (const auto& item : *items) {
             if (item.text.size() > kMaxPatternBytes) {
-                error(*item.source, std::string(key) + ": the regex is longer than " +
-                                        std::to_string(kMaxPatternBytes) + " bytes");
+                error(item, std::string(key) + ": the regex is longer than " +
+                                std::to_string(kMaxPatternBytes) + " bytes");
                 continue;
             }
             auto re = std::make_unique<const RE2>(
                 re2::StringPiece(item.text.data(), item.text.size()), options);
             if (!re->ok()) {
-                error(*item.source, std::string(key) + ": bad regex \"" + printable(item.text) +
-                                        "\": " + re->error());
+                error(item, std::string(key) + ": bad regex \"" + printable(item.text) +
+                                "\": " + re->error());
                 continue;
             }
             out.push_back(std::move(re));
@@ -580,7 +869,7 @@ class Loader {
         }
         for (const auto& item : *items) {
             if (item.text.empty()) {
-                error(*item.source,
+                error(item,
                       "sasl_username: an empty user name (use false for "
                       "unauthenticated clients)");
                 continue;
@@ -701,6 +990,8 @@ class Loader {
     }
 
     std::string_view source_name_;
+    std::filesystem::path base_dir_;
+    std::deque<std::string> list_files_;  // names of the list files read, for Item::file
     std::vector<std::string>& errors_;
     std::string rule_id_;
     std::size_t count_ = 0;
@@ -717,8 +1008,9 @@ bool valid_id(std::string_view id) {
     return std::all_of(id.begin() + 1, id.end(), [&](char c) { return ok(c, false); });
 }
 
-constexpr std::array<std::string_view, 21> kRuleKeys{"id",
+constexpr std::array<std::string_view, 24> kRuleKeys{"id",
                                                      "action",
+                                                     "mode",
                                                      "iprev",
                                                      "helo_syntax",
                                                      "helo_literal",
@@ -737,7 +1029,9 @@ constexpr std::array<std::string_view, 21> kRuleKeys{"id",
                                                      "sender_regex",
                                                      "recipient_regex",
                                                      "sasl_username",
-                                                     "protocol_state"};
+                                                     "protocol_state",
+                                                     "policy_context",
+                                                     "server_port"};
 
 std::string rule_keys() {
     std::string list;
@@ -793,6 +1087,12 @@ ReadRule read_rule(Loader& loader, const toml::table& table) {
                 rule.action = std::move(*action);
             }
             has_action = true;
+        } else if (name == "mode") {
+            loader.read_mode(node, rule);
+        } else if (name == "policy_context") {
+            loader.read_policy_context(node, rule);
+        } else if (name == "server_port") {
+            loader.read_server_port(node, rule);
         } else if (name == "iprev") {
             loader.read_enum<policyd::Iprev, 4>(name, node, policyd::parse_iprev, rule.iprev);
         } else if (name == "helo_syntax") {
@@ -865,9 +1165,17 @@ std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_v
                         impl->default_action = std::move(*action);
                         default_set = true;
                     }
+                } else if (key.str() == "dry_run") {
+                    if (const auto* flag = node.as_boolean()) {
+                        impl->dry_run = flag->get();
+                    } else {
+                        loader.error(node.source(), "dry_run must be true or false, not " +
+                                                        std::string(type_name(node)));
+                    }
                 } else {
-                    loader.error(key.source(), "unknown key \"" + Loader::printable(key.str()) +
-                                                   "\" in [policy] (known: default_action)");
+                    loader.error(key.source(),
+                                 "unknown key \"" + Loader::printable(key.str()) +
+                                     "\" in [policy] (known: default_action, dry_run)");
                 }
             }
         } else {
@@ -915,6 +1223,7 @@ std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_v
     if (loader.count() != 0) {
         return std::nullopt;
     }
+    impl->counters = std::make_unique<Counter[]>(impl->rules.size() + 1);
     return RuleTable(std::move(impl));
 }
 

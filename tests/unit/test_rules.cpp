@@ -1,6 +1,11 @@
 // Unit tests of rules/: loading rule tables from TOML text and evaluating
 // them against hand-built requests and facts (pure logic, no DNS).
+#include <unistd.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -20,9 +25,10 @@ std::string joined(const std::vector<std::string>& errors) {
     return out;
 }
 
-std::optional<rules::RuleTable> try_load(std::string_view text, std::vector<std::string>& errors) {
-    const toml::table root = toml::parse(text, std::string_view("rules.toml"));
-    return rules::parse_rule_table(root, "rules.toml", errors);
+std::optional<rules::RuleTable> try_load(std::string_view text, std::vector<std::string>& errors,
+                                         const std::string& source_name = "rules.toml") {
+    const toml::table root = toml::parse(text, std::string_view(source_name));
+    return rules::parse_rule_table(root, source_name, errors);
 }
 
 rules::RuleTable load(std::string_view text) {
@@ -557,4 +563,424 @@ action = "DUNNO"
     CHECK(table.evaluate(env.evidence()).rule_id == "signed-helo");
     env.facts.helo_dnssec = policyd::Dnssec::insecure;
     CHECK(table.evaluate(env.evidence()).rule_id == "default");
+}
+
+TEST_CASE("a shadow rule is recorded and does not decide", "[rules][shadow]") {
+    const auto table = load(R"(
+[[rule]]
+id = "try-strict-helo"
+mode = "shadow"
+helo_syntax = "fqdn"
+action = "550 5.7.1 would reject {helo_name}"
+
+[[rule]]
+id = "try-other"
+mode = "shadow"
+iprev = "fail"
+action = "REJECT"
+
+[[rule]]
+id = "no-ptr"
+mode = "enforce"
+iprev = ["pass", "permerror"]
+action = "DEFER {rule}"
+
+[[rule]]
+id = "after"
+mode = "shadow"
+action = "WARN never reached"
+)");
+    Env env;
+    SECTION("a shadow match, then an enforce rule decides") {
+        const auto decision = table.evaluate(env.evidence());
+        CHECK(decision.rule_id == "no-ptr");
+        CHECK(decision.action == "DEFER no-ptr");
+        CHECK(decision.answer() == "DEFER no-ptr");
+        CHECK_FALSE(decision.dry_run);
+        REQUIRE(decision.shadow.size() == 1);  // try-other did not match, "after" not reached
+        CHECK(decision.shadow[0].rule_id == "try-strict-helo");
+        CHECK(decision.shadow[0].action == "550 5.7.1 would reject mail.example.com");
+    }
+    SECTION("shadow matches only: the default decides, shadows kept in order") {
+        env.facts.iprev = policyd::Iprev::fail;
+        const auto decision = table.evaluate(env.evidence());
+        CHECK(decision.rule_id == "default");
+        CHECK(decision.answer() == "DUNNO");
+        REQUIRE(decision.shadow.size() == 3);
+        CHECK(decision.shadow[0].rule_id == "try-strict-helo");
+        CHECK(decision.shadow[1].rule_id == "try-other");
+        CHECK(decision.shadow[2].rule_id == "after");
+    }
+    SECTION("no shadow match: nothing recorded") {
+        env.facts.helo_syntax = policyd::HeloSyntax::invalid;
+        const auto decision = table.evaluate(env.evidence());
+        CHECK(decision.rule_id == "no-ptr");
+        CHECK(decision.shadow.empty());
+    }
+    SECTION("trace shows the mode") {
+        const auto traces = table.trace(env.evidence());
+        REQUIRE(traces.size() == 4);
+        CHECK(traces[0].mode == rules::Mode::shadow);
+        CHECK(traces[2].mode == rules::Mode::enforce);
+    }
+}
+
+TEST_CASE("dry-run answers DUNNO and says what would have been done", "[rules][shadow]") {
+    const auto table = load(R"(
+[policy]
+dry_run = true
+default_action = "WARN default"
+
+[[rule]]
+id = "watch"
+mode = "shadow"
+action = "INFO watched"
+
+[[rule]]
+id = "reject-fail"
+iprev = "fail"
+action = "550 5.7.25 {client_address} failed FCrDNS"
+)");
+    CHECK(table.dry_run());
+    Env env;
+    env.facts.iprev = policyd::Iprev::fail;
+    auto decision = table.evaluate(env.evidence());
+    CHECK(decision.dry_run);
+    CHECK(decision.answer() == "DUNNO");
+    CHECK(decision.rule_id == "reject-fail");
+    CHECK(decision.action == "550 5.7.25 192.0.2.10 failed FCrDNS");
+    REQUIRE(decision.shadow.size() == 1);
+    CHECK(decision.shadow[0].rule_id == "watch");
+
+    env.facts.iprev = policyd::Iprev::pass;
+    decision = table.evaluate(env.evidence());
+    CHECK(decision.answer() == "DUNNO");
+    CHECK(decision.rule_id == "default");
+    CHECK(decision.action == "WARN default");
+
+    // Not in dry-run unless asked.
+    CHECK_FALSE(load("[policy]\ndry_run = false\n").dry_run());
+    CHECK_FALSE(load("").dry_run());
+}
+
+TEST_CASE("hit counters count decisions and shadow matches per table", "[rules][counters]") {
+    const std::string text = R"(
+[[rule]]
+id = "shadow-all"
+mode = "shadow"
+action = "INFO seen"
+
+[[rule]]
+id = "reject-fail"
+iprev = "fail"
+action = "REJECT"
+
+[[rule]]
+id = "never"
+iprev = "temperror"
+action = "DEFER"
+)";
+    const auto table = load(text);
+    const auto zero = table.counters();
+    REQUIRE(zero.size() == 4);
+    CHECK(zero[3].id == "default");
+    for (const auto& counter : zero) {
+        CHECK(counter.decided == 0);
+        CHECK(counter.shadow_matched == 0);
+    }
+
+    Env env;
+    for (int i = 0; i < 3; ++i) {
+        (void)table.evaluate(env.evidence());  // default
+    }
+    env.facts.iprev = policyd::Iprev::fail;
+    for (int i = 0; i < 2; ++i) {
+        (void)table.evaluate(env.evidence());  // reject-fail
+    }
+    (void)table.trace(env.evidence());  // trace counts nothing
+
+    const auto counters = table.counters();
+    REQUIRE(counters.size() == 4);
+    CHECK(counters[0].id == "shadow-all");
+    CHECK(counters[0].decided == 0);
+    CHECK(counters[0].shadow_matched == 5);
+    CHECK(counters[1].id == "reject-fail");
+    CHECK(counters[1].decided == 2);
+    CHECK(counters[1].shadow_matched == 0);
+    CHECK(counters[2].decided == 0);
+    CHECK(counters[3].id == "default");
+    CHECK(counters[3].decided == 3);
+
+    // A copy shares the counters; a reloaded table starts at zero.
+    const auto copy = table;  // NOLINT(performance-unnecessary-copy-initialization)
+    (void)copy.evaluate(env.evidence());
+    CHECK(table.counters()[1].decided == 3);
+    CHECK(load(text).counters()[1].decided == 0);
+
+    SECTION("dry-run: a would-be decision is a shadow match") {
+        const auto dry = load("[policy]\ndry_run = true\n" + text);
+        (void)dry.evaluate(env.evidence());
+        const auto c = dry.counters();
+        CHECK(c[1].decided == 0);
+        CHECK(c[1].shadow_matched == 1);
+    }
+}
+
+TEST_CASE("policy_context, server_port and sender domain suffixes", "[rules]") {
+    Env env;
+    SECTION("policy_context: exact and case-sensitive") {
+        const auto table = one_rule("policy_context = [\"submission\", \"mx-in\"]");
+        struct Case {
+            const char* value;
+            bool matches;
+        };
+        const Case cases[] = {{"submission", true},   {"mx-in", true}, {"Submission", false},
+                              {"submission2", false}, {"", false},     {"mx", false}};
+        for (const auto& c : cases) {
+            INFO(c.value);
+            env.request.set(Attr::policy_context, c.value);
+            CHECK((decide(table, env) == "r") == c.matches);
+            const auto traces = table.trace(env.evidence());
+            CHECK(traces[0].failed_key == (c.matches ? "" : "policy_context"));
+        }
+    }
+    SECTION("server_port: integer or list of integers") {
+        const auto table = one_rule("server_port = [25, 587]");
+        struct Case {
+            const char* value;
+            bool matches;
+        };
+        const Case cases[] = {{"25", true},  {"587", true},  {"465", false}, {"", false},
+                              {"025", true}, {"25x", false}, {"-25", false}, {"70000", false}};
+        for (const auto& c : cases) {
+            INFO(c.value);
+            env.request.set(Attr::server_port, c.value);
+            CHECK((decide(table, env) == "r") == c.matches);
+            CHECK(table.trace(env.evidence())[0].failed_key == (c.matches ? "" : "server_port"));
+        }
+        const auto single = one_rule("server_port = 465");
+        env.request.set(Attr::server_port, "465");
+        CHECK(decide(single, env) == "r");
+    }
+    SECTION("sender @.domain matches subdomains only, @domain that domain only") {
+        const auto table = one_rule("sender = [\"@.Example.com\", \"@example.org\"]");
+        struct Case {
+            const char* sender;
+            bool matches;
+        };
+        const Case cases[] = {
+            {"a@mail.example.com", true}, {"a@A.B.EXAMPLE.COM.", true}, {"a@example.com", false},
+            {"a@badexample.com", false},  {"a@example.org", true},      {"a@x.example.org", false},
+        };
+        for (const auto& c : cases) {
+            INFO(c.sender);
+            env.request.set(Attr::sender, c.sender);
+            CHECK((decide(table, env) == "r") == c.matches);
+            CHECK(table.trace(env.evidence())[0].failed_key == (c.matches ? "" : "sender"));
+        }
+    }
+}
+
+TEST_CASE("errors in the new keys name file:line", "[rules]") {
+    struct Case {
+        const char* name;
+        const char* toml;
+        const char* expected;
+        const char* detail;
+    };
+    const Case cases[] = {
+        {"bad mode", "[[rule]]\nid = \"a\"\naction = \"OK\"\nmode = \"audit\"\n",
+         "rules.toml:4: ", "mode: unknown value \"audit\" (allowed: enforce, shadow)"},
+        {"mode type", "[[rule]]\nid = \"a\"\naction = \"OK\"\nmode = true\n",
+         "rules.toml:4: ", "mode must be a string, not a boolean"},
+        {"dry_run type", "[policy]\ndry_run = \"yes\"\n",
+         "rules.toml:2: ", "dry_run must be true or false, not a string"},
+        {"port zero", "[[rule]]\nid = \"a\"\naction = \"OK\"\nserver_port = [25,\n 0]\n",
+         "rules.toml:5: ", "server_port: 0 is not a port (1-65535)"},
+        {"port too big", "[[rule]]\nid = \"a\"\naction = \"OK\"\nserver_port = 65536\n",
+         "rules.toml:4: ", "server_port: 65536 is not a port"},
+        {"port string", "[[rule]]\nid = \"a\"\naction = \"OK\"\nserver_port = \"25\"\n",
+         "rules.toml:4: ", "server_port must be an integer or a list of integers, not a string"},
+        {"port list of strings", "[[rule]]\nid = \"a\"\naction = \"OK\"\nserver_port = [\"25\"]\n",
+         "rules.toml:4: ", "server_port must list integers, not a string"},
+        {"port empty list", "[[rule]]\nid = \"a\"\naction = \"OK\"\nserver_port = []\n",
+         "rules.toml:4: ", "server_port is an empty list"},
+        {"empty policy_context", "[[rule]]\nid = \"a\"\naction = \"OK\"\npolicy_context = \"\"\n",
+         "rules.toml:4: ", "policy_context: \"\" is not a policy_context value"},
+        {"bad sender suffix", "[[rule]]\nid = \"a\"\naction = \"OK\"\nsender = \"@.\"\n",
+         "rules.toml:4: ", "sender: \"@.\" is not a @.domain suffix"},
+        {"file: without path", "[[rule]]\nid = \"a\"\naction = \"OK\"\nhelo_name = \"file:\"\n",
+         "rules.toml:4: ", "helo_name: \"file:\" needs a path"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        std::vector<std::string> errors;
+        const auto table = try_load(c.toml, errors);
+        CHECK_FALSE(table);
+        INFO(joined(errors));
+        REQUIRE(errors.size() == 1);
+        CHECK_THAT(errors.front(), Catch::StartsWith(c.expected));
+        CHECK_THAT(errors.front(), Catch::Contains(c.detail));
+    }
+}
+
+namespace {
+
+// A fresh directory for list files, removed at the end of the test.
+struct TempDir {
+    std::filesystem::path path;
+    TempDir() {
+        path = std::filesystem::temp_directory_path() /
+               ("rules-test-" + std::to_string(::getpid()) + "-" + std::to_string(next++));
+        std::filesystem::remove_all(path);
+        std::filesystem::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    TempDir(TempDir&&) = delete;
+    TempDir& operator=(TempDir&&) = delete;
+
+    std::string write(const std::string& name, const std::string& text) const {
+        const auto file = path / name;
+        std::ofstream(file) << text;
+        return file.string();
+    }
+    static inline int next = 0;
+};
+
+}  // namespace
+
+TEST_CASE("condition lists can be read from files", "[rules][files]") {
+    const TempDir dir;
+    const std::string rule_file = (dir.path / "rules.toml").string();
+    Env env;
+
+    SECTION("client_address from a relative and an absolute file, plus inline entries") {
+        dir.write("allow.cidr", "# office\n\n  198.51.100.0/24  \r\n2001:db8::/32\n");
+        const auto absolute = dir.write("more.cidr", "203.0.113.7\n");
+        std::vector<std::string> errors;
+        const auto table = try_load(
+            "[[rule]]\nid = \"r\"\naction = \"OK\"\nclient_address = [\"file:allow.cidr\", "
+            "\"file:" +
+                absolute + "\", \"192.0.2.1\"]\n",
+            errors, rule_file);
+        INFO(joined(errors));
+        REQUIRE(table);
+        struct Case {
+            const char* client;
+            bool matches;
+        };
+        const Case cases[] = {{"198.51.100.9", true}, {"2001:db8::25", true},
+                              {"203.0.113.7", true},  {"192.0.2.1", true},
+                              {"192.0.2.10", false},  {"203.0.113.8", false}};
+        for (const auto& c : cases) {
+            INFO(c.client);
+            env.set_client(c.client);
+            CHECK((decide(*table, env) == "r") == c.matches);
+            CHECK(table->trace(env.evidence())[0].failed_key ==
+                  (c.matches ? "" : "client_address"));
+        }
+    }
+    SECTION("names and addresses from files") {
+        dir.write("helo.txt", "mx.partner.test\n.trusted.test\n");
+        dir.write("ptr.txt", "# PTR suffixes\n.mail.example.com\nmail.example.com\n");
+        dir.write("senders.txt", "@.partner.test\nboss@example.com\n");
+        dir.write("rcpts.txt", "postmaster@\n");
+        std::vector<std::string> errors;
+        const auto table = try_load(R"(
+[[rule]]
+id = "helo"
+action = "OK"
+helo_name = "file:helo.txt"
+
+[[rule]]
+id = "ptr"
+action = "OK"
+ptr_name = ["file:ptr.txt"]
+sender = "file:senders.txt"
+
+[[rule]]
+id = "rcpt"
+action = "OK"
+recipient = "file:rcpts.txt"
+)",
+                                    errors, rule_file);
+        INFO(joined(errors));
+        REQUIRE(table);
+        CHECK(decide(*table, env) == "default");  // sender alice@example.com not listed
+        env.request.set(Attr::sender, "x@eu.partner.test");
+        CHECK(decide(*table, env) == "ptr");
+        env.request.set(Attr::helo_name, "a.trusted.test");
+        CHECK(decide(*table, env) == "helo");
+        env.request.set(Attr::helo_name, "other.test");
+        env.request.set(Attr::sender, "boss@example.org");
+        CHECK(table->trace(env.evidence())[1].failed_key == "sender");
+        env.request.set(Attr::recipient, "postmaster");
+        CHECK(decide(*table, env) == "rcpt");
+    }
+    SECTION("an empty list file adds nothing") {
+        dir.write("empty.txt", "# nobody yet\n");
+        std::vector<std::string> errors;
+        const auto table =
+            try_load("[[rule]]\nid = \"r\"\naction = \"OK\"\nsender = \"file:empty.txt\"\n", errors,
+                     rule_file);
+        REQUIRE(table);
+        CHECK(decide(*table, env) == "default");
+        CHECK(table->trace(env.evidence())[0].failed_key == "sender");
+    }
+    SECTION("a bad entry is reported at its line in the list file") {
+        const auto list = dir.write("allow.cidr", "# ok\n192.0.2.0/24\n\n10.0.0.1/8\nnot-an-ip\n");
+        std::vector<std::string> errors;
+        const auto table = try_load(
+            "[[rule]]\nid = \"r\"\naction = \"OK\"\nclient_address = \"file:allow.cidr\"\n", errors,
+            rule_file);
+        CHECK_FALSE(table);
+        INFO(joined(errors));
+        REQUIRE(errors.size() == 2);
+        CHECK_THAT(errors[0], Catch::StartsWith(list + ":4: rule \"r\": client_address: "));
+        CHECK_THAT(errors[0], Catch::Contains("host bits set"));
+        CHECK_THAT(errors[1], Catch::StartsWith(list + ":5: rule \"r\": client_address: "));
+        CHECK_THAT(errors[1], Catch::Contains("not an IP address"));
+    }
+    SECTION("bad names and nested file: lines are reported in the list file") {
+        const auto list = dir.write("names.txt", "good.example\nbad..name\nfile:other.txt\n");
+        std::vector<std::string> errors;
+        const auto table =
+            try_load("[[rule]]\nid = \"r\"\naction = \"OK\"\nhelo_name = \"file:names.txt\"\n",
+                     errors, rule_file);
+        CHECK_FALSE(table);
+        INFO(joined(errors));
+        REQUIRE(errors.size() == 2);
+        std::sort(errors.begin(), errors.end());  // nested file: lines are found first
+        CHECK_THAT(errors[0], Catch::StartsWith(list + ":2: "));
+        CHECK_THAT(errors[1], Catch::StartsWith(list + ":3: "));
+        CHECK_THAT(errors[1], Catch::Contains("cannot name another"));
+    }
+    SECTION("an unreadable list file is reported at the rule file's line") {
+        std::vector<std::string> errors;
+        const auto table = try_load(
+            "[[rule]]\nid = \"r\"\naction = \"OK\"\nsender = [\n  \"a@\",\n  "
+            "\"file:missing.txt\",\n]\n",
+            errors, rule_file);
+        CHECK_FALSE(table);
+        INFO(joined(errors));
+        REQUIRE(errors.size() == 1);
+        CHECK_THAT(errors[0], Catch::StartsWith(rule_file + ":6: rule \"r\": sender: cannot read "
+                                                            "list file \""));
+        CHECK_THAT(errors[0], Catch::Contains("missing.txt\": No such file or directory"));
+    }
+    SECTION("a directory is not a list file") {
+        std::filesystem::create_directories(dir.path / "sub");
+        std::vector<std::string> errors;
+        const auto table = try_load(
+            "[[rule]]\nid = \"r\"\naction = \"OK\"\nptr_name = \"file:sub\"\n", errors, rule_file);
+        CHECK_FALSE(table);
+        REQUIRE(errors.size() == 1);
+        CHECK_THAT(errors[0], Catch::StartsWith(rule_file + ":4: "));
+        CHECK_THAT(errors[0], Catch::Contains("is a directory"));
+    }
 }
