@@ -56,8 +56,19 @@ std::string format_decision(const DecisionRecord& record) {
     append_field(out, "facts", record.facts_source);
     append_field(out, "budget", facts.budget_exhausted ? "exhausted" : "ok");
     append_field(out, "dns_outage", record.dns_outage ? "yes" : "no");
-    append_field(out, "rule", record.rule_id);
-    append_field(out, "action", record.action);
+    append_field(out, "rule", record.decision.rule_id);
+    append_field(out, "action", record.decision.action);
+    if (record.decision.dry_run) {
+        append_field(out, "dry_run", "yes");
+        append_field(out, "answer", record.decision.answer());
+    }
+    if (!record.decision.shadow.empty()) {
+        std::string ids;
+        for (const auto& hit : record.decision.shadow) {
+            ids += (ids.empty() ? "" : ",") + hit.rule_id;
+        }
+        append_field(out, "shadow", ids);
+    }
     append_field(out, "protocol_state", request.get(Attr::protocol_state));
     append_field(out, "sender", request.get(Attr::sender));
     append_field(out, "recipient", request.get(Attr::recipient));

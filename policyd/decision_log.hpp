@@ -11,6 +11,7 @@
 
 #include "policyd/facts.hpp"
 #include "policyd/request.hpp"
+#include "rules/rules.hpp"
 
 namespace policyd {
 
@@ -19,16 +20,16 @@ struct DecisionRecord {
     const Facts& facts;
     std::string_view facts_source;  // "dns" (looked up now) or "instance" (this message's)
     bool dns_outage = false;        // the upstream was failing (resolver/upstream_health.hpp)
-    std::string_view rule_id;
-    std::string_view action;
+    const rules::Decision& decision;
     double elapsed_ms = 0;
 };
 
 // Keys, in order: client_address ptr verified iprev helo helo_syntax
 // helo_literal helo_forward helo_ptr_alignment generic_ptr iprev_dnssec
-// helo_dnssec helo_changed facts (dns|instance) budget
-// (ok|exhausted) dns_outage (no|yes) rule action protocol_state sender recipient queue_id instance
-// elapsed_ms.
+// helo_dnssec helo_changed facts (dns|instance) budget (ok|exhausted)
+// dns_outage (no|yes) rule action, then dry_run=yes answer=... in dry-run
+// mode and shadow=ID,ID when shadow rules matched, then protocol_state
+// sender recipient queue_id instance elapsed_ms.
 std::string format_decision(const DecisionRecord& record);
 
 // Appends ` key=value`, quoting and sanitising value as described above.

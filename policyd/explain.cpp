@@ -219,7 +219,8 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
         for (std::size_t i = 0; i < traces.size(); ++i) {
             const auto& rule = traces[i];
             out << (i == 0 ? "" : ",") << "{\"id\":" << quoted(rule.id) << ",\"line\":" << rule.line
-                << ",\"matched\":" << (rule.failed_key.empty() ? "true" : "false");
+                << ",\"matched\":" << (rule.failed_key.empty() ? "true" : "false") << ",\"mode\":\""
+                << (rule.mode == rules::Mode::shadow ? "shadow" : "enforce") << "\"";
             if (!rule.failed_key.empty()) {
                 out << ",\"failed\":" << quoted(rule.failed_key)
                     << ",\"observed\":" << quoted(sanitized(observed(rule.failed_key, evidence)));
@@ -227,7 +228,8 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
             out << "}";
         }
         out << "],\"rule\":" << quoted(decision.rule_id)
-            << ",\"action\":" << quoted(decision.action) << "}\n";
+            << ",\"action\":" << quoted(decision.action)
+            << ",\"answer\":" << quoted(decision.answer()) << "}\n";
         return 0;
     }
 
@@ -253,7 +255,9 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
     bool decided = false;
     for (const auto& rule : traces) {
         out << "  " << config.path << ":" << rule.line << " " << rule.id << ": ";
-        if (rule.failed_key.empty()) {
+        if (rule.failed_key.empty() && rule.mode == rules::Mode::shadow) {
+            out << "matches in shadow mode (logged and counted, does not decide)\n";
+        } else if (rule.failed_key.empty()) {
             out << (decided ? "would match, but an earlier rule decided" : "MATCHES") << "\n";
             decided = true;
         } else {
@@ -265,6 +269,10 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
         out << "  no rule matched: [policy] default_action\n";
     }
     out << "\nAction (rule " << decision.rule_id << "): " << decision.action << "\n";
+    if (decision.dry_run) {
+        out << "Dry run ([policy] dry_run = true): Postfix is answered " << decision.answer()
+            << "\n";
+    }
     return 0;
 }
 

@@ -134,6 +134,7 @@ struct Server::Impl {
     bool stopping = false;
     asio::signal_set stop_signals{io, SIGTERM, SIGINT};
     asio::signal_set reload_signals{io, SIGHUP};
+    asio::signal_set counter_signals{io, SIGUSR1};
 
     Impl(asio::io_context& context, std::shared_ptr<const Config> snapshot, Overrides given)
         : io(context),
@@ -331,18 +332,19 @@ struct Server::Impl {
         // Once per message, tell content filters what iprev found, when
         // the rules have no objection.
         const std::string& authserv_id = snapshot->settings.authserv_id;
-        if (!authserv_id.empty() && boost::iequals(decision.action, "DUNNO") &&
-            instances.claim_header(instance)) {
+        if (!authserv_id.empty() && !decision.dry_run &&
+            boost::iequals(decision.answer(), "DUNNO") && instances.claim_header(instance)) {
             decision.action = authentication_results_action(authserv_id, facts, *client);
         }
-        format_reply(decision.action, reply);
+        // In dry-run the table's choice is logged and DUNNO is sent.
+        format_reply(decision.answer(), reply);
         const double elapsed_ms =
             std::chrono::duration<double, std::milli>(Clock::now() - started).count();
         // Formatting the record costs more than the rest of a warm answer's
         // user-space work; skip it when info is not logged.
         if (spdlog::should_log(spdlog::level::info)) {
-            spdlog::info(format_decision(DecisionRecord{
-                request, facts, source, outage, decision.rule_id, decision.action, elapsed_ms}));
+            spdlog::info(format_decision(
+                DecisionRecord{request, facts, source, outage, decision, elapsed_ms}));
         }
         co_return true;
     }
@@ -530,6 +532,8 @@ struct Server::Impl {
         error_code ignored;
         stop_signals.cancel(ignored);
         reload_signals.cancel(ignored);
+        counter_signals.cancel(ignored);
+        log_counters();
         resolver.shutdown();
     }
 
@@ -556,6 +560,7 @@ struct Server::Impl {
                          config->path);
         }
         spdlog::set_level(spdlog::level::from_str(next.log_level));
+        log_counters();  // the new table starts counting from zero
         config = std::make_shared<const Config>(std::move(*fresh));
         spdlog::info("reloaded {}: {} rules", config->path, config->rules->size());
     }
@@ -565,6 +570,24 @@ struct Server::Impl {
             if (!ec) {
                 spdlog::info("received {}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
                 stop();
+            }
+        });
+    }
+
+    // One line per rule: how often it decided and how often it matched in
+    // shadow (or dry-run) mode, since this table was loaded.
+    void log_counters() const {
+        for (const auto& counter : config->rules->counters()) {
+            spdlog::info("rule counters: rule={} decided={} shadow_matched={}", counter.id,
+                         counter.decided, counter.shadow_matched);
+        }
+    }
+
+    void wait_counter_signal() {
+        counter_signals.async_wait([this](error_code ec, int /*signal*/) {
+            if (!ec) {
+                log_counters();
+                wait_counter_signal();
             }
         });
     }
@@ -622,6 +645,7 @@ void Server::serve_stdio() {
 void Server::handle_signals() {
     impl_->wait_stop_signal();
     impl_->wait_reload_signal();
+    impl_->wait_counter_signal();
 }
 
 void Server::reload() {

@@ -933,6 +933,48 @@ def authentication_results_once_per_message_and_helo_change_noted(ctx: Context) 
                     ["no", "no", "no", "yes"], "helo_changed per request")
 
 
+SHADOW_RULE = """
+[[rule]]
+id = "shadow-strict-no-ptr"
+mode = "shadow"
+iprev = "permerror"
+action = "554 5.7.25 would reject {client_address} earlier"
+"""
+
+
+@runner.test
+def shadow_rules_and_dry_run_log_without_deciding(ctx: Context) -> None:
+    base = policy_text()
+    # The shadow rule goes first, so it is always considered.
+    first_rule = base.index("[[rule]]")
+    shadowed = base[:first_rule] + SHADOW_RULE.lstrip() + "\n" + base[first_rule:]
+    config = write_config(ctx, "shadow", shadowed)
+    request, instance = policy_request("127.0.0.3", "good.example.test")
+    with own_daemon(ctx, "shadow", config) as daemon:
+        with PolicyClient(daemon.endpoint("inet:127.0.0.1:")) as client:
+            check_equal(client.ask(request), NO_PTR, "the shadow rule does not decide")
+        d = daemon.decision_for(instance)
+        check_equal(d.get("rule"), "reject-no-ptr", "deciding rule")
+        check_equal(d.get("shadow"), "shadow-strict-no-ptr", "shadow rules that matched")
+        mark = daemon.log.mark()
+        daemon.send_signal(signal.SIGUSR1)
+        daemon.wait_log(r"rule counters: rule=shadow-strict-no-ptr decided=0 shadow_matched=1",
+                        mark)
+        daemon.wait_log(r"rule counters: rule=reject-no-ptr decided=1 shadow_matched=0", mark)
+
+    dry = replace_once(base, 'default_action = "DUNNO"\n',
+                       'default_action = "DUNNO"\ndry_run = true\n')
+    config = write_config(ctx, "dry-run", dry)
+    request, instance = policy_request("127.0.0.3", "good.example.test")
+    with own_daemon(ctx, "dry-run", config) as daemon:
+        with PolicyClient(daemon.endpoint("inet:127.0.0.1:")) as client:
+            check_equal(client.ask(request), "action=DUNNO", "dry-run answer")
+        d = daemon.decision_for(instance)
+        check_equal(d.get("rule"), "reject-no-ptr", "dry-run: the rule that would decide")
+        check_equal(d.get("dry_run"), "yes", "dry-run flag")
+        check(d.get("action", "").startswith("550 5.7.25"), f"dry-run: would-be action {d}")
+
+
 def main() -> int:
     started = time.monotonic()
     binary = binary_from_argv()

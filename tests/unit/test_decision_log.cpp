@@ -16,8 +16,11 @@ TEST_CASE("decision record carries every key, sanitised", "[log]") {
     facts.iprev = Iprev::fail;
     facts.ptr_names = {"a.example.com", "b.example.com"};
     facts.helo_syntax = HeloSyntax::invalid;
-    const std::string line = format_decision(
-        DecisionRecord{request, facts, "dns", false, "reject-fcrdns-fail", "550 5.7.25 no", 1.5});
+    rules::Decision decision;
+    decision.rule_id = "reject-fcrdns-fail";
+    decision.action = "550 5.7.25 no";
+    const std::string line =
+        format_decision(DecisionRecord{request, facts, "dns", false, decision, 1.5});
 
     CHECK(line.rfind("decision client_address=192.0.2.1 ", 0) == 0);
     CHECK(line.find(" ptr=a.example.com,b.example.com ") != std::string::npos);
