@@ -2,6 +2,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,7 +151,24 @@ struct Server::Impl {
           limits(config->settings.protocol_limits()),
           idle_timeout(config->settings.idle_timeout_s),
           read_timeout(config->settings.read_timeout_s),
-          max_connections(static_cast<std::size_t>(config->settings.max_connections)) {}
+          max_connections(static_cast<std::size_t>(config->settings.max_connections)) {
+        restart_interrupted_calls();
+    }
+
+    // Boost 1.74's signal_set installs its handlers without SA_RESTART. A
+    // signal that arrives while a log write() blocks (stderr is a full pipe
+    // or journal stream under load) then makes it fail with EINTR, and the
+    // logger drops the line: a reload under load lost decision records.
+    // The loop's own calls are non-blocking and retry EINTR anyway.
+    static void restart_interrupted_calls() {
+        for (const int signal : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
+            struct sigaction action {};
+            if (::sigaction(signal, nullptr, &action) == 0) {
+                action.sa_flags |= SA_RESTART;
+                ::sigaction(signal, &action, nullptr);
+            }
+        }
+    }
 
     static AssessmentOptions assessment_options(const Settings& settings) {
         AssessmentOptions options = make_assessment_options(settings);
