@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <utility>
 #include <string_view>
 
 #include "policyd/address.hpp"
@@ -55,7 +56,7 @@ class Assessor {
     using Handler = std::function<void(Facts)>;
 
     Assessor(boost::asio::io_context& io, resolver::Lookup& resolver, AssessmentOptions options)
-        : io_(io), resolver_(resolver), options_(options) {}
+        : io_(io), resolver_(resolver), options_(std::move(options)) {}
 
     void assess(const IpAddress& client, std::string_view helo_name, Handler done);
 
