@@ -439,6 +439,12 @@ void Resolver::Impl::configure(const ResolverOptions& options) {
     // forwarder is the normal case; libunbound would refuse to send to it.
     // Set after the config file so that file cannot turn it back on.
     check(ub_ctx_set_option(ctx_, "do-not-query-localhost:", "no"), "do-not-query-localhost");
+    // libunbound rotates the order of records between lookups by default.
+    // The assessment keeps the first max_ptr_names names (and the resolver
+    // the first max_records records), so rotation would make a host with
+    // many PTR names pass on one lookup and fail on the next. Keep the order
+    // the zone serves.
+    check(ub_ctx_set_option(ctx_, "rrset-roundrobin:", "no"), "rrset-roundrobin");
     // libunbound only remembers anchor file names here and reads them when the
     // context is finalised, where a failure is a bare "initialization
     // failure"; checking access first names the file and the reason.
