@@ -225,4 +225,26 @@ std::string write_unbound_config(const std::string& extra) {
     return path.string();
 }
 
+resolver::ResolverOptions forward_to(const std::string& forwarder,
+                                     std::chrono::milliseconds timeout,
+                                     const std::string& unbound_extra) {
+    resolver::ResolverOptions options;
+    options.upstream = resolver::ResolverOptions::Upstream::forward;
+    options.forwarders = {forwarder};
+    options.unbound_config = write_unbound_config(unbound_extra);
+    options.timeout = timeout;
+    return options;
+}
+
+bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
+               std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+        if (io.run_one_until(deadline) == 0 && io.stopped()) {
+            io.restart();
+        }
+    }
+    return done();
+}
+
 }  // namespace testing_support

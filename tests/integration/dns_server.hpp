@@ -16,11 +16,16 @@
 
 #include <sys/types.h>
 
+#include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
+
+#include "resolver/resolver.hpp"
 
 namespace testing_support {
 
@@ -64,5 +69,16 @@ class SilentUdpServer {
 };
 
 std::string write_unbound_config(const std::string& extra = "");
+
+// Resolver options that forward everything to `forwarder` ("127.0.0.1@PORT")
+// through a fresh write_unbound_config(unbound_extra).
+resolver::ResolverOptions forward_to(const std::string& forwarder,
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                                     const std::string& unbound_extra = "");
+
+// Runs handlers until done() holds or `limit` passes; returns done(). The
+// bounded wait every integration test uses instead of sleeping.
+bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
+               std::chrono::milliseconds limit);
 
 }  // namespace testing_support

@@ -253,22 +253,11 @@ class CountingLookup final : public Lookup {
 };
 
 ResolverOptions forward_to(const std::string& forwarder) {
-    ResolverOptions options;
-    options.upstream = ResolverOptions::Upstream::forward;
-    options.forwarders = {forwarder};
-    options.unbound_config = testing_support::write_unbound_config();
-    options.timeout = 5000ms;
-    return options;
+    return testing_support::forward_to(forwarder);
 }
 
 bool run_until(boost::asio::io_context& io, const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + kWait;
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-        if (io.run_one_until(deadline) == 0 && io.stopped()) {
-            io.restart();
-        }
-    }
-    return done();
+    return testing_support::run_until(io, done, kWait);
 }
 
 const std::string kReverse = "77.2.0.192.in-addr.arpa";

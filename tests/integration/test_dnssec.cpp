@@ -25,8 +25,12 @@ using resolver::Resolver;
 using resolver::ResolverOptions;
 using resolver::RrType;
 using resolver::Status;
+using testing_support::forward_to;
+using testing_support::run_until;
 using testing_support::SilentUdpServer;
 using testing_support::TestNsd;
+// No domain-insecure in forward_to()'s config: the test zones are validated
+// like any other.
 
 namespace {
 
@@ -74,28 +78,6 @@ class DnssecLab {
 DnssecLab& lab() {
     static DnssecLab instance;
     return instance;
-}
-
-ResolverOptions forward_to(const std::string& forwarder, std::chrono::milliseconds timeout) {
-    ResolverOptions options;
-    options.upstream = ResolverOptions::Upstream::forward;
-    options.forwarders = {forwarder};
-    // No domain-insecure: the test zones are validated like any other.
-    options.unbound_config = testing_support::write_unbound_config();
-    options.timeout = timeout;
-    return options;
-}
-
-// Runs handlers until done() holds or the time limit passes; returns done().
-bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-        if (io.run_one_until(deadline) == 0 && io.stopped()) {
-            io.restart();
-        }
-    }
-    return done();
 }
 
 struct Query {

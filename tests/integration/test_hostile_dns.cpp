@@ -29,6 +29,7 @@ using resolver::Resolver;
 using resolver::ResolverOptions;
 using resolver::RrType;
 using resolver::Status;
+using testing_support::run_until;
 using testing_support::TestNameServer;
 
 namespace {
@@ -47,26 +48,9 @@ const char* const kWireOrder = "    rrset-roundrobin: no\n";
 ResolverOptions forward_to(const std::string& forwarder, std::chrono::milliseconds timeout,
                            std::size_t max_records = ResolverOptions{}.max_records,
                            const std::string& unbound_extra = "") {
-    ResolverOptions options;
-    options.upstream = ResolverOptions::Upstream::forward;
-    options.forwarders = {forwarder};
-    options.unbound_config = testing_support::write_unbound_config(unbound_extra);
-    options.timeout = timeout;
+    ResolverOptions options = testing_support::forward_to(forwarder, timeout, unbound_extra);
     options.max_records = max_records;
     return options;
-}
-
-// Runs handlers until done() holds or the time limit passes; returns done().
-bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds limit) {
-    const auto deadline = Clock::now() + limit;
-    io.restart();
-    while (!done() && Clock::now() < deadline) {
-        if (io.run_one_until(deadline) == 0 && io.stopped()) {
-            io.restart();
-        }
-    }
-    return done();
 }
 
 // One resolver lookup, run to completion (or the limit), timed.

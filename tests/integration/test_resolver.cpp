@@ -25,6 +25,8 @@ using resolver::Resolver;
 using resolver::ResolverOptions;
 using resolver::RrType;
 using resolver::Status;
+using testing_support::forward_to;
+using testing_support::run_until;
 using testing_support::SilentUdpServer;
 using testing_support::TestNameServer;
 
@@ -32,28 +34,6 @@ namespace {
 
 std::string zone_file() {
     return std::string(TEST_DATA_DIR) + "/zones/resolver.testns";
-}
-
-ResolverOptions forward_to(const std::string& forwarder,
-                           std::chrono::milliseconds timeout = 5000ms) {
-    ResolverOptions options;
-    options.upstream = ResolverOptions::Upstream::forward;
-    options.forwarders = {forwarder};
-    options.unbound_config = testing_support::write_unbound_config();
-    options.timeout = timeout;
-    return options;
-}
-
-// Runs handlers until done() holds or the time limit passes; returns done().
-bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-        if (io.run_one_until(deadline) == 0 && io.stopped()) {
-            io.restart();
-        }
-    }
-    return done();
 }
 
 // Runs whatever is ready or becomes ready within `limit` (to catch a second
