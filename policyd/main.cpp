@@ -52,6 +52,11 @@ Options (they override the configuration file):
                          resolver.upstream = "forward"
   --unbound-config FILE  libunbound configuration file (resolver.unbound_config)
 
+Signals:
+  SIGTERM, SIGINT  stop accepting, finish requests in progress, exit 0
+  SIGHUP           reload the configuration (a bad file keeps the running one)
+  SIGUSR1          log every rule's hit counters
+
 Exit status:
   0   success (served until SIGTERM, or the configuration is valid)
   1   could not start serving (an endpoint could not be bound, the resolver failed)
