@@ -1,11 +1,14 @@
 #include "policyd/assessment.hpp"
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "policyd/facts_cache.hpp"
 #include "policyd/helo.hpp"
 #include "policyd/settings.hpp"
 #include "resolver/dns_name.hpp"
@@ -16,6 +19,23 @@ namespace {
 using resolver::Answer;
 using resolver::RrType;
 using resolver::Status;
+
+// How long facts resting on this answer may be reused: an answer from the
+// CachingLookup carries its remaining lifetime in the cache; a temporary
+// error is not to be reused at all.
+std::chrono::seconds reusable_for(const Answer& answer) {
+    switch (answer.status) {
+        case Status::ok:
+            return std::chrono::seconds{answer.ttl};
+        case Status::nxdomain:
+        case Status::nodata:
+            return std::chrono::seconds{answer.negative_ttl != 0 ? answer.negative_ttl
+                                                                 : answer.ttl};
+        case Status::temperror:
+            break;
+    }
+    return std::chrono::seconds{0};
+}
 
 // The DNSSEC status of a set of answers: bogus beats insecure beats secure;
 // no answer at all cannot be secure.
@@ -92,6 +112,11 @@ struct Job : std::enable_shared_from_this<Job> {
     IpAddress client;
     Facts facts;
     Assessor::Handler done;
+    std::shared_ptr<FactsCache> cache;  // null: facts are not kept
+    std::string helo_sent;              // the cache key's HELO part, as sent
+    // The shortest time any answer used stays valid: how long the facts may
+    // be reused.
+    std::chrono::seconds reusable = std::chrono::seconds::max();
     boost::asio::steady_timer budget;
     int outstanding = 0;
     bool finished = false;
@@ -102,10 +127,20 @@ struct Job : std::enable_shared_from_this<Job> {
     ForwardState helo_forward;
 
     Job(boost::asio::io_context& io, resolver::Lookup& r, AssessmentOptions o, const IpAddress& c,
-        Assessor::Handler d)
-        : resolver(r), options(o), client(c), done(std::move(d)), budget(io) {}
+        Assessor::Handler d, std::shared_ptr<FactsCache> k)
+        : resolver(r),
+          options(std::move(o)),
+          client(c),
+          done(std::move(d)),
+          cache(std::move(k)),
+          budget(io) {}
+
+    void used(const Answer& answer) { reusable = std::min(reusable, reusable_for(answer)); }
 
     void start(std::string_view helo_name) {
+        if (cache) {
+            helo_sent = helo_name;
+        }
         facts.helo_syntax = classify_helo(helo_name);
         facts.helo_literal = match_helo_literal(helo_name, client);
         budget.expires_after(options.budget);
@@ -136,6 +171,7 @@ struct Job : std::enable_shared_from_this<Job> {
             return;
         }
         ptr_answered = true;
+        used(answer);
         ptr_status = answer.status;
         ptr_dnssec.add(answer);
         if (answer.status == Status::ok) {
@@ -163,6 +199,7 @@ struct Job : std::enable_shared_from_this<Job> {
                             if (self->finished) {
                                 return;
                             }
+                            self->used(answer);
                             self->ptr_forward[index].add(answer, self->client);
                             self->release();
                         });
@@ -175,6 +212,7 @@ struct Job : std::enable_shared_from_this<Job> {
             if (self->finished) {
                 return;
             }
+            self->used(answer);
             self->helo_forward.add(answer, self->client);
             self->release();
         });
@@ -198,6 +236,7 @@ struct Job : std::enable_shared_from_this<Job> {
         }
         helo_forward.cut_off();
         facts.budget_exhausted = true;
+        reusable = std::chrono::seconds{0};
         finish();
     }
 
@@ -235,6 +274,9 @@ struct Job : std::enable_shared_from_this<Job> {
         if (facts.helo_syntax == HeloSyntax::fqdn && options.psl) {
             facts.helo_ptr_alignment =
                 align_helo_ptr(helo_forward.name, facts.verified_names, *options.psl);
+        }
+        if (cache) {
+            cache->insert(client, helo_sent, facts, FactsCache::Clock::now(), reusable);
         }
         auto handler = std::move(done);
         handler(std::move(facts));
@@ -298,8 +340,14 @@ AssessmentOptions make_assessment_options(const Settings& settings) {
     return options;
 }
 
+bool Assessor::find_cached(const IpAddress& client, std::string_view helo_name,
+                           std::chrono::steady_clock::time_point now, Facts& facts) {
+    return cache_ && cache_->find(client, helo_name, now, facts);
+}
+
 void Assessor::assess(const IpAddress& client, std::string_view helo_name, Handler done) {
-    auto job = std::make_shared<Job>(io_, resolver_, options_, normalise(client), std::move(done));
+    auto job =
+        std::make_shared<Job>(io_, resolver_, options_, normalise(client), std::move(done), cache_);
     // Every path ends in a resolver answer (the PTR lookup is always made),
     // and the resolver never answers synchronously, so neither does this.
     job->start(helo_name);

@@ -16,6 +16,10 @@
 //   fail or pass.
 // - The caller must ensure client is a parsed address (callers refuse
 //   requests whose client_address does not parse).
+// - With a FactsCache, every assessment's Facts are offered to it with the
+//   shortest remaining lifetime of the answers they rest on (0 when any
+//   lookup failed or was cut off), and find_cached() answers a client seen
+//   before synchronously, without any lookup.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -23,8 +27,8 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <utility>
 #include <string_view>
+#include <utility>
 
 #include "policyd/address.hpp"
 #include "policyd/facts.hpp"
@@ -51,12 +55,20 @@ struct Settings;
 // the generic-PTR vocabulary extended with the admin's words.
 AssessmentOptions make_assessment_options(const Settings& settings);
 
+class FactsCache;
+
 class Assessor {
   public:
     using Handler = std::function<void(Facts)>;
 
-    Assessor(boost::asio::io_context& io, resolver::Lookup& resolver, AssessmentOptions options)
-        : io_(io), resolver_(resolver), options_(std::move(options)) {}
+    Assessor(boost::asio::io_context& io, resolver::Lookup& resolver, AssessmentOptions options,
+             std::shared_ptr<FactsCache> cache = nullptr)
+        : io_(io), resolver_(resolver), options_(std::move(options)), cache_(std::move(cache)) {}
+
+    // True and `facts` filled when the FactsCache holds live facts for the
+    // client and HELO name; never looks anything up.
+    bool find_cached(const IpAddress& client, std::string_view helo_name,
+                     std::chrono::steady_clock::time_point now, Facts& facts);
 
     void assess(const IpAddress& client, std::string_view helo_name, Handler done);
 
@@ -64,6 +76,7 @@ class Assessor {
     boost::asio::io_context& io_;
     resolver::Lookup& resolver_;
     AssessmentOptions options_;
+    std::shared_ptr<FactsCache> cache_;
 };
 
 // Pure derivations, exposed for unit tests.

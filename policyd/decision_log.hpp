@@ -18,8 +18,9 @@ namespace policyd {
 struct DecisionRecord {
     const Request& request;
     const Facts& facts;
-    std::string_view facts_source;  // "dns" (looked up now) or "instance" (this message's)
-    bool dns_outage = false;        // the upstream was failing (resolver/upstream_health.hpp)
+    // "dns" (assessed now), "cache" (FactsCache) or "instance" (this message's)
+    std::string_view facts_source;
+    bool dns_outage = false;  // the upstream was failing (resolver/upstream_health.hpp)
     const rules::Decision& decision;
     double elapsed_ms = 0;
 };

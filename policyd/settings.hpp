@@ -58,6 +58,7 @@ struct Settings {
     std::string auto_trust_anchor_file;
     std::vector<std::string> local_data;
     std::int64_t cache_size = 300000;
+    std::int64_t cache_clients = 100000;
     std::int64_t cache_min_ttl_s = 30;
     std::int64_t cache_max_ttl_s = 86400;
     std::int64_t cache_negative_max_ttl_s = 900;

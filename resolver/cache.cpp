@@ -239,14 +239,15 @@ std::optional<Answer> Cache::find(const CacheKey& key, Clock::time_point now) {
     return out;
 }
 
-void Cache::insert(std::string_view name, RrType type, const Answer& answer,
-                   Clock::time_point now) {
-    insert(CacheKey(name, type), answer, now);
+std::chrono::seconds Cache::insert(std::string_view name, RrType type, const Answer& answer,
+                                   Clock::time_point now) {
+    return insert(CacheKey(name, type), answer, now);
 }
 
-void Cache::insert(const CacheKey& key, const Answer& answer, Clock::time_point now) {
+std::chrono::seconds Cache::insert(const CacheKey& key, const Answer& answer,
+                                   Clock::time_point now) {
     if (!key.valid() || options_.max_entries == 0) {
-        return;
+        return std::chrono::seconds{0};
     }
     const auto life = lifetime(answer);
     Packed packed;
@@ -260,7 +261,7 @@ void Cache::insert(const CacheKey& key, const Answer& answer, Clock::time_point 
         if (it != set_.end()) {
             erase(it);
         }
-        return;
+        return std::chrono::seconds{0};
     }
     if (it == set_.end()) {
         // Room first, so the set never exceeds max_entries even briefly.
@@ -286,6 +287,7 @@ void Cache::insert(const CacheKey& key, const Answer& answer, Clock::time_point 
     entry.expires = now + life;
     ++stats_.inserts;
     stats_.size = set_.size();
+    return life;
 }
 
 void Cache::touch(const Entry& entry) noexcept {

@@ -128,8 +128,10 @@ class Cache {
 
     std::optional<Answer> find(std::string_view name, RrType type, Clock::time_point now);
     std::optional<Answer> find(const CacheKey& key, Clock::time_point now);
-    void insert(std::string_view name, RrType type, const Answer& answer, Clock::time_point now);
-    void insert(const CacheKey& key, const Answer& answer, Clock::time_point now);
+    // Returns the lifetime the answer was stored for; 0 when it was not.
+    std::chrono::seconds insert(std::string_view name, RrType type, const Answer& answer,
+                                Clock::time_point now);
+    std::chrono::seconds insert(const CacheKey& key, const Answer& answer, Clock::time_point now);
 
     // How long an answer would be kept (0: not stored), per the table above.
     [[nodiscard]] std::chrono::seconds lifetime(const Answer& answer) const noexcept;

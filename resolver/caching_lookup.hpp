@@ -11,7 +11,9 @@
 //   "too many waiters" through post (not cached).
 // - Miss otherwise: exactly one upstream lookup; its Answer is inserted into
 //   the cache (temperror only per CacheOptions::temperror_ttl), then handed
-//   to every waiter in order, each by its own call. A waiter that throws
+//   to every waiter in order, each by its own call. When it was stored, its
+//   ttl (and negative_ttl, if set) is the lifetime the cache gave it, as on
+//   a later hit; otherwise the upstream's. A waiter that throws
 //   does not cost the others their answer: the rest are posted and the
 //   exception propagates out of the io_context's run() as usual.
 // - A name the cache cannot key (empty, longer than 253 characters) goes

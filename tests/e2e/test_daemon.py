@@ -47,6 +47,7 @@ from harness import (  # noqa: E402
     check_equal,
     check_no_rule_matched,
     ipv6_loopback_available,
+    new_instance,
     policy_request,
     workdir,
 )
@@ -284,6 +285,26 @@ def connections_are_served_concurrently(ctx: Context) -> None:
 
 
 @runner.test
+def a_returning_client_is_judged_on_cached_facts(ctx: Context) -> None:
+    # Two messages from one client with one HELO name: the second is judged
+    # on the facts the first found, without assessing again; another HELO
+    # name is another assessment.
+    helo = f"returning-{new_instance()}.example.test"
+    first, _ = policy_request("127.0.0.4", helo)
+    second, _ = policy_request("127.0.0.4", helo)
+    other_helo, _ = policy_request("127.0.0.4", "other-" + helo)
+    mark = ctx.daemon.log.mark()
+    with PolicyClient(ctx.daemon.endpoint("inet:127.0.0.1:")) as client:
+        replies = [client.ask(r) for r in (first, second, other_helo)]
+    check_equal(replies[1], replies[0], "the same client and HELO name, another message")
+    lines = ctx.daemon.wait_log_count(rf" decision .* helo=[a-z-]*{re.escape(helo)} ", 3, mark)
+    decisions = [parse_decision(line) for line in lines]
+    check_equal([d.get("facts") for d in decisions], ["dns", "cache", "dns"],
+                "where each request's facts came from")
+    check_equal(decisions[1].get("iprev"), decisions[0].get("iprev"), "iprev of the cached facts")
+
+
+@runner.test
 def one_message_is_judged_on_its_first_facts(ctx: Context) -> None:
     # Postfix asks once per recipient, with the same instance. The first
     # request looks DNS up; the others reuse its facts (no new lookups) and
@@ -305,8 +326,12 @@ def one_message_is_judged_on_its_first_facts(ctx: Context) -> None:
     # The reader of the daemon's stderr may lag behind the replies: wait.
     lines = ctx.daemon.wait_log_count(rf" decision .* instance={re.escape(instance)} ", 4, mark)
     decisions = [parse_decision(line) for line in lines]
-    check_equal([d.get("facts") for d in decisions], ["dns", "instance", "instance", "dns"],
-                "where each request's facts came from")
+    # The first and the last may come from the facts cache: earlier tests
+    # asked about these clients.
+    check_equal([d.get("facts") in ("dns", "cache") for d in decisions], [True, False, False, True],
+                "where each request's facts came from (assessed or cached)")
+    check_equal([d.get("facts") for d in decisions[1:3]], ["instance", "instance"],
+                "later requests about one message")
     check_equal([d.get("rule") for d in decisions],
                 ["reject-fcrdns-fail", "reject-fcrdns-fail", "exempt-role-recipients",
                  "reject-no-ptr"], "rules")

@@ -15,6 +15,7 @@
 
 #include "dns_server.hpp"
 #include "policyd/assessment.hpp"
+#include "policyd/facts_cache.hpp"
 #include "resolver/resolver.hpp"
 
 using namespace std::chrono_literals;
@@ -97,6 +98,15 @@ const std::vector<Scripted> kScenario = {
      "NOERROR",
      {"192-0-2-10.dyn.example.test. 300 IN A 192.0.2.10"}},
     {"192-0-2-10.dyn.example.test.", "AAAA", "NOERROR", {}},
+    // 192.0.2.11: forward-confirmed through answers of different TTLs: the
+    // facts may be reused only as long as the shortest (the A record's 120 s;
+    // AAAA is NODATA for the SOA's 300 s).
+    {"11.2.0.192.in-addr.arpa.",
+     "PTR",
+     "NOERROR",
+     {"11.2.0.192.in-addr.arpa. 3600 IN PTR ttl.example.test."}},
+    {"ttl.example.test.", "A", "NOERROR", {"ttl.example.test. 120 IN A 192.0.2.11"}},
+    {"ttl.example.test.", "AAAA", "NOERROR", {}},
     // 2001:db8::6: IPv6 client with an ip6.arpa nibble name.
     {"6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
      "PTR",
@@ -158,10 +168,11 @@ struct Fixture {
     }
 
     Facts assess(std::string_view client, std::string_view helo,
-                 AssessmentOptions options = AssessmentOptions{}) {
+                 AssessmentOptions options = AssessmentOptions{},
+                 std::shared_ptr<FactsCache> cache = nullptr) {
         options.psl = psl;
         options.generic = generic;
-        Assessor assessor(io, *resolver, options);
+        Assessor assessor(io, *resolver, options, std::move(cache));
         std::optional<Facts> facts;
         bool inline_completion = true;
         assessor.assess(*parse_ip(client), helo, [&](Facts result) { facts = std::move(result); });
@@ -348,5 +359,49 @@ TEST_CASE("generic PTR names, tied to the client address", "[assessment]") {
     }
     SECTION("no PTR") {
         CHECK(f.assess("192.0.2.2", "x.example.test").generic_ptr == Generic::na);
+    }
+}
+
+TEST_CASE("assessments are kept as long as the shortest answer they rest on", "[assessment]") {
+    auto& f = fixture();
+    auto cache = std::make_shared<FactsCache>(100, 86400s);
+    const auto now = std::chrono::steady_clock::now();
+    Assessor reader(f.io, *f.resolver, AssessmentOptions{}, cache);
+    Facts got;
+
+    SECTION("confirmed client: kept for the A record's 120 s") {
+        const Facts facts = f.assess("192.0.2.11", "ttl.example.test", {}, cache);
+        REQUIRE(facts.iprev == Iprev::pass);
+        REQUIRE(reader.find_cached(*parse_ip("192.0.2.11"), "ttl.example.test", now + 110s, got));
+        CHECK(got.iprev == Iprev::pass);
+        CHECK(got.ptr_names == facts.ptr_names);
+        CHECK(got.verified_names == facts.verified_names);
+        CHECK(got.helo_forward == facts.helo_forward);
+        CHECK(got.helo_ptr_alignment == facts.helo_ptr_alignment);
+        CHECK(got.generic_ptr == facts.generic_ptr);
+        // Another HELO name is another key.
+        CHECK_FALSE(reader.find_cached(*parse_ip("192.0.2.11"), "x.example.test", now, got));
+        CHECK_FALSE(
+            reader.find_cached(*parse_ip("192.0.2.11"), "ttl.example.test", now + 125s, got));
+    }
+    SECTION("no PTR: kept for the NXDOMAIN's SOA-derived 300 s") {
+        REQUIRE(f.assess("192.0.2.2", "[192.0.2.2]", {}, cache).iprev == Iprev::permerror);
+        REQUIRE(reader.find_cached(*parse_ip("192.0.2.2"), "[192.0.2.2]", now + 290s, got));
+        CHECK(got.iprev == Iprev::permerror);
+        CHECK(got.helo_literal == HeloLiteral::match);
+        CHECK_FALSE(reader.find_cached(*parse_ip("192.0.2.2"), "[192.0.2.2]", now + 305s, got));
+    }
+    SECTION("a temporary failure is never kept") {
+        REQUIRE(f.assess("192.0.2.7", "x.example.test", {}, cache).iprev == Iprev::temperror);
+        CHECK_FALSE(reader.find_cached(*parse_ip("192.0.2.7"), "x.example.test", now, got));
+        CHECK(cache->stats().size == 0);
+    }
+    SECTION("what the budget cut off is never kept") {
+        AssessmentOptions options;
+        options.budget = 250ms;
+        const Facts facts = f.assess("192.0.2.9", "pass.example.test", options, cache);
+        REQUIRE(facts.budget_exhausted);
+        CHECK_FALSE(reader.find_cached(*parse_ip("192.0.2.9"), "pass.example.test", now, got));
+        CHECK(cache->stats().size == 0);
     }
 }
