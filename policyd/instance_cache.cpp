@@ -1,23 +1,66 @@
+// InstanceCache: an std::unordered_set keyed by the instance string (found
+// by string_view, nothing built to search) and an intrusive LRU list through
+// its nodes, as in resolver/cache.cpp; each entry is one node and one block.
 #include "policyd/instance_cache.hpp"
+
+#include <cstring>
+#include <functional>
+#include <utility>
+
+#include "policyd/facts_pack.hpp"
 
 namespace policyd {
 
-const Facts* InstanceCache::find(std::string_view instance, std::string_view client,
-                                 std::string_view helo, Clock::time_point now) {
-    const auto found = index_.find(instance);
-    if (found == index_.end()) {
-        return nullptr;
+namespace {
+constexpr std::size_t kMaxValue = 65535;
+}  // namespace
+
+std::string_view InstanceCache::Entry::instance() const noexcept {
+    // NOLINTNEXTLINE: the block holds bytes; the strings are plain chars.
+    return {reinterpret_cast<const char*>(data.get()), instance_length};
+}
+
+std::string_view InstanceCache::Entry::client() const noexcept {
+    // NOLINTNEXTLINE: as above.
+    return {reinterpret_cast<const char*>(data.get()) + instance_length, client_length};
+}
+
+std::string_view InstanceCache::Entry::helo() const noexcept {
+    // NOLINTNEXTLINE: as above.
+    return {reinterpret_cast<const char*>(data.get()) + instance_length + client_length,
+            helo_length};
+}
+
+const unsigned char* InstanceCache::Entry::facts() const noexcept {
+    return data.get() + instance_length + client_length + helo_length;
+}
+
+std::size_t InstanceCache::Hash::operator()(std::string_view instance) const noexcept {
+    return std::hash<std::string_view>{}(instance);
+}
+
+InstanceCache::~InstanceCache() {
+    // The list must not outlive the nodes it links.
+    lru_.clear();
+}
+
+bool InstanceCache::find(std::string_view instance, std::string_view client, std::string_view helo,
+                         Clock::time_point now, Facts& facts) {
+    const auto it = set_.find(instance);
+    if (it == set_.end()) {
+        return false;
     }
-    const auto entry = found->second;
-    if (now >= entry->expires) {
-        erase(entry);
-        return nullptr;
+    if (now >= it->expires) {
+        erase(it);
+        return false;
     }
-    if (entry->client != client || entry->helo != helo) {
-        return nullptr;
+    if (it->client() != client || it->helo() != helo) {
+        return false;
     }
-    order_.splice(order_.begin(), order_, entry);
-    return &entry->facts;
+    auto& entry = const_cast<Entry&>(*it);  // NOLINT: only the mutable hook moves
+    lru_.splice(lru_.begin(), lru_, lru_.iterator_to(entry));
+    unpack(it->facts(), facts);
+    return true;
 }
 
 void InstanceCache::insert(std::string_view instance, std::string_view client,
@@ -25,29 +68,48 @@ void InstanceCache::insert(std::string_view instance, std::string_view client,
     if (max_entries_ == 0 || instance.empty()) {
         return;
     }
-    if (const auto found = index_.find(instance); found != index_.end()) {
-        erase(found->second);
+    if (const auto found = set_.find(instance); found != set_.end()) {
+        erase(found);
     }
-    while (index_.size() >= max_entries_) {
-        erase(std::prev(order_.end()));
+    const std::size_t facts_size = packed_size(facts);
+    if (facts_size == 0 || instance.size() > kMaxValue || client.size() > kMaxValue ||
+        helo.size() > kMaxValue) {
+        return;
     }
-    order_.push_front(
-        Entry{std::string(instance), std::string(client), std::string(helo), facts, now + ttl_});
-    index_.emplace(order_.front().instance, order_.begin());
+    while (set_.size() >= max_entries_ && !lru_.empty()) {
+        erase(set_.find(lru_.back().instance()));
+    }
+    Entry fresh;
+    fresh.data = std::make_unique<unsigned char[]>(  // NOLINT: sized by the packing
+        instance.size() + client.size() + helo.size() + facts_size);
+    unsigned char* p = fresh.data.get();
+    for (const std::string_view part : {instance, client, helo}) {
+        if (!part.empty()) {
+            std::memcpy(p, part.data(), part.size());
+            p += part.size();
+        }
+    }
+    pack(facts, p);
+    fresh.instance_length = static_cast<std::uint16_t>(instance.size());
+    fresh.client_length = static_cast<std::uint16_t>(client.size());
+    fresh.helo_length = static_cast<std::uint16_t>(helo.size());
+    fresh.expires = now + ttl_;
+    const auto it = set_.insert(std::move(fresh)).first;
+    lru_.push_front(const_cast<Entry&>(*it));  // NOLINT: only the mutable hook moves
 }
 
 bool InstanceCache::claim_header(std::string_view instance) {
-    const auto found = index_.find(instance);
-    if (found == index_.end() || found->second->header_claimed) {
+    const auto found = set_.find(instance);
+    if (found == set_.end() || found->header_claimed) {
         return false;
     }
-    found->second->header_claimed = true;
+    found->header_claimed = true;
     return true;
 }
 
-void InstanceCache::erase(Order::iterator entry) {
-    index_.erase(entry->instance);
-    order_.erase(entry);
+void InstanceCache::erase(Set::iterator it) noexcept {
+    lru_.erase(lru_.iterator_to(const_cast<Entry&>(*it)));  // NOLINT: see find()
+    set_.erase(it);
 }
 
 }  // namespace policyd

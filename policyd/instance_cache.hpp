@@ -9,18 +9,26 @@
 //   made for: a reused or forged instance value never borrows another
 //   client's facts.
 // - Bounded: at most max_entries (least recently used go first), each for at
-//   most ttl. max_entries == 0 disables the cache.
+//   most ttl. max_entries == 0 disables the cache. An instance, client or
+//   HELO value over 65,535 bytes (the protocol's line limit is lower), or
+//   facts that do not fit the packed form (policyd/facts_pack.hpp), are not
+//   remembered.
+// - find() restores the facts as inserted, except helo_changed (false).
 // The decision is still made by the rule table for each request: the
 // facts are fixed, the answer may differ only by attributes the rules look
 // at (a RCPT to postmaster@ may be exempt when others are not).
+//
+// Cost: one hash node and one heap block (the three strings and the packed
+// facts) per message; find and insert are one hash lookup each.
 #pragma once
 
+#include <boost/intrusive/list.hpp>
 #include <chrono>
 #include <cstddef>
-#include <list>
-#include <string>
+#include <cstdint>
+#include <memory>
 #include <string_view>
-#include <unordered_map>
+#include <unordered_set>
 
 #include "policyd/facts.hpp"
 
@@ -32,11 +40,14 @@ class InstanceCache {
 
     InstanceCache(std::size_t max_entries, std::chrono::seconds ttl)
         : max_entries_(max_entries), ttl_(ttl) {}
+    ~InstanceCache();
+    InstanceCache(const InstanceCache&) = delete;
+    InstanceCache& operator=(const InstanceCache&) = delete;
 
-    // The remembered facts, or nullptr. The pointer is valid until the next
-    // insert().
-    const Facts* find(std::string_view instance, std::string_view client, std::string_view helo,
-                      Clock::time_point now);
+    // True and `facts` filled when the message is remembered for this
+    // client and HELO name.
+    bool find(std::string_view instance, std::string_view client, std::string_view helo,
+              Clock::time_point now, Facts& facts);
 
     void insert(std::string_view instance, std::string_view client, std::string_view helo,
                 const Facts& facts, Clock::time_point now);
@@ -46,25 +57,56 @@ class InstanceCache {
     // when the message is not remembered.
     bool claim_header(std::string_view instance);
 
-    [[nodiscard]] std::size_t size() const { return index_.size(); }
+    [[nodiscard]] std::size_t size() const { return set_.size(); }
 
   private:
+    using Hook = boost::intrusive::list_member_hook<
+        boost::intrusive::link_mode<boost::intrusive::normal_link>>;
     struct Entry {
-        std::string instance;
-        std::string client;
-        std::string helo;
-        Facts facts;
-        Clock::time_point expires;
-        bool header_claimed = false;
-    };
-    using Order = std::list<Entry>;  // most recently used first
+        mutable Hook lru;  // front = most recently used
+        mutable Clock::time_point expires;
+        // instance, client, HELO (lengths below), then the packed facts.
+        std::unique_ptr<unsigned char[]> data;  // NOLINT: sized by the packing
+        std::uint16_t instance_length = 0;
+        std::uint16_t client_length = 0;
+        std::uint16_t helo_length = 0;
+        mutable bool header_claimed = false;
 
-    void erase(Order::iterator entry);
+        [[nodiscard]] std::string_view instance() const noexcept;
+        [[nodiscard]] std::string_view client() const noexcept;
+        [[nodiscard]] std::string_view helo() const noexcept;
+        [[nodiscard]] const unsigned char* facts() const noexcept;
+    };
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view instance) const noexcept;
+        std::size_t operator()(const Entry& entry) const noexcept {
+            return (*this)(entry.instance());
+        }
+    };
+    struct Equal {
+        using is_transparent = void;
+        bool operator()(const Entry& a, const Entry& b) const noexcept {
+            return a.instance() == b.instance();
+        }
+        bool operator()(std::string_view a, const Entry& b) const noexcept {
+            return a == b.instance();
+        }
+        bool operator()(const Entry& a, std::string_view b) const noexcept {
+            return a.instance() == b;
+        }
+    };
+    using Set = std::unordered_set<Entry, Hash, Equal>;
+    using Lru =
+        boost::intrusive::list<Entry, boost::intrusive::member_hook<Entry, Hook, &Entry::lru>,
+                               boost::intrusive::constant_time_size<false>>;
+
+    void erase(Set::iterator it) noexcept;
 
     std::size_t max_entries_;
     std::chrono::seconds ttl_;
-    Order order_;
-    std::unordered_map<std::string_view, Order::iterator> index_;  // views into Entry::instance
+    Set set_;
+    Lru lru_;
 };
 
 }  // namespace policyd

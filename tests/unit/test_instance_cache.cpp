@@ -13,48 +13,107 @@ Facts facts_with(Iprev iprev) {
     return facts;
 }
 const InstanceCache::Clock::time_point t0{};
+
+// The remembered iprev, or nothing.
+std::optional<Iprev> iprev_of(InstanceCache& cache, std::string_view instance,
+                              std::string_view client, std::string_view helo,
+                              InstanceCache::Clock::time_point now) {
+    Facts facts;
+    if (!cache.find(instance, client, helo, now, facts)) {
+        return std::nullopt;
+    }
+    return facts.iprev;
+}
 }  // namespace
 
 TEST_CASE("facts are remembered per message", "[instance]") {
     InstanceCache cache(100, 60s);
-    CHECK(cache.find("A.1", "192.0.2.1", "mx.example", t0) == nullptr);
+    CHECK_FALSE(iprev_of(cache, "A.1", "192.0.2.1", "mx.example", t0));
     cache.insert("A.1", "192.0.2.1", "mx.example", facts_with(Iprev::fail), t0);
-    const Facts* hit = cache.find("A.1", "192.0.2.1", "mx.example", t0 + 59s);
-    REQUIRE(hit != nullptr);
-    CHECK(hit->iprev == Iprev::fail);
+    CHECK(iprev_of(cache, "A.1", "192.0.2.1", "mx.example", t0 + 59s) == Iprev::fail);
 
     SECTION("another client or HELO never borrows them") {
-        CHECK(cache.find("A.1", "192.0.2.2", "mx.example", t0) == nullptr);
-        CHECK(cache.find("A.1", "192.0.2.1", "other.example", t0) == nullptr);
+        CHECK_FALSE(iprev_of(cache, "A.1", "192.0.2.2", "mx.example", t0));
+        CHECK_FALSE(iprev_of(cache, "A.1", "192.0.2.1", "other.example", t0));
+        CHECK_FALSE(iprev_of(cache, "A.1", "192.0.2.1", "mx.exampl", t0));
     }
     SECTION("they expire after the ttl") {
-        CHECK(cache.find("A.1", "192.0.2.1", "mx.example", t0 + 60s) == nullptr);
+        CHECK_FALSE(iprev_of(cache, "A.1", "192.0.2.1", "mx.example", t0 + 60s));
         CHECK(cache.size() == 0);
     }
     SECTION("a new insert replaces them") {
         cache.insert("A.1", "192.0.2.1", "mx.example", facts_with(Iprev::pass), t0 + 1s);
         CHECK(cache.size() == 1);
-        CHECK(cache.find("A.1", "192.0.2.1", "mx.example", t0 + 2s)->iprev == Iprev::pass);
+        CHECK(iprev_of(cache, "A.1", "192.0.2.1", "mx.example", t0 + 2s) == Iprev::pass);
     }
+}
+
+TEST_CASE("every fact comes back as it was remembered", "[instance]") {
+    InstanceCache cache(10, 60s);
+    Facts facts;
+    facts.iprev = Iprev::pass;
+    facts.ptr_names = {"a.example", "b.example", "c.example"};
+    facts.verified_names = {"b.example", "c.example"};
+    facts.helo_syntax = HeloSyntax::fqdn;
+    facts.helo_literal = HeloLiteral::na;
+    facts.helo_forward = HeloForward::fail;
+    facts.helo_ptr_alignment = Alignment::org_domain;
+    facts.generic_ptr = Generic::generic;
+    facts.iprev_dnssec = Dnssec::secure;
+    facts.helo_dnssec = Dnssec::bogus;
+    facts.budget_exhausted = true;
+    facts.helo_changed = true;  // the session's, never remembered
+    cache.insert("B.2", "2001:db8::1", "mx.example", facts, t0);
+    Facts got;
+    got.ptr_names = {"left", "over", "from", "before"};
+    REQUIRE(cache.find("B.2", "2001:db8::1", "mx.example", t0, got));
+    CHECK(got.iprev == Iprev::pass);
+    CHECK(got.ptr_names == facts.ptr_names);
+    CHECK(got.verified_names == facts.verified_names);
+    CHECK(got.helo_syntax == HeloSyntax::fqdn);
+    CHECK(got.helo_literal == HeloLiteral::na);
+    CHECK(got.helo_forward == HeloForward::fail);
+    CHECK(got.helo_ptr_alignment == Alignment::org_domain);
+    CHECK(got.generic_ptr == Generic::generic);
+    CHECK(got.iprev_dnssec == Dnssec::secure);
+    CHECK(got.helo_dnssec == Dnssec::bogus);
+    CHECK(got.budget_exhausted);
+    CHECK_FALSE(got.helo_changed);
 }
 
 TEST_CASE("the least recently used message goes first", "[instance]") {
     InstanceCache cache(2, 60s);
     cache.insert("one", "c", "h", facts_with(Iprev::pass), t0);
     cache.insert("two", "c", "h", facts_with(Iprev::pass), t0);
-    CHECK(cache.find("one", "c", "h", t0) != nullptr);  // "two" is now the oldest
+    CHECK(iprev_of(cache, "one", "c", "h", t0));  // "two" is now the oldest
     cache.insert("three", "c", "h", facts_with(Iprev::pass), t0);
     CHECK(cache.size() == 2);
-    CHECK(cache.find("two", "c", "h", t0) == nullptr);
-    CHECK(cache.find("one", "c", "h", t0) != nullptr);
-    CHECK(cache.find("three", "c", "h", t0) != nullptr);
+    CHECK_FALSE(iprev_of(cache, "two", "c", "h", t0));
+    CHECK(iprev_of(cache, "one", "c", "h", t0));
+    CHECK(iprev_of(cache, "three", "c", "h", t0));
 }
 
-TEST_CASE("a zero-sized cache and an empty instance remember nothing", "[instance]") {
+TEST_CASE("the header is claimed once per remembered message", "[instance]") {
+    InstanceCache cache(10, 60s);
+    CHECK_FALSE(cache.claim_header("M.1"));
+    cache.insert("M.1", "c", "h", facts_with(Iprev::pass), t0);
+    CHECK(cache.claim_header("M.1"));
+    CHECK_FALSE(cache.claim_header("M.1"));
+}
+
+TEST_CASE("a zero-sized cache, an empty instance and unpackable facts remember nothing",
+          "[instance]") {
     InstanceCache off(0, 60s);
     off.insert("A", "c", "h", facts_with(Iprev::pass), t0);
-    CHECK(off.find("A", "c", "h", t0) == nullptr);
+    CHECK_FALSE(iprev_of(off, "A", "c", "h", t0));
     InstanceCache on(10, 60s);
     on.insert("", "c", "h", facts_with(Iprev::pass), t0);
     CHECK(on.size() == 0);
+    // A verified name that is not one of the PTR names cannot be packed.
+    Facts odd = facts_with(Iprev::pass);
+    odd.ptr_names = {"a.example"};
+    odd.verified_names = {"z.example"};
+    on.insert("A", "c", "h", facts_with(Iprev::fail), t0);
+    on.insert("A", "c", "h", odd, t0);
+    CHECK_FALSE(iprev_of(on, "A", "c", "h", t0));  // and the older entry is gone
 }
