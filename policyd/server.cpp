@@ -33,6 +33,7 @@
 #include "policyd/assessment.hpp"
 #include "policyd/auth_results.hpp"
 #include "policyd/decision_log.hpp"
+#include "policyd/facts_cache.hpp"
 #include "policyd/instance_cache.hpp"
 #include "policyd/protocol.hpp"
 #include "policyd/sanitize.hpp"
@@ -65,35 +66,76 @@ auto async_assess(Assessor& assessor, const IpAddress& client, std::string_view 
         token);
 }
 
-// Arms `timer` so that, unless disarmed first, the stream is cancelled when
-// it expires. The generation guards against a timer that fired just as the
-// operation it watched completed: its late handler must not cancel the next
-// operation on the stream.
+// Cancels a session's pending read or write when its deadline passes.
+// arm() and disarm() only move the deadline: the timer is re-armed only when
+// a deadline comes earlier than the time it already waits for; when it
+// fires early it waits again for the later deadline. A timer armed and
+// cancelled for every read and every write cost a timer-queue update and a
+// handler dispatch each, per request. The state is shared with the pending
+// timer handler, so a handler that runs after the session ended finds it
+// closed instead of freed memory.
 class Watchdog {
   public:
-    explicit Watchdog(const asio::any_io_executor& executor) : timer_(executor) {}
+    Watchdog(const asio::any_io_executor& executor, std::function<void()> cancel)
+        : state_(std::make_shared<State>(executor, std::move(cancel))) {}
+    ~Watchdog() {
+        state_->closed = true;
+        // Ends the pending wait now rather than at its deadline (which holds
+        // the state until then). Cancelling a timer does not fail in practice.
+        try {
+            state_->timer.cancel();
+        } catch (const boost::system::system_error&) {  // NOLINT(bugprone-empty-catch)
+        }
+    }
+    Watchdog(const Watchdog&) = delete;
+    Watchdog& operator=(const Watchdog&) = delete;
 
-    template <typename Stream>
-    void arm(Stream& stream, std::chrono::seconds after) {
-        timer_.expires_after(after);
-        timer_.async_wait([this, &stream, generation = ++generation_](error_code ec) {
-            if (!ec && generation == generation_) {
-                expired_ = true;
-                error_code ignored;
-                stream.cancel(ignored);
-            }
-        });
+    // The operation about to start must complete within `after` of `now`.
+    void arm(Clock::time_point now, std::chrono::seconds after) {
+        State& state = *state_;
+        state.deadline = now + after;
+        if (state.deadline < state.armed_for) {
+            wait_until(state_, state.deadline);
+        }
     }
-    void disarm() {
-        ++generation_;
-        timer_.cancel();
-    }
-    [[nodiscard]] bool expired() const { return expired_; }
+    void disarm() { state_->deadline = Clock::time_point::max(); }
+    [[nodiscard]] bool expired() const { return state_->expired; }
 
   private:
-    asio::steady_timer timer_;
-    std::uint64_t generation_ = 0;
-    bool expired_ = false;
+    struct State {
+        State(const asio::any_io_executor& executor, std::function<void()> c)
+            : timer(executor), cancel(std::move(c)) {}
+        asio::steady_timer timer;
+        std::function<void()> cancel;
+        Clock::time_point deadline = Clock::time_point::max();   // of the pending operation
+        Clock::time_point armed_for = Clock::time_point::max();  // max: no wait pending
+        std::uint64_t generation = 0;  // of the current wait; older ones are stale
+        bool expired = false;
+        bool closed = false;
+    };
+
+    static void wait_until(const std::shared_ptr<State>& state, Clock::time_point when) {
+        state->armed_for = when;
+        const std::uint64_t generation = ++state->generation;
+        state->timer.expires_at(when);  // a wait already pending ends as aborted
+        state->timer.async_wait([state, generation](error_code ec) {
+            if (ec || state->closed || generation != state->generation) {
+                return;
+            }
+            state->armed_for = Clock::time_point::max();
+            if (state->deadline == Clock::time_point::max()) {
+                return;  // nothing pending: stay unarmed until the next arm()
+            }
+            if (Clock::now() >= state->deadline) {
+                state->expired = true;
+                state->cancel();
+                return;
+            }
+            wait_until(state, state->deadline);
+        });
+    }
+
+    std::shared_ptr<State> state_;
 };
 
 std::string describe(const asio::ip::tcp::endpoint& endpoint) {
@@ -145,7 +187,10 @@ struct Server::Impl {
           health(resolver, health_options(config->settings), log_health_change),
           cache(context, health, cache_options(config->settings),
                 static_cast<std::size_t>(config->settings.max_waiters)),
-          assessor(context, cache, assessment_options(config->settings)),
+          assessor(
+              context, cache, assessment_options(config->settings),
+              std::make_shared<FactsCache>(static_cast<std::size_t>(config->settings.cache_clients),
+                                           std::chrono::seconds(config->settings.cache_max_ttl_s))),
           instances(static_cast<std::size_t>(config->settings.instance_cache_size),
                     std::chrono::seconds(config->settings.instance_ttl_s)),
           limits(config->settings.protocol_limits()),
@@ -232,12 +277,25 @@ struct Server::Impl {
 
     template <typename In, typename Out>
     awaitable<void> serve(In& in, Out& out, const std::string& peer, SessionHandle& handle) {
-        Watchdog watchdog(in.get_executor());
+        Watchdog watchdog(in.get_executor(), [&in, &out] {
+            error_code ignored;
+            in.cancel(ignored);
+            out.cancel(ignored);
+        });
         std::string buffer;
         std::string reply;
         std::array<char, 8192> chunk{};
         Request request;
+        Facts facts;  // reused, so its names keep their storage between requests
         SmtpSession smtp;
+        // Replies are written at once where the socket takes them (below).
+        error_code ec;
+        out.non_blocking(true, ec);
+        if (ec) {
+            spdlog::warn("session {}: cannot make the connection non-blocking: {}", peer,
+                         ec.message());
+            co_return;
+        }
         for (;;) {
             // Answer every complete request already buffered, in order.
             for (;;) {
@@ -252,15 +310,10 @@ struct Server::Impl {
                 }
                 buffer.erase(0, parsed.consumed);
                 reply.clear();
-                if (!co_await answer(request, peer, smtp, reply)) {
+                if (!co_await answer(request, peer, smtp, facts, reply)) {
                     co_return;
                 }
-                watchdog.arm(out, read_timeout);
-                error_code ec;
-                co_await asio::async_write(out, asio::buffer(reply),
-                                           asio::redirect_error(use_awaitable, ec));
-                watchdog.disarm();
-                if (ec) {
+                if (!co_await send(out, reply, watchdog, read_timeout, ec)) {
                     spdlog::warn("session {}: cannot send reply: {}; closing connection", peer,
                                  watchdog.expired() ? "timed out" : ec.message());
                     co_return;
@@ -271,8 +324,7 @@ struct Server::Impl {
             }
             // Idle between requests: Postfix's own max idle is 300 s. In the
             // middle of a request: a stalled peer.
-            watchdog.arm(in, buffer.empty() ? idle_timeout : read_timeout);
-            error_code ec;
+            watchdog.arm(Clock::now(), buffer.empty() ? idle_timeout : read_timeout);
             handle.reading = true;
             const std::size_t n = co_await in.async_read_some(
                 asio::buffer(chunk), asio::redirect_error(use_awaitable, ec));
@@ -293,6 +345,28 @@ struct Server::Impl {
         }
     }
 
+    // Writes the reply. A reply almost always fits the socket buffer, so it
+    // is sent at once (the stream is non-blocking); only what the socket
+    // does not take goes through async_write, under the read timeout.
+    // Returns false, with `ec` set, when it could not be sent.
+    template <typename Out>
+    static awaitable<bool> send(Out& out, const std::string& reply, Watchdog& watchdog,
+                                std::chrono::seconds timeout, error_code& ec) {
+        std::size_t sent = out.write_some(asio::buffer(reply), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again ||
+            ec == asio::error::interrupted) {
+            ec.clear();
+            sent = 0;
+        }
+        if (!ec && sent < reply.size()) {
+            watchdog.arm(Clock::now(), timeout);
+            co_await asio::async_write(out, asio::buffer(reply.data() + sent, reply.size() - sent),
+                                       asio::redirect_error(use_awaitable, ec));
+            watchdog.disarm();
+        }
+        co_return !ec;
+    }
+
     // Assesses one request and writes its reply line into `reply`. Returns
     // false (after logging) when the request must get no reply.
     // What one policy connection last saw of the SMTP session it is asked
@@ -305,7 +379,7 @@ struct Server::Impl {
     };
 
     awaitable<bool> answer(const Request& request, const std::string& peer, SmtpSession& smtp,
-                           std::string& reply) {
+                           Facts& facts, std::string& reply) {
         const auto started = Clock::now();
         // The snapshot this request is decided with, whatever reloads happen
         // while its lookups are in flight.
@@ -319,18 +393,19 @@ struct Server::Impl {
             co_return false;
         }
         // Every request about one message is judged on the facts its first
-        // request found.
+        // request found; a client seen recently on the facts found then.
         const std::string_view instance = request.get(Attr::instance);
         const std::string_view helo = request.get(Attr::helo_name);
         const std::string_view client_text = request.get(Attr::client_address);
-        Facts facts;
         std::string_view source = "instance";
-        if (const Facts* known = instances.find(instance, client_text, helo, Clock::now())) {
-            facts = *known;
-        } else {
-            source = "dns";
-            facts = co_await async_assess(assessor, *client, helo, use_awaitable);
-            instances.insert(instance, client_text, helo, facts, Clock::now());
+        if (!instances.find(instance, client_text, helo, started, facts)) {
+            if (assessor.find_cached(*client, helo, started, facts)) {
+                source = "cache";
+            } else {
+                source = "dns";
+                facts = co_await async_assess(assessor, *client, helo, use_awaitable);
+            }
+            instances.insert(instance, client_text, helo, facts, started);
         }
         const std::string_view client_port = request.get(Attr::client_port);
         facts.helo_changed = smtp.client == client_text && smtp.port == client_port &&
@@ -356,11 +431,11 @@ struct Server::Impl {
         }
         // In dry-run the table's choice is logged and DUNNO is sent.
         format_reply(decision.answer(), reply);
-        const double elapsed_ms =
-            std::chrono::duration<double, std::milli>(Clock::now() - started).count();
         // Formatting the record costs more than the rest of a warm answer's
         // user-space work; skip it when info is not logged.
         if (spdlog::should_log(spdlog::level::info)) {
+            const double elapsed_ms =
+                std::chrono::duration<double, std::milli>(Clock::now() - started).count();
             spdlog::info(format_decision(
                 DecisionRecord{request, facts, source, outage, decision, elapsed_ms}));
         }
