@@ -18,6 +18,16 @@ namespace {
 using Block = std::unique_ptr<unsigned char[]>;  // NOLINT: sized at run time
 constexpr std::size_t kMaxHelo = 65535;
 
+std::size_t hash_of(const std::array<std::uint8_t, 16>& address, bool v6,
+                    std::string_view helo) noexcept {
+    // NOLINTNEXTLINE: hash the address bytes as a string.
+    const std::string_view bytes(reinterpret_cast<const char*>(address.data()), v6 ? 16 : 4);
+    const std::size_t a = std::hash<std::string_view>{}(bytes);
+    const std::size_t h = std::hash<std::string_view>{}(helo);
+    constexpr std::size_t kMix = 0x9e3779b97f4a7c15ULL;
+    return a ^ (h + kMix + (a << 6U) + (a >> 2U));
+}
+
 }  // namespace
 
 FactsCache::Key FactsCache::make_key(const IpAddress& client, std::string_view helo) noexcept {
@@ -34,6 +44,7 @@ FactsCache::Key FactsCache::make_key(const IpAddress& client, std::string_view h
         key.v6 = true;
     }
     key.helo = helo;
+    key.hash = hash_of(key.address, key.v6, helo);
     key.valid = true;
     return key;
 }
@@ -43,32 +54,12 @@ std::string_view FactsCache::Entry::helo() const noexcept {
     return {reinterpret_cast<const char*>(data.get()), helo_length};
 }
 
-namespace {
-std::size_t hash_of(const std::array<std::uint8_t, 16>& address, bool v6,
-                    std::string_view helo) noexcept {
-    // NOLINTNEXTLINE: hash the address bytes as a string.
-    const std::string_view bytes(reinterpret_cast<const char*>(address.data()), v6 ? 16 : 4);
-    const std::size_t a = std::hash<std::string_view>{}(bytes);
-    const std::size_t h = std::hash<std::string_view>{}(helo);
-    constexpr std::size_t kMix = 0x9e3779b97f4a7c15ULL;
-    return a ^ (h + kMix + (a << 6U) + (a >> 2U));
-}
-}  // namespace
-
-std::size_t FactsCache::Hash::operator()(const Key& key) const noexcept {
-    return hash_of(key.address, key.v6, key.helo);
-}
-
-std::size_t FactsCache::Hash::operator()(const Entry& entry) const noexcept {
-    return hash_of(entry.address, entry.v6, entry.helo());
-}
-
 bool FactsCache::Equal::operator()(const Entry& a, const Entry& b) const noexcept {
-    return a.v6 == b.v6 && a.address == b.address && a.helo() == b.helo();
+    return a.hash == b.hash && a.v6 == b.v6 && a.address == b.address && a.helo() == b.helo();
 }
 
 bool FactsCache::Equal::operator()(const Key& a, const Entry& b) const noexcept {
-    return a.v6 == b.v6 && a.address == b.address && a.helo == b.helo();
+    return a.hash == b.hash && a.v6 == b.v6 && a.address == b.address && a.helo == b.helo();
 }
 
 FactsCache::FactsCache(std::size_t max_entries, std::chrono::seconds max_lifetime)
@@ -126,12 +117,13 @@ void FactsCache::insert(const IpAddress& client, std::string_view helo, const Fa
     }
     if (it == set_.end()) {
         while (set_.size() >= max_entries_ && !lru_.empty()) {
-            erase(set_.find(lru_.back()));
+            erase(set_.find(lru_.back()));  // by its stored hash
             ++stats_.evictions;
         }
         Entry fresh;
         fresh.address = key.address;
         fresh.v6 = key.v6;
+        fresh.hash = key.hash;
         fresh.helo_length = static_cast<std::uint16_t>(helo.size());
         fresh.data = std::move(block);
         it = set_.insert(std::move(fresh)).first;

@@ -73,6 +73,7 @@ class FactsCache {
         std::array<std::uint8_t, 16> address{};
         bool v6 = false;
         std::string_view helo;
+        std::size_t hash = 0;  // computed once per call; entries keep theirs
         bool valid = false;
     };
     static Key make_key(const IpAddress& client, std::string_view helo) noexcept;
@@ -80,6 +81,7 @@ class FactsCache {
     struct Entry {
         mutable Hook lru;  // front = most recently used
         mutable Clock::time_point expires;
+        std::size_t hash = 0;
         // The HELO name (helo_length bytes), then the packed facts.
         mutable std::unique_ptr<unsigned char[]> data;  // NOLINT: sized by the packing
         std::array<std::uint8_t, 16> address{};
@@ -90,8 +92,8 @@ class FactsCache {
     };
     struct Hash {
         using is_transparent = void;
-        std::size_t operator()(const Key& key) const noexcept;
-        std::size_t operator()(const Entry& entry) const noexcept;
+        std::size_t operator()(const Key& key) const noexcept { return key.hash; }
+        std::size_t operator()(const Entry& entry) const noexcept { return entry.hash; }
     };
     struct Equal {
         using is_transparent = void;

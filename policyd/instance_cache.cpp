@@ -35,8 +35,8 @@ const unsigned char* InstanceCache::Entry::facts() const noexcept {
     return data.get() + instance_length + client_length + helo_length;
 }
 
-std::size_t InstanceCache::Hash::operator()(std::string_view instance) const noexcept {
-    return std::hash<std::string_view>{}(instance);
+InstanceCache::Key InstanceCache::make_key(std::string_view instance) noexcept {
+    return Key{instance, std::hash<std::string_view>{}(instance)};
 }
 
 InstanceCache::~InstanceCache() {
@@ -45,8 +45,8 @@ InstanceCache::~InstanceCache() {
 }
 
 bool InstanceCache::find(std::string_view instance, std::string_view client, std::string_view helo,
-                         Clock::time_point now, Facts& facts) {
-    const auto it = set_.find(instance);
+                         Clock::time_point now, Facts& facts, bool& header_sent) {
+    const auto it = set_.find(make_key(instance));
     if (it == set_.end()) {
         return false;
     }
@@ -60,15 +60,18 @@ bool InstanceCache::find(std::string_view instance, std::string_view client, std
     auto& entry = const_cast<Entry&>(*it);  // NOLINT: only the mutable hook moves
     lru_.splice(lru_.begin(), lru_, lru_.iterator_to(entry));
     unpack(it->facts(), facts);
+    header_sent = it->header_sent;
     return true;
 }
 
 void InstanceCache::insert(std::string_view instance, std::string_view client,
-                           std::string_view helo, const Facts& facts, Clock::time_point now) {
+                           std::string_view helo, const Facts& facts, Clock::time_point now,
+                           bool header_sent) {
     if (max_entries_ == 0 || instance.empty()) {
         return;
     }
-    if (const auto found = set_.find(instance); found != set_.end()) {
+    const Key key = make_key(instance);
+    if (const auto found = set_.find(key); found != set_.end()) {
         erase(found);
     }
     const std::size_t facts_size = packed_size(facts);
@@ -77,7 +80,8 @@ void InstanceCache::insert(std::string_view instance, std::string_view client,
         return;
     }
     while (set_.size() >= max_entries_ && !lru_.empty()) {
-        erase(set_.find(lru_.back().instance()));
+        const Entry& oldest = lru_.back();
+        erase(set_.find(Key{oldest.instance(), oldest.hash}));
     }
     Entry fresh;
     fresh.data = std::make_unique<unsigned char[]>(  // NOLINT: sized by the packing
@@ -94,17 +98,10 @@ void InstanceCache::insert(std::string_view instance, std::string_view client,
     fresh.client_length = static_cast<std::uint16_t>(client.size());
     fresh.helo_length = static_cast<std::uint16_t>(helo.size());
     fresh.expires = now + ttl_;
+    fresh.hash = key.hash;
+    fresh.header_sent = header_sent;
     const auto it = set_.insert(std::move(fresh)).first;
     lru_.push_front(const_cast<Entry&>(*it));  // NOLINT: only the mutable hook moves
-}
-
-bool InstanceCache::claim_header(std::string_view instance) {
-    const auto found = set_.find(instance);
-    if (found == set_.end() || found->header_claimed) {
-        return false;
-    }
-    found->header_claimed = true;
-    return true;
 }
 
 void InstanceCache::erase(Set::iterator it) noexcept {

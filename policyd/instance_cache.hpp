@@ -44,33 +44,39 @@ class InstanceCache {
     InstanceCache(const InstanceCache&) = delete;
     InstanceCache& operator=(const InstanceCache&) = delete;
 
-    // True and `facts` filled when the message is remembered for this
-    // client and HELO name.
+    // True, `facts` filled and `header_sent` as inserted, when the message
+    // is remembered for this client and HELO name.
     bool find(std::string_view instance, std::string_view client, std::string_view helo,
-              Clock::time_point now, Facts& facts);
+              Clock::time_point now, Facts& facts, bool& header_sent);
 
+    // `header_sent`: the message's Authentication-Results header was added
+    // already (it is added once per message).
     void insert(std::string_view instance, std::string_view client, std::string_view helo,
-                const Facts& facts, Clock::time_point now);
-
-    // True exactly once per remembered message: the first caller may add the
-    // message's Authentication-Results header, later ones must not. False
-    // when the message is not remembered.
-    bool claim_header(std::string_view instance);
+                const Facts& facts, Clock::time_point now, bool header_sent);
 
     [[nodiscard]] std::size_t size() const { return set_.size(); }
 
   private:
     using Hook = boost::intrusive::list_member_hook<
         boost::intrusive::link_mode<boost::intrusive::normal_link>>;
+    // The instance and its hash, computed once per call: entries keep their
+    // hash, so a bucket walk compares hashes and touches no entry's block.
+    struct Key {
+        std::string_view instance;
+        std::size_t hash = 0;
+    };
+    static Key make_key(std::string_view instance) noexcept;
+
     struct Entry {
         mutable Hook lru;  // front = most recently used
         mutable Clock::time_point expires;
+        std::size_t hash = 0;
         // instance, client, HELO (lengths below), then the packed facts.
         std::unique_ptr<unsigned char[]> data;  // NOLINT: sized by the packing
         std::uint16_t instance_length = 0;
         std::uint16_t client_length = 0;
         std::uint16_t helo_length = 0;
-        mutable bool header_claimed = false;
+        bool header_sent = false;
 
         [[nodiscard]] std::string_view instance() const noexcept;
         [[nodiscard]] std::string_view client() const noexcept;
@@ -79,22 +85,18 @@ class InstanceCache {
     };
     struct Hash {
         using is_transparent = void;
-        std::size_t operator()(std::string_view instance) const noexcept;
-        std::size_t operator()(const Entry& entry) const noexcept {
-            return (*this)(entry.instance());
-        }
+        std::size_t operator()(const Key& key) const noexcept { return key.hash; }
+        std::size_t operator()(const Entry& entry) const noexcept { return entry.hash; }
     };
     struct Equal {
         using is_transparent = void;
         bool operator()(const Entry& a, const Entry& b) const noexcept {
-            return a.instance() == b.instance();
+            return a.hash == b.hash && a.instance() == b.instance();
         }
-        bool operator()(std::string_view a, const Entry& b) const noexcept {
-            return a == b.instance();
+        bool operator()(const Key& a, const Entry& b) const noexcept {
+            return a.hash == b.hash && a.instance == b.instance();
         }
-        bool operator()(const Entry& a, std::string_view b) const noexcept {
-            return a.instance() == b;
-        }
+        bool operator()(const Entry& a, const Key& b) const noexcept { return (*this)(b, a); }
     };
     using Set = std::unordered_set<Entry, Hash, Equal>;
     using Lru =

@@ -158,6 +158,7 @@ struct Server::Impl {
     resolver::CachingLookup cache;
     Assessor assessor;
     InstanceCache instances;
+    bool remember_messages;  // instance_cache_size > 0
     ProtocolLimits limits;
     std::chrono::seconds idle_timeout;
     std::chrono::seconds read_timeout;
@@ -193,6 +194,7 @@ struct Server::Impl {
                                            std::chrono::seconds(config->settings.cache_max_ttl_s))),
           instances(static_cast<std::size_t>(config->settings.instance_cache_size),
                     std::chrono::seconds(config->settings.instance_ttl_s)),
+          remember_messages(config->settings.instance_cache_size > 0),
           limits(config->settings.protocol_limits()),
           idle_timeout(config->settings.idle_timeout_s),
           read_timeout(config->settings.read_timeout_s),
@@ -252,6 +254,26 @@ struct Server::Impl {
         }
     }
 
+    // What one policy connection last saw of the SMTP session it is asked
+    // about. smtpd keeps its policy connection across SMTP sessions, so a
+    // session is (client address, client port). One smtpd process handles
+    // one message at a time and asks about all of it on its one policy
+    // connection, so the message's facts are kept here: a later request
+    // about it costs no table lookup at all. The InstanceCache holds what a
+    // closed connection knew.
+    struct SmtpSession {
+        std::string client;
+        std::string port;
+        std::string helo;
+        // The facts of the last request: those of message `instance`, made
+        // for `client` and `helo`, when message_known. The storage is reused
+        // from request to request.
+        Facts facts;
+        std::string instance;
+        bool message_known = false;
+        bool header_claimed = false;  // Authentication-Results sent for it
+    };
+
     // Serves one connection until the peer closes, a timeout, protocol
     // trouble or shutdown. In and Out are the same stream for sockets.
     template <typename In, typename Out>
@@ -261,12 +283,20 @@ struct Server::Impl {
                                                  error_code ignored;
                                                  in.cancel(ignored);
                                              }});
+        SmtpSession smtp;
         try {
-            co_await serve(in, out, peer, *handle);
+            co_await serve(in, out, peer, *handle, smtp);
         } catch (const std::exception& error) {
             // Internal trouble: no reply, log, disconnect (Postfix applies its
             // default_action).
             spdlog::error("session {}: {}; closing connection", peer, error.what());
+        }
+        // smtpd may reconnect in the middle of a message (its policy
+        // connection reached smtpd_policy_service_max_ttl, or ours timed
+        // out): the message's next request then finds its facts here.
+        if (smtp.message_known) {
+            instances.insert(smtp.instance, smtp.client, smtp.helo, smtp.facts, Clock::now(),
+                             smtp.header_claimed);
         }
         session_handles.erase(handle);
         --sessions;
@@ -276,7 +306,8 @@ struct Server::Impl {
     }
 
     template <typename In, typename Out>
-    awaitable<void> serve(In& in, Out& out, const std::string& peer, SessionHandle& handle) {
+    awaitable<void> serve(In& in, Out& out, const std::string& peer, SessionHandle& handle,
+                          SmtpSession& smtp) {
         Watchdog watchdog(in.get_executor(), [&in, &out] {
             error_code ignored;
             in.cancel(ignored);
@@ -286,8 +317,6 @@ struct Server::Impl {
         std::string reply;
         std::array<char, 8192> chunk{};
         Request request;
-        Facts facts;  // reused, so its names keep their storage between requests
-        SmtpSession smtp;
         // Replies are written at once where the socket takes them (below).
         error_code ec;
         out.non_blocking(true, ec);
@@ -310,7 +339,7 @@ struct Server::Impl {
                 }
                 buffer.erase(0, parsed.consumed);
                 reply.clear();
-                if (!co_await answer(request, peer, smtp, facts, reply)) {
+                if (!co_await answer(request, peer, smtp, reply)) {
                     co_return;
                 }
                 if (!co_await send(out, reply, watchdog, read_timeout, ec)) {
@@ -369,17 +398,8 @@ struct Server::Impl {
 
     // Assesses one request and writes its reply line into `reply`. Returns
     // false (after logging) when the request must get no reply.
-    // What one policy connection last saw of the SMTP session it is asked
-    // about. smtpd keeps its policy connection across SMTP sessions, so a
-    // session is (client address, client port).
-    struct SmtpSession {
-        std::string client;
-        std::string port;
-        std::string helo;
-    };
-
     awaitable<bool> answer(const Request& request, const std::string& peer, SmtpSession& smtp,
-                           Facts& facts, std::string& reply) {
+                           std::string& reply) {
         const auto started = Clock::now();
         // The snapshot this request is decided with, whatever reloads happen
         // while its lookups are in flight.
@@ -397,15 +417,25 @@ struct Server::Impl {
         const std::string_view instance = request.get(Attr::instance);
         const std::string_view helo = request.get(Attr::helo_name);
         const std::string_view client_text = request.get(Attr::client_address);
+        Facts& facts = smtp.facts;
         std::string_view source = "instance";
-        if (!instances.find(instance, client_text, helo, started, facts)) {
-            if (assessor.find_cached(*client, helo, started, facts)) {
-                source = "cache";
-            } else {
-                source = "dns";
-                facts = co_await async_assess(assessor, *client, helo, use_awaitable);
+        const bool same_message = smtp.message_known && instance == smtp.instance &&
+                                  client_text == smtp.client && helo == smtp.helo;
+        if (!same_message) {
+            bool header_claimed = false;
+            smtp.message_known = false;
+            if (!remember_messages || instance.empty() ||
+                !instances.find(instance, client_text, helo, started, facts, header_claimed)) {
+                if (assessor.find_cached(*client, helo, started, facts)) {
+                    source = "cache";
+                } else {
+                    source = "dns";
+                    facts = co_await async_assess(assessor, *client, helo, use_awaitable);
+                }
             }
-            instances.insert(instance, client_text, helo, facts, started);
+            smtp.instance = instance;
+            smtp.message_known = remember_messages && !instance.empty();
+            smtp.header_claimed = header_claimed;
         }
         const std::string_view client_port = request.get(Attr::client_port);
         facts.helo_changed = smtp.client == client_text && smtp.port == client_port &&
@@ -426,7 +456,9 @@ struct Server::Impl {
         // the rules have no objection.
         const std::string& authserv_id = snapshot->settings.authserv_id;
         if (!authserv_id.empty() && !decision.dry_run &&
-            boost::iequals(decision.answer(), "DUNNO") && instances.claim_header(instance)) {
+            boost::iequals(decision.answer(), "DUNNO") && smtp.message_known &&
+            !smtp.header_claimed) {
+            smtp.header_claimed = true;
             decision.action = authentication_results_action(authserv_id, facts, *client);
         }
         // In dry-run the table's choice is logged and DUNNO is sent.

@@ -55,8 +55,10 @@ const Setting kSettings[] = {
      "Connections served at once; further ones are closed at once (Postfix then applies its "
      "default_action)."},
     {"daemon", "instance_cache_size", &Settings::instance_cache_size, 0, 10000000, "", false,
-     "Messages (Postfix 'instance') whose facts are remembered, so every RCPT of one message is "
-     "judged on the same DNS evidence without new lookups; 0 turns this off."},
+     "Every request about one message (Postfix 'instance') is judged on the DNS evidence of its "
+     "first, without new lookups. A connection keeps its current message's facts; this many "
+     "messages are remembered from closed connections, for smtpd reconnecting in the middle of "
+     "a message. 0 turns per-message facts off (and Authentication-Results with them)."},
     {"daemon", "instance_ttl_s", &Settings::instance_ttl_s, 1, 86400, "", false,
      "Seconds the facts of one message are remembered."},
     {"protocol", "max_line_bytes", &Settings::max_line_bytes, 256, 65536, "", false,

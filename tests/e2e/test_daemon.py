@@ -937,6 +937,10 @@ def authentication_results_once_per_message_and_helo_change_noted(ctx: Context) 
     first, instance = policy_request("127.0.0.2", "good.example.test", client_port="40001")
     second, _ = policy_request("127.0.0.2", "good.example.test", client_port="40001",
                                instance=instance, recipient="other@example.test")
+    # smtpd reconnected in the middle of the message (its policy connection
+    # reached smtpd_policy_service_max_ttl): still the same message.
+    third, _ = policy_request("127.0.0.2", "good.example.test", client_port="40001",
+                              instance=instance, recipient="third@example.test")
     rejected, _ = policy_request("127.0.0.3", "good.example.test", client_port="40002")
     # Same SMTP session (address and port), new HELO: noted.
     changed, changed_instance = policy_request("127.0.0.3", "mail.example.test",
@@ -951,11 +955,17 @@ def authentication_results_once_per_message_and_helo_change_noted(ctx: Context) 
                 "first request of a message",
             )
             check_equal(client.ask(second), "action=DUNNO", "second request of the same message")
+        with PolicyClient(daemon.endpoint("inet:127.0.0.1:")) as client:
+            check_equal(client.ask(third), "action=DUNNO",
+                        "the same message after a reconnect: no second header")
             check_equal(client.ask(rejected), NO_PTR, "a rejection is never replaced")
             client.ask(changed)
-        lines = daemon.wait_log_count(r" decision ", 4, mark)
-        check_equal([parse_decision(l).get("helo_changed") for l in lines],
-                    ["no", "no", "no", "yes"], "helo_changed per request")
+        lines = daemon.wait_log_count(r" decision ", 5, mark)
+        decisions = [parse_decision(l) for l in lines]
+        check_equal([d.get("helo_changed") for d in decisions],
+                    ["no", "no", "no", "no", "yes"], "helo_changed per request")
+        check_equal([d.get("facts") for d in decisions[:3]], ["dns", "instance", "instance"],
+                    "facts of the message, before and after the reconnect")
 
 
 SHADOW_RULE = """
