@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <functional>
 #include <list>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -339,9 +340,17 @@ struct Server::Impl {
                 }
                 buffer.erase(0, parsed.consumed);
                 reply.clear();
-                if (!co_await answer(request, peer, smtp, reply)) {
+                // Answered without a coroutine frame of its own unless the
+                // facts need DNS.
+                const auto pending = begin(request, peer, smtp);
+                if (!pending) {
                     co_return;
                 }
+                if (pending->needs_dns) {
+                    smtp.facts = co_await async_assess(assessor, pending->client,
+                                                       request.get(Attr::helo_name), use_awaitable);
+                }
+                finish(request, smtp, *pending, reply);
                 if (!co_await send(out, reply, watchdog, read_timeout, ec)) {
                     spdlog::warn("session {}: cannot send reply: {}; closing connection", peer,
                                  watchdog.expired() ? "timed out" : ec.message());
@@ -396,46 +405,76 @@ struct Server::Impl {
         co_return !ec;
     }
 
-    // Assesses one request and writes its reply line into `reply`. Returns
-    // false (after logging) when the request must get no reply.
-    awaitable<bool> answer(const Request& request, const std::string& peer, SmtpSession& smtp,
-                           std::string& reply) {
-        const auto started = Clock::now();
+    // One request between its two halves: what finish() needs once the
+    // facts are known.
+    struct Pending {
+        Clock::time_point started;
         // The snapshot this request is decided with, whatever reloads happen
         // while its lookups are in flight.
-        const std::shared_ptr<const Config> snapshot = config;
+        std::shared_ptr<const Config> snapshot;
+        IpAddress client;
+        std::string_view source;  // of the facts, for the log
+        bool new_message = false;
+        bool header_sent = false;  // for a message found in the InstanceCache
+        bool needs_dns = false;    // the facts must be assessed before finish()
+    };
+
+    // The first half of answering a request, without waiting: finds its
+    // facts where they are known already (this connection's message, the
+    // InstanceCache, the FactsCache) or says they must be assessed. Returns
+    // nullopt (after logging) when the request must get no reply.
+    std::optional<Pending> begin(const Request& request, const std::string& peer,
+                                 SmtpSession& smtp) {
+        Pending pending;
+        pending.started = Clock::now();
+        pending.snapshot = config;
         const auto client = parse_ip(request.get(Attr::client_address));
         if (!client) {
             spdlog::warn(
                 "session {}: client_address \"{}\" is not an IP address; closing "
                 "connection",
                 peer, sanitized(request.get(Attr::client_address)));
-            co_return false;
+            return std::nullopt;
         }
+        pending.client = *client;
         // Every request about one message is judged on the facts its first
         // request found; a client seen recently on the facts found then.
         const std::string_view instance = request.get(Attr::instance);
         const std::string_view helo = request.get(Attr::helo_name);
         const std::string_view client_text = request.get(Attr::client_address);
+        pending.source = "instance";
+        if (smtp.message_known && instance == smtp.instance && client_text == smtp.client &&
+            helo == smtp.helo) {
+            return pending;
+        }
+        pending.new_message = true;
+        smtp.message_known = false;  // until finish(): smtp.facts are being replaced
+        if (remember_messages && !instance.empty() &&
+            instances.find(instance, client_text, helo, pending.started, smtp.facts,
+                           pending.header_sent)) {
+            return pending;
+        }
+        if (assessor.find_cached(*client, helo, pending.started, smtp.facts)) {
+            pending.source = "cache";
+            return pending;
+        }
+        pending.source = "dns";
+        pending.needs_dns = true;
+        return pending;
+    }
+
+    // The second half: the rules decide on smtp.facts, the reply goes into
+    // `reply`, the decision into the log.
+    void finish(const Request& request, SmtpSession& smtp, const Pending& pending,
+                std::string& reply) {
         Facts& facts = smtp.facts;
-        std::string_view source = "instance";
-        const bool same_message = smtp.message_known && instance == smtp.instance &&
-                                  client_text == smtp.client && helo == smtp.helo;
-        if (!same_message) {
-            bool header_claimed = false;
-            smtp.message_known = false;
-            if (!remember_messages || instance.empty() ||
-                !instances.find(instance, client_text, helo, started, facts, header_claimed)) {
-                if (assessor.find_cached(*client, helo, started, facts)) {
-                    source = "cache";
-                } else {
-                    source = "dns";
-                    facts = co_await async_assess(assessor, *client, helo, use_awaitable);
-                }
-            }
+        const std::string_view instance = request.get(Attr::instance);
+        const std::string_view helo = request.get(Attr::helo_name);
+        const std::string_view client_text = request.get(Attr::client_address);
+        if (pending.new_message) {
             smtp.instance = instance;
             smtp.message_known = remember_messages && !instance.empty();
-            smtp.header_claimed = header_claimed;
+            smtp.header_claimed = pending.header_sent;
         }
         const std::string_view client_port = request.get(Attr::client_port);
         facts.helo_changed = smtp.client == client_text && smtp.port == client_port &&
@@ -443,23 +482,24 @@ struct Server::Impl {
         smtp.client = client_text;
         smtp.port = client_port;
         smtp.helo = helo;
-        const rules::Evidence evidence{request, facts, client};
-        rules::Decision decision = snapshot->rules->evaluate(evidence);
+        const Config& snapshot = *pending.snapshot;
+        const rules::Evidence evidence{request, facts, pending.client};
+        rules::Decision decision = snapshot.rules->evaluate(evidence);
         // While the upstream is down, the admin may prefer mail to flow over
         // deferring every client whose DNS cannot be checked.
         const bool outage = health.outage();
-        if (outage && facts.iprev == Iprev::temperror && snapshot->outage_action) {
+        if (outage && facts.iprev == Iprev::temperror && snapshot.outage_action) {
             decision.rule_id = "outage";
-            decision.action = snapshot->outage_action->expand(evidence, decision.rule_id);
+            decision.action = snapshot.outage_action->expand(evidence, decision.rule_id);
         }
         // Once per message, tell content filters what iprev found, when
         // the rules have no objection.
-        const std::string& authserv_id = snapshot->settings.authserv_id;
+        const std::string& authserv_id = snapshot.settings.authserv_id;
         if (!authserv_id.empty() && !decision.dry_run &&
             boost::iequals(decision.answer(), "DUNNO") && smtp.message_known &&
             !smtp.header_claimed) {
             smtp.header_claimed = true;
-            decision.action = authentication_results_action(authserv_id, facts, *client);
+            decision.action = authentication_results_action(authserv_id, facts, pending.client);
         }
         // In dry-run the table's choice is logged and DUNNO is sent.
         format_reply(decision.answer(), reply);
@@ -467,11 +507,10 @@ struct Server::Impl {
         // user-space work; skip it when info is not logged.
         if (spdlog::should_log(spdlog::level::info)) {
             const double elapsed_ms =
-                std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+                std::chrono::duration<double, std::milli>(Clock::now() - pending.started).count();
             spdlog::info(format_decision(
-                DecisionRecord{request, facts, source, outage, decision, elapsed_ms}));
+                DecisionRecord{request, facts, pending.source, outage, decision, elapsed_ms}));
         }
-        co_return true;
     }
 
     template <typename Socket>
