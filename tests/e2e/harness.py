@@ -208,19 +208,26 @@ class TestDns:
     def __enter__(self) -> "TestDns":
         exe = shutil.which("ldns-testns")
         check(exe is not None, "ldns-testns is not installed (package ldnsutils)")
-        self.proc = subprocess.Popen(
-            [exe, "-r", self.zone_file],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        self.out = OutputCollector(self.proc.stdout, "ldns-testns")
-        line = self.out.wait_for(lambda l: "Listening on port" in l, START_TIMEOUT)
-        if line is None:
+        # ldns-testns -r picks a random port; when that one is taken, its
+        # retry binds the same socket again, fails with EINVAL and exits. A
+        # fresh server picks a fresh port.
+        for _ in range(5):
+            self.proc = subprocess.Popen(
+                [exe, "-r", self.zone_file],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            self.out = OutputCollector(self.proc.stdout, "ldns-testns")
+            line = self.out.wait_for(lambda l: "Listening on port" in l, START_TIMEOUT)
+            if line is not None:
+                self.port = int(line.rsplit(" ", 1)[1])
+                return self
+            text = self.out.text()
             self.__exit__(None, None, None)
-            raise RuntimeError("ldns-testns did not start:\n" + self.out.text())
-        self.port = int(line.rsplit(" ", 1)[1])
-        return self
+            if "bind()" not in text:
+                break
+        raise RuntimeError("ldns-testns did not start:\n" + text)
 
     def __exit__(self, *exc) -> None:
         if self.proc is not None:

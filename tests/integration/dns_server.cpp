@@ -82,9 +82,29 @@ std::uint16_t parse_port(const std::string& output) {
 
 }  // namespace
 
-TestNameServer::TestNameServer(const std::string& datafile) {
+TestNameServer::TestNameServer(const std::string& datafile, bool verbose) {
     if (!std::filesystem::is_regular_file(datafile)) {
         throw std::runtime_error("ldns-testns datafile not found: " + datafile);
+    }
+    // ldns-testns -r picks a random port; when that one is taken, its retry
+    // binds the same socket again and fails with EINVAL, and it exits. A
+    // fresh server picks a fresh port.
+    constexpr int kAttempts = 5;
+    std::string why;
+    for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+        if (start(datafile, verbose, why)) {
+            return;
+        }
+    }
+    throw std::runtime_error(why);
+}
+
+bool TestNameServer::start(const std::string& datafile, bool verbose, std::string& why) {
+    {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        output_.clear();
+        eof_ = false;
+        port_ = 0;
     }
     std::array<int, 2> fds{};
     if (pipe2(fds.data(), O_CLOEXEC) != 0) {
@@ -96,9 +116,13 @@ TestNameServer::TestNameServer(const std::string& datafile) {
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
     std::string program = "ldns-testns";
-    std::string flag = "-r";
+    std::string verbose_flag = "-v";
+    std::string random_port = "-r";
     std::string file = datafile;
-    std::array<char*, 4> argv{program.data(), flag.data(), file.data(), nullptr};
+    std::array<char*, 5> argv{program.data(), random_port.data(), file.data(), nullptr, nullptr};
+    if (verbose) {
+        argv = {program.data(), verbose_flag.data(), random_port.data(), file.data(), nullptr};
+    }
     const int err = posix_spawnp(&pid_, program.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
@@ -121,7 +145,7 @@ TestNameServer::TestNameServer(const std::string& datafile) {
                 return;
             }
             // Bounded: the server is ours, but a chatty one must not eat memory.
-            if (output_.size() < std::size_t{1024} * 1024) {
+            if (output_.size() < std::size_t{8} * 1024 * 1024) {
                 output_.append(buffer.data(), static_cast<std::size_t>(n));
             }
             changed_.notify_all();
@@ -134,13 +158,20 @@ TestNameServer::TestNameServer(const std::string& datafile) {
         return port_ != 0 || eof_;
     });
     if (port_ != 0) {
-        return;
+        return true;
     }
     const std::string output = output_;
     lock.unlock();
     stop();
-    throw std::runtime_error("ldns-testns " + datafile + " did not report a port" +
-                             (ready ? " before exiting" : " in time") + "; its output:\n" + output);
+    why = "ldns-testns " + datafile + " did not report a port" +
+          (ready ? " before exiting" : " in time") + "; its output:\n" + output;
+    return false;
+}
+
+bool TestNameServer::wait_output(const std::function<bool(const std::string&)>& pred,
+                                 std::chrono::milliseconds limit) const {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] { return pred(output_) || eof_; }) && pred(output_);
 }
 
 TestNameServer::~TestNameServer() {

@@ -1,10 +1,12 @@
 // Test helpers: real DNS servers on loopback ports chosen by the OS.
 //
 // Contract:
-// - TestNameServer runs `ldns-testns -r DATAFILE` (UDP and TCP on the IPv4
-//   any-address, one query at a time). The constructor returns once the
-//   server printed its port, or throws std::runtime_error with the server's
-//   output after a bounded wait. The destructor kills and reaps it.
+// - TestNameServer runs `ldns-testns [-v] -r DATAFILE` (UDP and TCP on the
+//   IPv4 any-address, one query at a time; -v logs every query it answers).
+//   The constructor returns once the server printed its port, starting it
+//   again (a few times) when its random port was taken, or throws
+//   std::runtime_error with the server's output after a bounded wait. The
+//   destructor kills and reaps it.
 // - SilentUdpServer is a UDP socket on 127.0.0.1 that never answers: every
 //   query to it times out.
 // - write_unbound_config() writes a libunbound config file that lets the test
@@ -31,7 +33,7 @@ namespace testing_support {
 
 class TestNameServer {
   public:
-    explicit TestNameServer(const std::string& datafile);
+    explicit TestNameServer(const std::string& datafile, bool verbose = false);
     ~TestNameServer();
     TestNameServer(const TestNameServer&) = delete;
     TestNameServer& operator=(const TestNameServer&) = delete;
@@ -39,8 +41,13 @@ class TestNameServer {
     std::uint16_t port() const { return port_; }
     std::string forwarder() const;  // "127.0.0.1@PORT"
     std::string output() const;     // what the server printed so far
+    // Waits until pred(output) holds, at most `limit` (and not past the
+    // server's exit); returns whether it holds.
+    bool wait_output(const std::function<bool(const std::string&)>& pred,
+                     std::chrono::milliseconds limit) const;
 
   private:
+    bool start(const std::string& datafile, bool verbose, std::string& why);
     void stop() noexcept;
 
     pid_t pid_ = -1;
@@ -48,7 +55,7 @@ class TestNameServer {
     std::uint16_t port_ = 0;
     std::thread reader_;  // drains the server's output so it never blocks on a full pipe
     mutable std::mutex mutex_;
-    std::condition_variable changed_;
+    mutable std::condition_variable changed_;
     std::string output_;
     bool eof_ = false;
 };

@@ -10,12 +10,8 @@
 // server answers one query at a time and prints each before the next, so
 // every query it received earlier is in the log by then.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,26 +20,20 @@
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "dns_server.hpp"
 #include "resolver/caching_lookup.hpp"
 #include "resolver/resolver.hpp"
-
-extern char** environ;
 
 using namespace std::chrono_literals;
 using resolver::Answer;
@@ -64,152 +54,36 @@ std::string data_file() {
     return std::string(TEST_DATA_DIR) + "/coalescing.testns";
 }
 
-// `ldns-testns -v -r DATAFILE`, its output collected by a thread so the
-// server never blocks on a full pipe. (The shared TestNameServer fixture runs
-// it without -v.)
-class VerboseTestNs {
-  public:
-    explicit VerboseTestNs(const std::string& datafile) {
-        std::array<int, 2> fds{};
-        if (pipe2(fds.data(), O_CLOEXEC) != 0) {
-            throw std::system_error(errno, std::generic_category(), "pipe2");
-        }
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-        std::string program = "ldns-testns";
-        std::string verbose = "-v";
-        std::string random_port = "-r";
-        std::string file = datafile;
-        std::array<char*, 5> argv{program.data(), verbose.data(), random_port.data(), file.data(),
-                                  nullptr};
-        // posix_spawn, not fork: libunbound threads may be running.
-        const int err =
-            posix_spawnp(&pid_, program.c_str(), &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        close(fds[1]);
-        if (err != 0) {
-            close(fds[0]);
-            throw std::system_error(err, std::generic_category(), "spawning ldns-testns");
-        }
-        read_fd_ = fds[0];
-        reader_ = std::thread([this] { read_output(); });
-        if (!wait_for([this] { return parse_port(); })) {
-            const std::string text = output();
-            stop();
-            throw std::runtime_error("ldns-testns did not report its port; output:\n" + text);
-        }
+// Sends a query for `name` A to the server from a socket of the test's own
+// and waits until the server logged it: every query sent before it has been
+// logged too (ldns-testns answers one query at a time).
+void fence(const testing_support::TestNameServer& server, const std::string& name) {
+    std::vector<unsigned char> query = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+    std::size_t start = 0;
+    const std::string dotted = name + ".";
+    for (std::size_t dot = dotted.find('.'); dot != std::string::npos;
+         start = dot + 1, dot = dotted.find('.', start)) {
+        query.push_back(static_cast<unsigned char>(dot - start));
+        query.insert(query.end(), dotted.begin() + static_cast<std::ptrdiff_t>(start),
+                     dotted.begin() + static_cast<std::ptrdiff_t>(dot));
     }
-    ~VerboseTestNs() { stop(); }
-    VerboseTestNs(const VerboseTestNs&) = delete;
-    VerboseTestNs& operator=(const VerboseTestNs&) = delete;
-
-    std::string forwarder() const { return "127.0.0.1@" + std::to_string(port_); }
-    std::uint16_t port() const { return port_; }
-
-    std::string output() const {
-        const std::lock_guard<std::mutex> lock(mutex_);
-        return output_;
-    }
-
-    // Waits (bounded) until pred() holds over the output; mutex_ is held.
-    bool wait_for(const std::function<bool()>& pred) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        return changed_.wait_for(lock, kWait, [&] { return pred() || eof_; }) && pred();
-    }
-
-    // Sends a query for `name` A from a socket of the test's own and waits
-    // until the server logged it.
-    void fence(const std::string& name) {
-        std::vector<unsigned char> query = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
-        std::size_t start = 0;
-        const std::string dotted = name + ".";
-        for (std::size_t dot = dotted.find('.'); dot != std::string::npos;
-             start = dot + 1, dot = dotted.find('.', start)) {
-            query.push_back(static_cast<unsigned char>(dot - start));
-            query.insert(query.end(), dotted.begin() + static_cast<std::ptrdiff_t>(start),
-                         dotted.begin() + static_cast<std::ptrdiff_t>(dot));
-        }
-        query.insert(query.end(), {0, 0, 1, 0, 1});  // root, type A, class IN
-        const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        REQUIRE(fd >= 0);
-        sockaddr_in to{};
-        to.sin_family = AF_INET;
-        to.sin_port = htons(port_);
-        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        // NOLINTNEXTLINE: the sockets API takes sockaddr_in as sockaddr.
-        const auto sent = sendto(fd, query.data(), query.size(), 0,
-                                 reinterpret_cast<const sockaddr*>(&to), sizeof to);
-        close(fd);
-        REQUIRE(sent == static_cast<ssize_t>(query.size()));
-        const bool seen = wait_for([&] { return output_.find(dotted) != std::string::npos; });
-        INFO(output());
-        REQUIRE(seen);
-    }
-
-  private:
-    bool parse_port() {
-        static constexpr std::string_view marker = "Listening on port ";
-        const auto at = output_.find(marker);
-        if (at == std::string::npos) {
-            return false;
-        }
-        const auto end = output_.find('\n', at);
-        if (end == std::string::npos) {
-            return false;
-        }
-        port_ = static_cast<std::uint16_t>(
-            std::stoul(output_.substr(at + marker.size(), end - at - marker.size())));
-        return port_ != 0;
-    }
-
-    void read_output() {
-        std::array<char, 4096> buffer{};
-        for (;;) {
-            const ssize_t n = read(read_fd_, buffer.data(), buffer.size());
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            const std::lock_guard<std::mutex> lock(mutex_);
-            if (n <= 0) {
-                eof_ = true;
-                changed_.notify_all();
-                return;
-            }
-            if (output_.size() < std::size_t{8} * 1024 * 1024) {  // bounded, even if chatty
-                output_.append(buffer.data(), static_cast<std::size_t>(n));
-            }
-            changed_.notify_all();
-        }
-    }
-
-    void stop() noexcept {
-        if (pid_ > 0) {
-            kill(pid_, SIGKILL);
-            int status = 0;
-            while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-            }
-            pid_ = -1;
-        }
-        if (reader_.joinable()) {
-            reader_.join();
-        }
-        if (read_fd_ >= 0) {
-            close(read_fd_);
-            read_fd_ = -1;
-        }
-    }
-
-    pid_t pid_ = -1;
-    int read_fd_ = -1;
-    std::uint16_t port_ = 0;
-    std::thread reader_;
-    mutable std::mutex mutex_;
-    std::condition_variable changed_;
-    std::string output_;
-    bool eof_ = false;
-};
+    query.insert(query.end(), {0, 0, 1, 0, 1});  // root, type A, class IN
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(server.port());
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    // NOLINTNEXTLINE: the sockets API takes sockaddr_in as sockaddr.
+    const auto sent = sendto(fd, query.data(), query.size(), 0,
+                             reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    close(fd);
+    REQUIRE(sent == static_cast<ssize_t>(query.size()));
+    const bool seen = server.wait_output(
+        [&](const std::string& log) { return log.find(dotted) != std::string::npos; }, kWait);
+    INFO(server.output());
+    REQUIRE(seen);
+}
 
 // The queries in an ldns-testns -v log, "name TYPE" -> count. Its lines read
 // "query 3: id 4711: UDP 35 bytes: mx1.coalesce.test.\tIN\tA".
@@ -300,7 +174,7 @@ struct Round {
 
 TEST_CASE("coalescing: 500 concurrent checks of one new client reach the server once",
           "[coalescing]") {
-    VerboseTestNs server(data_file());
+    testing_support::TestNameServer server(data_file(), true);
     boost::asio::io_context io;
     Resolver resolver(io, forward_to(server.forwarder()));
     CountingLookup counting(resolver);
@@ -312,7 +186,7 @@ TEST_CASE("coalescing: 500 concurrent checks of one new client reach the server 
     CHECK(first.ptr_answers == 0);
     const bool answered = run_until(
         io, [&] { return first.ptr_answers == clients && first.forward_answers == clients * 4; });
-    server.fence("fence1.coalesce.test");
+    fence(server, "fence1.coalesce.test");
     INFO("server log:\n" << server.output());
     REQUIRE(answered);
     CHECK(first.synchronous == 0);
@@ -345,7 +219,7 @@ TEST_CASE("coalescing: 500 concurrent checks of one new client reach the server 
     REQUIRE(run_until(io, [&] {
         return second.ptr_answers == clients && second.forward_answers == clients * 4;
     }));
-    server.fence("fence2.coalesce.test");
+    fence(server, "fence2.coalesce.test");
     CHECK(second.synchronous == 0);
     CHECK(second.statuses == statuses);
     auto after = expected;
@@ -356,7 +230,7 @@ TEST_CASE("coalescing: 500 concurrent checks of one new client reach the server 
 }
 
 TEST_CASE("coalescing: negative answers carry the SOA-derived TTL", "[coalescing]") {
-    VerboseTestNs server(data_file());
+    testing_support::TestNameServer server(data_file(), true);
     boost::asio::io_context io;
     Resolver resolver(io, forward_to(server.forwarder()));
     struct Case {
@@ -384,7 +258,7 @@ TEST_CASE("coalescing: negative answers carry the SOA-derived TTL", "[coalescing
 }
 
 TEST_CASE("coalescing: a cached NXDOMAIN lives for its SOA-derived TTL", "[coalescing]") {
-    VerboseTestNs server(data_file());
+    testing_support::TestNameServer server(data_file(), true);
     boost::asio::io_context io;
     Resolver resolver(io, forward_to(server.forwarder()));
     CountingLookup counting(resolver);
