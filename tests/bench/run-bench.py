@@ -2,13 +2,16 @@
 """Benchmark rdns-policyd against its ceiling and baseline, all on loopback.
 
 What it does, in order:
-  1. Generates zone files for the benchmark clients (198.18.0.0/15, RFC 2544):
-     a PTR for every client (c-198-18-1-2.bench.test.) and the A record that
-     forward-confirms it.
+  1. Generates zone files for the benchmark clients: a PTR for every client
+     (c-198-18-1-2.bench.test.) and the A record that forward-confirms it,
+     one reverse zone per /16. The clients are 198.18.0.0/15 (RFC 2544,
+     131,072 addresses) by default, 10.0.0.0 up when --client-range is
+     larger (up to 4,194,304), or from --client-base in a known block.
   2. Starts nsd in the foreground on 127.0.0.1 at a free port (non-root
      configuration in a private directory) and waits until it answers.
-  3. Writes the libunbound configuration (`test.` is a locally served zone in
-     libunbound: made transparent; 198.18/15 is checked, see below).
+  3. Writes the libunbound configuration (`test.` and, for 10/8, 172.16/12
+     and 100.64/10, the reverse zones are locally served by libunbound by
+     default: made transparent, see write_unbound_config).
   4. Runs bench-ceiling, bench-unbound and rdns-policyd (fresh daemon per
      run, so every cold run starts with empty caches) under rdns-bench, warm
      and cold, at each connection count, and prints Markdown tables.
@@ -21,6 +24,7 @@ and after each measured run: upstream queries per answered request.
 
 Usage: run-bench.py [--build-dir DIR] [--duration S] [--connections 1,10,100]
                     [--log-levels warning,info] [--repeat N] [--json-out FILE]
+                    [--client-range N] [--client-base IPV4]
 """
 
 from __future__ import annotations
@@ -42,8 +46,26 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
-CLIENT_BASE = (198 << 24) | (18 << 16)  # 198.18.0.0
-START_TIMEOUT = 60.0  # nsd loads ~260k records; the daemon starts in well under a second
+CLIENT_BASE = (198 << 24) | (18 << 16)  # 198.18.0.0, the default block's start
+BIG_CLIENT_BASE = 10 << 24  # 10.0.0.0: the default when the range exceeds 198.18.0.0/15
+MAX_CLIENT_RANGE = 4_194_304  # 64 reverse zones, ~8.4 M records in nsd
+
+# The blocks clients may come from: (first address, prefix length, the
+# enclosing reverse zones libunbound 1.17 serves itself by default (its
+# AS112 / RFC 6303 list: static empty zones that answer NXDOMAIN without
+# asking the forwarder), which the libunbound configuration must make
+# transparent). For 172.16/12 and 100.64/10 the defaults are the /16 zones
+# themselves, which are declared anyway.
+CLIENT_BLOCKS = [
+    (CLIENT_BASE, 15, []),  # RFC 2544 benchmarking
+    (BIG_CLIENT_BASE, 8, ["10.in-addr.arpa."]),  # RFC 1918
+    ((172 << 24) | (16 << 16), 12, []),  # RFC 1918
+    ((100 << 24) | (64 << 16), 10, []),  # RFC 6598
+]
+
+START_TIMEOUT = 60.0  # the daemon starts in well under a second; nsd with 131072 clients in ~2 s
+NSD_START_TIMEOUT_PER_MILLION = 120.0  # nsd loads ~1 M clients (2 M records) in well under this
+NSD_START_TIMEOUT_MAX = 900.0
 STOP_TIMEOUT = 10.0
 
 
@@ -59,33 +81,78 @@ def client_name(n: int) -> str:
     return "c-" + ipv4(n).replace(".", "-") + ".bench.test."
 
 
+def parse_ipv4(text: str) -> int:
+    parts = text.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and int(p) <= 255 for p in parts):
+        raise ValueError(f"not an IPv4 address: {text!r}")
+    a, b, c, d = (int(p) for p in parts)
+    return (a << 24) | (b << 16) | (c << 8) | d
+
+
+def client_space(client_range: int, base_text: str | None = None) -> tuple[int, list[str]]:
+    """The first client address for client_range clients (198.18.0.0 when
+    they fit in 198.18.0.0/15, else 10.0.0.0, unless base_text names one)
+    and the default local zones of libunbound that enclose them. Raises
+    ValueError for a range out of 1..MAX_CLIENT_RANGE, a base outside every
+    known block, or clients that would leave the base's block."""
+    if not 1 <= client_range <= MAX_CLIENT_RANGE:
+        raise ValueError(f"--client-range must be 1..{MAX_CLIENT_RANGE}")
+    if base_text is None:
+        base = CLIENT_BASE if client_range <= 131072 else BIG_CLIENT_BASE
+    else:
+        base = parse_ipv4(base_text)
+    for start, prefix, parents in CLIENT_BLOCKS:
+        end = start + (1 << (32 - prefix))
+        if start <= base < end:
+            if base + client_range > end:
+                raise ValueError(f"{client_range} clients from {ipv4(base)} leave {ipv4(start)}/{prefix} "
+                                 f"(room for {end - base})")
+            return base, parents
+    blocks = ", ".join(f"{ipv4(s)}/{p}" for s, p, _ in CLIENT_BLOCKS)
+    raise ValueError(f"--client-base {ipv4(base)} is in none of the benchmark blocks ({blocks})")
+
+
+def nsd_start_timeout(client_range: int) -> float:
+    """Bounded: nsd parses every record before it answers."""
+    return min(NSD_START_TIMEOUT_MAX, START_TIMEOUT + NSD_START_TIMEOUT_PER_MILLION * client_range / 1e6)
+
+
 # ---------------------------------------------------------------------------
 # Zones and nsd
 
-SOA = "@ 3600 IN SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 300\n@ 3600 IN NS ns.bench.test.\n"
+# The negative TTL (SOA minimum, RFC 2308) is as long as the positive one, so
+# a cached NODATA (AAAA of a client name) does not expire during a long cold
+# pass over a million clients before the warm pass reaches it again.
+SOA = "@ 3600 IN SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 3600\n@ 3600 IN NS ns.bench.test.\n"
 
 
-def write_zones(workdir: str, client_range: int) -> list[tuple[str, str]]:
-    """Writes the reverse zones (one per /16) and bench.test; returns (zone, file)."""
-    reverse: dict[str, list[str]] = {}
-    forward = [f"$ORIGIN bench.test.\n$TTL 3600\n{SOA}ns IN A 127.0.0.1\n"]
-    for i in range(client_range):
-        n = CLIENT_BASE + i
-        a, b, c, d = n >> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255
-        zone = f"{b}.{a}.in-addr.arpa."
-        reverse.setdefault(zone, []).append(f"{d}.{c} IN PTR {client_name(n)}\n")
-        forward.append(f"{client_name(n)[:-len('.bench.test.')]} IN A {ipv4(n)}\n")
+def write_zones(workdir: str, client_range: int, base: int = CLIENT_BASE) -> list[tuple[str, str]]:
+    """Writes the reverse zones (one per /16) and bench.test for the clients
+    base .. base + client_range - 1; returns (zone, file). One /24 at a time,
+    joined in memory and written in one call: a few seconds per million."""
     zones = []
-    for zone, records in reverse.items():
-        path = os.path.join(workdir, zone + "zone")
-        with open(path, "w", encoding="ascii") as f:
-            f.write(f"$ORIGIN {zone}\n$TTL 3600\n{SOA}")
-            f.writelines(records)
-        zones.append((zone, path))
-    path = os.path.join(workdir, "bench.test.zone")
-    with open(path, "w", encoding="ascii") as f:
-        f.writelines(forward)
-    zones.append(("bench.test.", path))
+    forward_path = os.path.join(workdir, "bench.test.zone")
+    with open(forward_path, "w", encoding="ascii", buffering=1 << 20) as forward:
+        forward.write(f"$ORIGIN bench.test.\n$TTL 3600\n{SOA}ns IN A 127.0.0.1\n")
+        n, end = base, base + client_range
+        while n < end:
+            a, b = n >> 24, (n >> 16) & 255
+            zone = f"{b}.{a}.in-addr.arpa."
+            path = os.path.join(workdir, zone + "zone")
+            zone_end = min(end, ((n >> 16) + 1) << 16)
+            with open(path, "w", encoding="ascii", buffering=1 << 20) as reverse:
+                reverse.write(f"$ORIGIN {zone}\n$TTL 3600\n{SOA}")
+                while n < zone_end:
+                    c = (n >> 8) & 255
+                    last = min(zone_end, (n | 255) + 1)
+                    name = f"c-{a}-{b}-{c}-"
+                    address = f"{a}.{b}.{c}."
+                    ds = range(n & 255, (n & 255) + (last - n))
+                    reverse.write("".join([f"{d}.{c} IN PTR {name}{d}.bench.test.\n" for d in ds]))
+                    forward.write("".join([f"{name}{d} IN A {address}{d}\n" for d in ds]))
+                    n = last
+            zones.append((zone, path))
+    zones.append(("bench.test.", forward_path))
     return zones
 
 
@@ -121,10 +188,12 @@ def dns_query(port: int, name: str, qtype: int, timeout: float) -> bytes | None:
 
 
 class Nsd:
-    def __init__(self, workdir: str, zones: list[tuple[str, str]], server_count: int):
+    def __init__(self, workdir: str, zones: list[tuple[str, str]], server_count: int,
+                 start_timeout: float = START_TIMEOUT):
         self.workdir = workdir
         self.zones = zones
         self.server_count = server_count
+        self.start_timeout = min(start_timeout, NSD_START_TIMEOUT_MAX)
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
@@ -170,7 +239,7 @@ class Nsd:
                 stdout=subprocess.DEVNULL,
                 stderr=open(os.path.join(self.workdir, "nsd.stderr"), "w"),
             )
-            deadline = time.monotonic() + START_TIMEOUT
+            deadline = time.monotonic() + self.start_timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
                 # The last reverse zone is loaded like every other; SOA of
                 # bench.test answers once the zones are in.
@@ -214,17 +283,20 @@ def stop_process(proc: subprocess.Popen) -> None:
             proc.wait(STOP_TIMEOUT)
 
 
-def write_unbound_config(workdir: str, reverse_zones: list[str]) -> str:
-    """libunbound serves `test.` itself (NXDOMAIN) unless told otherwise.
-    198.18.0.0/15 is not among libunbound 1.17's default local zones (checked
-    by this script: bench-unbound's checks all pass without a line for it),
-    but the reverse zones are declared transparent and insecure anyway so
-    the benchmark does not depend on that default."""
+def write_unbound_config(workdir: str, reverse_zones: list[str], default_parents: list[str] = ()) -> str:
+    """libunbound serves `test.` itself (NXDOMAIN) unless told otherwise, and
+    likewise the reverse zones of RFC 1918 and RFC 6598 space (e.g.
+    10.in-addr.arpa.; client_space() names the ones enclosing the clients):
+    each is declared transparent, which replaces libunbound's default zone
+    of that name, so the queries reach the forwarder. 198.18.0.0/15 is not
+    among libunbound 1.17's default local zones, but every reverse zone is
+    declared transparent and insecure anyway so the benchmark does not
+    depend on those defaults."""
     path = os.path.join(workdir, "unbound.conf")
     with open(path, "w", encoding="ascii") as f:
         f.write("server:\n")
         f.write('  local-zone: "test." transparent\n  domain-insecure: "test."\n')
-        for zone in reverse_zones:
+        for zone in list(default_parents) + list(reverse_zones):
             f.write(f'  local-zone: "{zone}" transparent\n  domain-insecure: "{zone}"\n')
     return path
 
@@ -234,7 +306,8 @@ def write_unbound_config(workdir: str, reverse_zones: list[str]) -> str:
 
 
 POLICY = """# rdns-policyd benchmark configuration: the shipped rule table without the
-# internal-network exemption (the benchmark clients are 198.18.0.0/15).
+# internal-network exemption (the benchmark clients are 198.18.0.0/15 or,
+# for more than 131072 of them, private addresses).
 [resolver]
 upstream = "forward"
 lookup_timeout_ms = 3000
@@ -371,7 +444,7 @@ def run_json(argv: list[str], limit: float) -> dict:
 def bench_argv(args, port: int, conns: int, mode: str, duration: float, requests: int) -> list[str]:
     argv = [args.rdns_bench, "--server", f"127.0.0.1:{port}", "--connections", str(conns),
             "--duration", str(duration), "--requests", str(requests), "--json",
-            "--client-range", str(args.client_range)]
+            "--client-range", str(args.client_range), "--client-base", ipv4(args.client_base)]
     if mode == "cold":
         argv.append("--cold")
     else:
@@ -412,7 +485,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measured run")
     parser.add_argument("--connections", default="1,10,100")
     parser.add_argument("--clients", type=int, default=100, help="warm client set")
-    parser.add_argument("--client-range", type=int, default=131072, help="clients in DNS (max 131072)")
+    parser.add_argument("--client-range", type=int, default=131072,
+                        help=f"clients in DNS (max {MAX_CLIENT_RANGE}; above 131072 they come from 10.0.0.0)")
+    parser.add_argument("--client-base", help="first client address (198.18.0.0, or 10.0.0.0 for a range "
+                        "above 131072); in 198.18.0.0/15, 10.0.0.0/8, 172.16.0.0/12 or 100.64.0.0/10")
     parser.add_argument("--log-levels", default="warning,info")
     parser.add_argument("--nsd-servers", type=int, default=1, help="nsd server-count")
     parser.add_argument("--repeat", type=int, default=1,
@@ -420,8 +496,10 @@ def main() -> int:
     parser.add_argument("--json-out", help="write every result here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
-    if not 1 <= args.client_range <= 131072:
-        parser.error("--client-range must be 1..131072 (198.18.0.0/15)")
+    try:
+        args.client_base, args.default_parents = client_space(args.client_range, args.client_base)
+    except ValueError as e:
+        parser.error(str(e))
     if not 1 <= args.repeat <= 20:
         parser.error("--repeat must be 1..20")
     if not 0 < args.duration <= 600:
@@ -439,11 +517,15 @@ def main() -> int:
     workdir = tempfile.mkdtemp(prefix="rdns-bench-")
     results: dict = {"machine": machine(), "runs": []}
     try:
-        zones = write_zones(workdir, args.client_range)
+        started = time.monotonic()
+        zones = write_zones(workdir, args.client_range, args.client_base)
         reverse = [z for z, _ in zones if z.endswith("in-addr.arpa.")]
-        ubconf = write_unbound_config(workdir, reverse)
-        with Nsd(workdir, zones, args.nsd_servers) as nsd:
-            log(f"nsd on 127.0.0.1:{nsd.port}, {args.client_range} clients; load average {loadavg()}")
+        ubconf = write_unbound_config(workdir, reverse, args.default_parents)
+        written = time.monotonic()
+        with Nsd(workdir, zones, args.nsd_servers, nsd_start_timeout(args.client_range)) as nsd:
+            log(f"nsd on 127.0.0.1:{nsd.port}, {args.client_range} clients from {ipv4(args.client_base)}; "
+                f"zones written in {written - started:.1f} s, loaded in {time.monotonic() - written:.1f} s; "
+                f"load average {loadavg()}")
             forwarder = f"127.0.0.1@{nsd.port}"
             for round_no in range(1, args.repeat + 1):
                 log(f"round {round_no} of {args.repeat}; load average {loadavg()}")
@@ -496,7 +578,8 @@ def run_all(args, conn_list, levels, ceiling, unbound, daemon, nsd, ubconf, work
         for with_helo in (False, True):
             argv = [unbound, "--forwarder", forwarder, "--unbound-config", ubconf, "--json",
                     "--inflight", str(conns), "--duration", str(args.duration),
-                    "--checks", str(args.client_range), "--client-range", str(args.client_range)]
+                    "--checks", str(args.client_range), "--client-range", str(args.client_range),
+                    "--client-base", ipv4(args.client_base)]
             if with_helo:
                 argv.append("--with-helo")
             before = nsd.query_counts()
