@@ -2,17 +2,20 @@
 //
 // Exceptions from start-up (configuration, listeners, resolver) are caught
 // here once and turned into a message and an exit status.
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "policyd/explain.hpp"
+#include "policyd/log_sink.hpp"
 #include "policyd/rule_cases.hpp"
 #include "policyd/server.hpp"
 #include "policyd/settings.hpp"
@@ -117,10 +120,10 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             line.explain.sasl_username = value(arg);
         } else if (arg == "--json") {
             line.explain.json = true;
-        } else if (line.command == "explain" && !arg.starts_with("-") &&
-                   line.positional.size() < 2) {
-            line.positional.emplace_back(arg);
-        } else if (line.command == "test" && !arg.starts_with("-") && line.positional.empty()) {
+        } else if (!arg.starts_with("-") &&
+                   ((line.command == "explain" && line.positional.size() < 2) ||
+                    (line.command == "test" && line.positional.empty()))) {
+            // explain ADDRESS [HELO]; test FILE
             line.positional.emplace_back(arg);
         } else {
             std::cerr << "rdns-policyd: unknown argument \"" << arg << "\"\n" << kUsage;
@@ -142,12 +145,16 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
     return -1;
 }
 
-void set_up_logging() {
+std::shared_ptr<policyd::BatchingSink> set_up_logging() {
     // Text on stderr: journald adds its own timestamps under systemd, and
     // stdout is the protocol channel in --stdio mode.
-    auto logger = spdlog::stderr_logger_st("rdns-policyd");
+    auto sink = std::make_shared<policyd::BatchingSink>(STDERR_FILENO);
+    auto logger = std::make_shared<spdlog::logger>("rdns-policyd", sink);
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e rdns-policyd[%P]: %l: %v");
+    // Decisions (info) leave in batches; trouble at once.
+    logger->flush_on(spdlog::level::warn);
     spdlog::set_default_logger(logger);
+    return sink;
 }
 
 }  // namespace
@@ -198,10 +205,14 @@ int main(int argc, char** argv) {
         return kExitOk;
     }
 
-    set_up_logging();
+    const auto sink = set_up_logging();
     spdlog::set_level(spdlog::level::from_str(config->settings.log_level));
     try {
         boost::asio::io_context io(1);
+        // The lines logged while the loop handles one batch of ready events
+        // are written together, after them.
+        sink->set_schedule(
+            [&io] { boost::asio::post(io, [] { spdlog::default_logger_raw()->flush(); }); });
         policyd::Server server(io, std::make_shared<const policyd::Config>(std::move(*config)),
                                line.overrides);
         server.handle_signals();
@@ -211,8 +222,11 @@ int main(int argc, char** argv) {
             server.listen();
         }
         io.run();
+        sink->set_schedule(nullptr);
         spdlog::info("stopped");
+        spdlog::default_logger_raw()->flush();
     } catch (const std::exception& error) {
+        sink->set_schedule(nullptr);
         spdlog::critical("{}", error.what());
         return kExitRuntime;
     }
