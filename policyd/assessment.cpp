@@ -114,9 +114,11 @@ struct Job : std::enable_shared_from_this<Job> {
     Assessor::Handler done;
     std::shared_ptr<FactsCache> cache;  // null: facts are not kept
     std::string helo_sent;              // the cache key's HELO part, as sent
-    // The shortest time any answer used stays valid: how long the facts may
-    // be reused.
-    std::chrono::seconds reusable = std::chrono::seconds::max();
+    // When the first answer used stops being valid: the facts may be reused
+    // until then. Taken when each answer arrives, so the time the other
+    // lookups took is not added on top.
+    std::chrono::steady_clock::time_point reusable_until =
+        std::chrono::steady_clock::time_point::max();
     boost::asio::steady_timer budget;
     int outstanding = 0;
     bool finished = false;
@@ -135,7 +137,15 @@ struct Job : std::enable_shared_from_this<Job> {
           cache(std::move(k)),
           budget(io) {}
 
-    void used(const Answer& answer) { reusable = std::min(reusable, reusable_for(answer)); }
+    void used(const Answer& answer) {
+        const auto ttl = reusable_for(answer);
+        // A cached answer's TTL is its remaining lifetime rounded up to a
+        // whole second: count one second less.
+        const auto until = ttl > std::chrono::seconds{1}
+                               ? std::chrono::steady_clock::now() + ttl - std::chrono::seconds{1}
+                               : std::chrono::steady_clock::time_point::min();
+        reusable_until = std::min(reusable_until, until);
+    }
 
     void start(std::string_view helo_name) {
         if (cache) {
@@ -236,7 +246,7 @@ struct Job : std::enable_shared_from_this<Job> {
         }
         helo_forward.cut_off();
         facts.budget_exhausted = true;
-        reusable = std::chrono::seconds{0};
+        reusable_until = std::chrono::steady_clock::time_point::min();
         finish();
     }
 
@@ -276,7 +286,12 @@ struct Job : std::enable_shared_from_this<Job> {
                 align_helo_ptr(helo_forward.name, facts.verified_names, *options.psl);
         }
         if (cache) {
-            cache->insert(client, helo_sent, facts, FactsCache::Clock::now(), reusable);
+            const auto now = FactsCache::Clock::now();
+            const auto lifetime =
+                reusable_until > now
+                    ? std::chrono::floor<std::chrono::seconds>(reusable_until - now)
+                    : std::chrono::seconds{0};
+            cache->insert(client, helo_sent, facts, now, lifetime);
         }
         auto handler = std::move(done);
         handler(std::move(facts));

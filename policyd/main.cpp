@@ -2,16 +2,21 @@
 //
 // Exceptions from start-up (configuration, listeners, resolver) are caught
 // here once and turned into a message and an exit status.
+#include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "policyd/explain.hpp"
@@ -145,7 +150,25 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
     return -1;
 }
 
-std::shared_ptr<policyd::BatchingSink> set_up_logging() {
+// True when stderr is the very file stdout is: Postfix's spawn(8) connects
+// the client socket to stdin, stdout and stderr alike.
+bool stderr_is_stdout() {
+    struct stat out {};
+    struct stat err {};
+    return ::fstat(STDOUT_FILENO, &out) == 0 && ::fstat(STDERR_FILENO, &err) == 0 &&
+           out.st_dev == err.st_dev && out.st_ino == err.st_ino;
+}
+
+// Returns the batching sink, or null when logging goes to syslog.
+std::shared_ptr<policyd::BatchingSink> set_up_logging(bool stdio) {
+    if (stdio && stderr_is_stdout()) {
+        // Under spawn(8) a line on stderr would be read by smtpd as part of
+        // the policy reply: log to syslog (the mail facility) instead.
+        auto logger = spdlog::syslog_logger_st("rdns-policyd", "rdns-policyd", LOG_PID, LOG_MAIL);
+        logger->set_pattern("%l: %v");
+        spdlog::set_default_logger(logger);
+        return nullptr;
+    }
     // Text on stderr: journald adds its own timestamps under systemd, and
     // stdout is the protocol channel in --stdio mode.
     auto sink = std::make_shared<policyd::BatchingSink>(STDERR_FILENO);
@@ -156,6 +179,20 @@ std::shared_ptr<policyd::BatchingSink> set_up_logging() {
     spdlog::set_default_logger(logger);
     return sink;
 }
+
+// Unhooks the sink from the event loop before the loop goes, however the
+// block that owns both is left.
+struct Unhook {
+    explicit Unhook(std::shared_ptr<policyd::BatchingSink> s) : sink(std::move(s)) {}
+    std::shared_ptr<policyd::BatchingSink> sink;
+    ~Unhook() {
+        if (sink) {
+            sink->set_schedule(nullptr);
+        }
+    }
+    Unhook(const Unhook&) = delete;
+    Unhook& operator=(const Unhook&) = delete;
+};
 
 }  // namespace
 
@@ -205,14 +242,20 @@ int main(int argc, char** argv) {
         return kExitOk;
     }
 
-    const auto sink = set_up_logging();
+    // A peer (or a log reader) that went away must cost an EPIPE, not the
+    // process.
+    static_cast<void>(::signal(SIGPIPE, SIG_IGN));
+    const auto sink = set_up_logging(line.stdio);
     spdlog::set_level(spdlog::level::from_str(config->settings.log_level));
     try {
         boost::asio::io_context io(1);
+        const Unhook unhook{sink};
         // The lines logged while the loop handles one batch of ready events
         // are written together, after them.
-        sink->set_schedule(
-            [&io] { boost::asio::post(io, [] { spdlog::default_logger_raw()->flush(); }); });
+        if (sink) {
+            sink->set_schedule(
+                [&io] { boost::asio::post(io, [] { spdlog::default_logger_raw()->flush(); }); });
+        }
         policyd::Server server(io, std::make_shared<const policyd::Config>(std::move(*config)),
                                line.overrides);
         server.handle_signals();
@@ -222,13 +265,11 @@ int main(int argc, char** argv) {
             server.listen();
         }
         io.run();
-        sink->set_schedule(nullptr);
         spdlog::info("stopped");
-        spdlog::default_logger_raw()->flush();
     } catch (const std::exception& error) {
-        sink->set_schedule(nullptr);
         spdlog::critical("{}", error.what());
         return kExitRuntime;
     }
+    spdlog::default_logger_raw()->flush();
     return kExitOk;
 }

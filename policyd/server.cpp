@@ -94,6 +94,7 @@ class Watchdog {
     // The operation about to start must complete within `after` of `now`.
     void arm(Clock::time_point now, std::chrono::seconds after) {
         State& state = *state_;
+        state.expired = false;  // a late expiry of the previous operation does not count
         state.deadline = now + after;
         if (state.deadline < state.armed_for) {
             wait_until(state_, state.deadline);
@@ -499,6 +500,10 @@ struct Server::Impl {
             boost::iequals(decision.answer(), "DUNNO") && smtp.message_known &&
             !smtp.header_claimed) {
             smtp.header_claimed = true;
+            // Two check_policy_service entries naming this daemon with
+            // different options give smtpd two connections asking about
+            // one message: the header must not go out on both.
+            instances.insert(instance, client_text, helo, facts, pending.started, true);
             decision.action = authentication_results_action(authserv_id, facts, pending.client);
         }
         // In dry-run the table's choice is logged and DUNNO is sent.

@@ -60,7 +60,8 @@ const Setting kSettings[] = {
      "messages are remembered from closed connections, for smtpd reconnecting in the middle of "
      "a message. 0 turns per-message facts off (and Authentication-Results with them)."},
     {"daemon", "instance_ttl_s", &Settings::instance_ttl_s, 1, 86400, "", false,
-     "Seconds the facts of one message are remembered."},
+     "Seconds the facts of a message are remembered after its connection closed (a connection "
+     "keeps its current message's facts while it is open)."},
     {"protocol", "max_line_bytes", &Settings::max_line_bytes, 256, 65536, "", false,
      "Longest attribute line accepted."},
     {"protocol", "max_request_bytes", &Settings::max_request_bytes, 1024, 1048576, "", false,

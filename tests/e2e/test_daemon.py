@@ -25,6 +25,7 @@ import json
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -455,6 +456,44 @@ def stdio_mode(ctx: Context) -> None:
         proc.stdout,
         b"action=DUNNO\n\naction=550 5.7.25 Client address 127.0.0.3 has no PTR record\n\n",
         "--stdio output",
+    )
+
+
+@runner.test
+def stdio_mode_as_spawn_runs_it(ctx: Context) -> None:
+    # Postfix's spawn(8) connects one socket to stdin, stdout and stderr:
+    # whatever the daemon logs must not reach smtpd as part of a reply.
+    first, _ = policy_request("127.0.0.2", "good.example.test")
+    second, _ = policy_request("127.0.0.3", "good.example.test")
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        proc = subprocess.Popen(
+            [ctx.binary, "--stdio", "--config", POLICY_FILE, *ctx.dns.daemon_args()],
+            stdin=theirs, stdout=theirs, stderr=theirs,
+        )
+        theirs.close()
+        try:
+            ours.sendall(first + second)
+            ours.shutdown(socket.SHUT_WR)
+            ours.settimeout(START_TIMEOUT + 2 * REPLY_TIMEOUT)
+            received = b""
+            while True:
+                chunk = ours.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+            returncode = proc.wait(START_TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    check_equal(returncode, 0, "--stdio exit status")
+    # Nothing but the two replies: the start-up and decision lines (info)
+    # went to syslog.
+    check_equal(
+        received,
+        b"action=DUNNO\n\naction=550 5.7.25 Client address 127.0.0.3 has no PTR record\n\n",
+        "what smtpd reads from the spawned daemon",
     )
 
 

@@ -185,6 +185,58 @@ TEST_CASE("caching lookup answers from the cache until the entry expires", "[cac
     }
 }
 
+TEST_CASE("a fresh answer carries the lifetime the cache gave it, as a hit does", "[caching]") {
+    struct Row {
+        const char* label;
+        Answer upstream;
+        std::size_t cache_size;
+        std::uint32_t ttl;           // delivered
+        std::uint32_t negative_ttl;  // delivered
+    };
+    Answer nxdomain;
+    nxdomain.status = Status::nxdomain;
+    nxdomain.ttl = 3600;
+    nxdomain.negative_ttl = 3600;
+    Answer nodata_no_soa;
+    nodata_no_soa.status = Status::nodata;
+    const std::vector<Row> rows = {
+        {"positive TTL below min_ttl: raised", ok_a("192.0.2.1", 5), 100, 10, 0},
+        {"positive TTL above max_ttl: capped", ok_a("192.0.2.1", 999999), 100, 7200, 0},
+        {"NXDOMAIN above negative_max_ttl: capped", nxdomain, 100, 900, 900},
+        {"NODATA without SOA: min_ttl", nodata_no_soa, 100, 10, 0},
+        {"not stored (cache off): the upstream's TTL", ok_a("192.0.2.1", 5), 0, 5, 0},
+        {"temperror not stored: unchanged", temperror("SERVFAIL"), 100, 0, 0},
+    };
+    for (const auto& row : rows) {
+        SECTION(row.label) {
+            Fixture f;
+            CacheOptions options;
+            options.max_entries = row.cache_size;
+            options.min_ttl = 10s;
+            options.max_ttl = 7200s;
+            options.negative_max_ttl = 900s;
+            options.temperror_ttl = 0s;
+            CachingLookup cache(f.io, f.upstream, options, 1000, f.clock);
+            Recorder fresh;
+            fresh.start(cache, "host.example.test", RrType::a);
+            f.upstream.answer(0, row.upstream);
+            f.io.poll();
+            REQUIRE(fresh.answers.size() == 1);
+            CHECK(fresh.answers[0].ttl == row.ttl);
+            CHECK(fresh.answers[0].negative_ttl == row.negative_ttl);
+            if (row.cache_size != 0 && row.upstream.status != Status::temperror) {
+                // A hit at the same instant reports the same lifetime.
+                Recorder hit;
+                hit.start(cache, "host.example.test", RrType::a);
+                f.io.restart();
+                f.io.poll();
+                REQUIRE(hit.answers.size() == 1);
+                CHECK(hit.answers[0].ttl == row.ttl);
+            }
+        }
+    }
+}
+
 TEST_CASE("caching lookup caps the waiters of one lookup", "[caching]") {
     Fixture f;
     CachingLookup cache(f.io, f.upstream, CacheOptions{}, 3, f.clock);
