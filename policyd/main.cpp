@@ -173,7 +173,9 @@ std::shared_ptr<policyd::BatchingSink> set_up_logging(bool stdio) {
     // stdout is the protocol channel in --stdio mode.
     auto sink = std::make_shared<policyd::BatchingSink>(STDERR_FILENO);
     auto logger = std::make_shared<spdlog::logger>("rdns-policyd", sink);
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e rdns-policyd[%P]: %l: %v");
+    // The pid is written in once: spdlog's %P calls getpid() per line.
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e rdns-policyd[" + std::to_string(::getpid()) +
+                        "]: %l: %v");
     // Decisions (info) leave in batches; trouble at once.
     logger->flush_on(spdlog::level::warn);
     spdlog::set_default_logger(logger);
