@@ -29,6 +29,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -259,6 +260,59 @@ def pipelined_requests_answered_in_order(ctx: Context) -> None:
         second = client.read_reply()
     check(first.startswith("action=450 4.7.25"), f"first pipelined reply: {first!r}")
     check(second.startswith("action=550 5.7.25"), f"second pipelined reply: {second!r}")
+
+
+@runner.test
+def replies_that_outgrow_the_socket_buffers_all_arrive_in_order(ctx: Context) -> None:
+    # A peer that sends thousands of requests before reading any reply: the
+    # replies back up in the connection, so the daemon's writes cannot
+    # complete at once and go through its asynchronous path.
+    # Every reply must still arrive, whole and in request order.
+
+    count = 5000
+    requests = b"".join(
+        policy_request("127.0.0.3" if i % 2 else "127.0.0.2", "good.example.test")[0]
+        for i in range(count)
+    )
+    expected = b"".join(
+        (NO_PTR.encode() if i % 2 else b"action=DUNNO") + b"\n\n" for i in range(count)
+    )
+    # A unix socket: its buffers are fixed (TCP on loopback grows the
+    # daemon's send buffer until every reply fits and no write ever waits).
+    path = ctx.daemon.endpoint("unix:")[len("unix:"):]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as peer:
+        peer.settimeout(START_TIMEOUT + 2 * REPLY_TIMEOUT)
+        peer.connect(path)
+        failures: list = []
+
+        def send_all() -> None:
+            try:
+                peer.sendall(requests)
+            except OSError as exc:
+                failures.append(exc)
+
+        sender = threading.Thread(target=send_all, daemon=True)
+        sender.start()
+        # Read only once replies are waiting unread: the daemon is writing
+        # into a full connection by then.
+        deadline = time.monotonic() + REPLY_TIMEOUT
+        while time.monotonic() < deadline:  # a bounded poll on that condition
+            try:
+                if len(peer.recv(4096, socket.MSG_PEEK | socket.MSG_DONTWAIT)) >= 2048:
+                    break
+            except BlockingIOError:
+                pass
+            time.sleep(0.01)
+        received = b""
+        while len(received) < len(expected):
+            chunk = peer.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+        sender.join(REPLY_TIMEOUT)
+    check_equal(failures, [], "sending the requests")
+    check_equal(len(received), len(expected), "bytes of replies")
+    check(received == expected, "every reply whole and in request order")
 
 
 @runner.test
