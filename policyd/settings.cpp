@@ -116,7 +116,7 @@ const Setting kSettings[] = {
      "DNS answers kept (about 125 bytes each; a client costs about 3: PTR, A, AAAA); least "
      "recently used go first. 0 turns the cache off."},
     {"cache", "clients", &Settings::cache_clients, 0, 50000000, "", false,
-     "Clients (address + HELO name) whose complete assessment is kept (about 170 bytes each), "
+     "Clients (address + HELO name) whose complete assessment is kept (about 160 bytes each), "
      "until the first DNS answer it rests on expires: a client seen before is then judged "
      "without any lookup. Failed or cut-off assessments are not kept. 0 turns this off."},
     {"cache", "min_ttl_s", &Settings::cache_min_ttl_s, 0, 86400, "", false,

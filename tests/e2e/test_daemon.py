@@ -1059,6 +1059,18 @@ def authentication_results_once_per_message_and_helo_change_noted(ctx: Context) 
                     ["no", "no", "no", "no", "yes"], "helo_changed per request")
         check_equal([d.get("facts") for d in decisions[:3]], ["dns", "instance", "instance"],
                     "facts of the message, before and after the reconnect")
+        # Two check_policy_service entries naming this daemon give smtpd two
+        # open connections asking about one message: one header, not two.
+        one, shared = policy_request("127.0.0.2", "good.example.test", client_port="40003")
+        other, _ = policy_request("127.0.0.2", "good.example.test", client_port="40003",
+                                  instance=shared, policy_context="data")
+        with PolicyClient(daemon.endpoint("inet:127.0.0.1:")) as a, PolicyClient(
+            daemon.endpoint("inet:127.0.0.1:")
+        ) as b:
+            check(a.ask(one).startswith("action=PREPEND Authentication-Results:"),
+                  "the message's first request on one connection")
+            check_equal(b.ask(other), "action=DUNNO",
+                        "the same message on a second open connection")
 
 
 SHADOW_RULE = """
