@@ -10,8 +10,9 @@ libfmt-dev libsystemd-dev libtomlplusplus-dev libre2-dev libpsl-dev publicsuffix
 # ldnsutils: ldns-testns, the scripted DNS server of the integration and e2e
 # layers, and ldns-keygen/ldns-signzone for the DNSSEC test zones; nsd: the
 # authoritative server that serves those zones; postfix + swaks: the
-# end-to-end layer; python3: the e2e driver.
-test="$build catch2 ldnsutils postfix swaks python3 iproute2 nsd"
+# end-to-end layer; python3: the e2e driver and the layering check;
+# clang-format: the format check; git: the list of tracked sources.
+test="$build catch2 ldnsutils postfix swaks python3 iproute2 nsd clang-format git"
 
 case "${1:-}" in
   build) wanted=$build ;;

@@ -19,11 +19,11 @@
 #include <utility>
 #include <vector>
 
-#include "policyd/explain.hpp"
-#include "policyd/log_sink.hpp"
-#include "policyd/rule_cases.hpp"
-#include "policyd/server.hpp"
-#include "policyd/settings.hpp"
+#include "policyd/config/settings.hpp"
+#include "policyd/daemon/log_sink.hpp"
+#include "policyd/daemon/server.hpp"
+#include "policyd/tools/explain.hpp"
+#include "policyd/tools/rule_cases.hpp"
 #include "rules/rules.hpp"
 
 namespace {

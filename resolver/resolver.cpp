@@ -22,7 +22,6 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <cctype>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -30,7 +29,36 @@
 #include <unordered_map>
 #include <utility>
 
+#include "policyd/base/address.hpp"
+#include "policyd/base/ascii.hpp"
+#include "policyd/base/dns_name.hpp"
+
 namespace resolver {
+
+std::optional<Forwarder> parse_forwarder(std::string_view text, std::string& why) {
+    const auto at = text.rfind('@');
+    const auto address = policyd::parse_ip(text.substr(0, at));
+    if (!address) {
+        why = "not an IP address";
+        return std::nullopt;
+    }
+    Forwarder forwarder{*address};
+    if (at != std::string_view::npos) {
+        const auto port_text = text.substr(at + 1);
+        if (port_text.empty() ||
+            !std::all_of(port_text.begin(), port_text.end(), policyd::is_digit)) {
+            why = "bad port";
+            return std::nullopt;
+        }
+        const auto port = policyd::parse_port(port_text);
+        if (!port || *port == 0) {
+            why = "port out of range";
+            return std::nullopt;
+        }
+        forwarder.port = *port;
+    }
+    return forwarder;
+}
 
 std::string_view to_string(Status status) {
     switch (status) {
@@ -51,11 +79,12 @@ namespace {
 constexpr int kClassIn = 1;
 constexpr int kRcodeNoError = 0;
 constexpr int kRcodeNxDomain = 3;
-// RFC 1035 limits: a wire-format name is at most 255 octets, a label 63; the
-// text form without the trailing dot is then at most 253 characters.
+// RFC 1035 limits: a wire-format name is at most 255 octets, labels as in
+// policyd/base/dns_name.hpp; the text form is at most kMaxName characters
+// plus an optional final dot.
 constexpr std::size_t kMaxWireName = 255;
-constexpr std::size_t kMaxLabel = 63;
-constexpr std::size_t kMaxQueryName = 254;  // 253 plus an optional final dot
+using policyd::kMaxLabel;
+constexpr std::size_t kMaxQueryName = policyd::kMaxName + 1;
 
 std::string rcode_name(int rcode) {
     static constexpr std::array<std::string_view, 11> names = {
@@ -65,18 +94,6 @@ std::string rcode_name(int rcode) {
         return std::string(names[static_cast<std::size_t>(rcode)]);
     }
     return "RCODE" + std::to_string(rcode);
-}
-
-// Lower case, without the final dot; the text comes from libunbound's own
-// presentation of a wire name, so it is already bounded.
-std::string normalise_text_name(std::string_view name) {
-    if (!name.empty() && name.back() == '.') {
-        name.remove_suffix(1);
-    }
-    std::string out(name);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
 }
 
 // Decodes an uncompressed wire-format name (the whole rdata) into dotted,
@@ -109,7 +126,7 @@ std::string decode_wire_name(const unsigned char* data, std::size_t len) {
             if (c <= 0x20 || c >= 0x7f || c == '.' || c == '\\') {
                 return {};
             }
-            out.push_back(static_cast<char>(std::tolower(c)));
+            out.push_back(policyd::ascii_lower(static_cast<char>(c)));
         }
         pos += label;
     }
@@ -228,9 +245,9 @@ Answer convert(int err, const ub_result* result, RrType type, std::size_t max_re
     answer.secure = result->secure != 0;
     answer.bogus = result->bogus != 0;
     if (result->canonname != nullptr) {
-        answer.canonical_name = normalise_text_name(result->canonname);
+        answer.canonical_name = policyd::normalise_name(result->canonname);
     } else if (result->qname != nullptr) {
-        answer.canonical_name = normalise_text_name(result->qname);
+        answer.canonical_name = policyd::normalise_name(result->qname);
     }
     if (answer.bogus) {
         // libunbound hands back the data that failed validation with the
@@ -297,31 +314,12 @@ Answer convert(int err, const ub_result* result, RrType type, std::size_t max_re
     return answer;
 }
 
-// "IP" or "IP@PORT"; returns the text for ub_ctx_set_fwd or throws.
+// The text for ub_ctx_set_fwd, or throws naming the forwarder.
 std::string checked_forwarder(const std::string& text) {
-    const auto fail = [&](const std::string& why) {
+    std::string why;
+    if (!parse_forwarder(text, why)) {
         throw std::runtime_error("forwarder \"" + text + "\": " + why +
                                  " (expected IP or IP@PORT)");
-    };
-    std::string ip = text;
-    std::string port;
-    if (const auto at = text.rfind('@'); at != std::string::npos) {
-        ip = text.substr(0, at);
-        port = text.substr(at + 1);
-        if (port.empty() || port.size() > 5 ||
-            !std::all_of(port.begin(), port.end(),
-                         [](unsigned char c) { return std::isdigit(c) != 0; })) {
-            fail("bad port");
-        }
-        const unsigned long number = std::stoul(port);
-        if (number == 0 || number > 65535) {
-            fail("port out of range");
-        }
-    }
-    boost::system::error_code ec;
-    boost::asio::ip::make_address(ip, ec);
-    if (ec || ip.find('%') != std::string::npos) {
-        fail("not an IP address");
     }
     return text;
 }

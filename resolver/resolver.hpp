@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,18 +44,29 @@ std::string_view to_string(Status status);
 
 struct Answer {
     Status status = Status::temperror;
-    int rcode = 0;                  // DNS rcode as received (0 when none arrived)
-    std::uint32_t ttl = 0;          // TTL libunbound reports for the answer
+    int rcode = 0;          // DNS rcode as received (0 when none arrived)
+    std::uint32_t ttl = 0;  // TTL libunbound reports for the answer
     // NXDOMAIN/NODATA: min(SOA TTL, SOA MINIMUM) of the authority section's
     // SOA (RFC 2308 section 5); 0 when there is none.
     std::uint32_t negative_ttl = 0;
-    std::string canonical_name;     // after following CNAMEs (lower case, no dot)
-    std::vector<std::string> names; // PTR targets (lower case, no trailing dot)
+    std::string canonical_name;                       // after following CNAMEs (lower case, no dot)
+    std::vector<std::string> names;                   // PTR targets (lower case, no trailing dot)
     std::vector<boost::asio::ip::address> addresses;  // A / AAAA data
-    std::string error;              // why, for temperror ("timeout", "SERVFAIL", ...)
-    bool secure = false;            // DNSSEC-validated
-    bool bogus = false;             // DNSSEC validation failed
+    std::string error;    // why, for temperror ("timeout", "SERVFAIL", ...)
+    bool secure = false;  // DNSSEC-validated
+    bool bogus = false;   // DNSSEC validation failed
 };
+
+// A forwarder as the configuration writes it: "IP" or "IP@PORT", IPv6
+// included ("2001:db8::53@5353": the port follows the last '@'); the port is
+// 1..65535, 53 when not given. The one parser of forwarders: the settings
+// validate with it and the Resolver configures libunbound with it.
+struct Forwarder {
+    boost::asio::ip::address address;
+    std::uint16_t port = 53;
+};
+// nullopt with `why` ("not an IP address", "bad port", "port out of range").
+std::optional<Forwarder> parse_forwarder(std::string_view text, std::string& why);
 
 struct ResolverOptions {
     enum class Upstream {
@@ -82,7 +94,7 @@ struct ResolverOptions {
 // the guarantees listed at the top of this file. Resolver implements it on
 // libunbound; layers in front of it (cache, coalescing) implement it too.
 class Lookup {
-public:
+  public:
     using Handler = std::function<void(Answer)>;
 
     virtual ~Lookup() = default;
@@ -90,7 +102,7 @@ public:
 };
 
 class Resolver final : public Lookup {
-public:
+  public:
     Resolver(boost::asio::io_context& io, const ResolverOptions& options);
     ~Resolver() override;
     Resolver(const Resolver&) = delete;
@@ -106,7 +118,7 @@ public:
     // Lookups issued and not yet answered (for tests and metrics).
     [[nodiscard]] std::size_t in_flight() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

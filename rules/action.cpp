@@ -4,6 +4,7 @@
 #include <array>
 #include <utility>
 
+#include "policyd/base/ascii.hpp"
 #include "rules/rules.hpp"
 
 namespace rules {
@@ -33,18 +34,8 @@ std::string known_macros() {
     return list;
 }
 
-char upper(char c) {
-    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                              [](char x, char y) { return upper(x) == upper(y); });
-}
-
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
+using policyd::iequals;
+using policyd::is_digit;
 
 // What the keyword promises Postfix will do, which decides what may follow it.
 enum class Kind {

@@ -17,6 +17,8 @@
 #include <unordered_set>
 #include <variant>
 
+#include "policyd/base/ascii.hpp"
+#include "policyd/base/dns_name.hpp"
 #include "rules/action.hpp"
 #include "rules/rules_toml.hpp"
 
@@ -25,44 +27,12 @@ namespace {
 
 using policyd::Attr;
 
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
+using policyd::IEqual;
+using policyd::iequals;
+using policyd::IHash;
+using policyd::strip_root_dot;
+using policyd::to_lower;
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                              [](char x, char y) { return lower(x) == lower(y); });
-}
-
-std::string to_lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
-    return out;
-}
-
-std::string_view strip_trailing_dot(std::string_view name) {
-    if (!name.empty() && name.back() == '.') {
-        name.remove_suffix(1);
-    }
-    return name;
-}
-
-// Case-insensitive, transparent hashing so that per-request lookups take a
-// string_view of the request and neither copy nor lower-case it.
-struct IHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view text) const {
-        std::uint64_t hash = 14695981039346656037ULL;  // FNV-1a
-        for (const char c : text) {
-            hash = (hash ^ static_cast<unsigned char>(lower(c))) * 1099511628211ULL;
-        }
-        return static_cast<std::size_t>(hash);
-    }
-};
-struct IEqual {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return iequals(a, b); }
-};
 using ISet = std::unordered_set<std::string, IHash, IEqual>;
 
 // Host names: "name" exactly or ".suffix" for any name below suffix.
@@ -71,7 +41,7 @@ struct NameSet {
     ISet suffixes;  // stored with the leading dot
 
     [[nodiscard]] bool matches(std::string_view name) const {
-        name = strip_trailing_dot(name);
+        name = strip_root_dot(name);
         if (name.empty()) {
             return false;
         }
@@ -113,7 +83,7 @@ struct AddressSet {
             // "RCPT TO:<postmaster>" arrives without a domain (RFC 5321 §4.5.1).
             return locals.find(address) != locals.end();
         }
-        const std::string_view domain = strip_trailing_dot(address.substr(at + 1));
+        const std::string_view domain = strip_root_dot(address.substr(at + 1));
         return domains.find(domain) != domains.end() ||
                locals.find(address.substr(0, at)) != locals.end() ||
                domain_suffixes.matches(domain);
@@ -188,17 +158,6 @@ enum class Sasl { any, authenticated, anonymous, users };
 template <typename Enum>
 unsigned bit(Enum value) {
     return 1U << static_cast<unsigned>(value);
-}
-
-// A TCP port attribute ("25"), nullopt unless it is a plain decimal 1..65535.
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-    unsigned value = 0;
-    const auto* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc() || ptr != end || value == 0 || value > 65535) {
-        return std::nullopt;
-    }
-    return static_cast<std::uint16_t>(value);
 }
 
 struct Rule {
@@ -279,7 +238,7 @@ struct Rule {
             return "policy_context";
         }
         if (!server_port.empty()) {
-            const auto port = parse_port(request.get(Attr::server_port));
+            const auto port = policyd::parse_port(request.get(Attr::server_port));
             if (!port ||
                 std::find(server_port.begin(), server_port.end(), *port) == server_port.end()) {
                 return "server_port";
@@ -771,12 +730,12 @@ class Loader {
         }
         NameSet set;
         for (const auto& item : *items) {
-            std::string_view name = strip_trailing_dot(item.text);
+            std::string_view name = strip_root_dot(item.text);
             const bool suffix = !name.empty() && name.front() == '.';
             if (suffix) {
                 name.remove_prefix(1);
             }
-            if (!valid_name(name)) {
+            if (!policyd::is_dns_name(name)) {
                 error(item, std::string(key) + ": \"" + printable(item.text) +
                                 "\" is not a host name or .domain suffix");
                 continue;
@@ -810,15 +769,15 @@ class Loader {
                                 "\" is not an address pattern (user@domain, @domain, "
                                 "@.domain, user@ or <>)");
             } else if (at == 0 && text[1] == '.') {
-                const std::string_view suffix = strip_trailing_dot(text.substr(2));
-                if (valid_name(suffix)) {
+                const std::string_view suffix = strip_root_dot(text.substr(2));
+                if (policyd::is_dns_name(suffix)) {
                     set.domain_suffixes.suffixes.insert("." + to_lower(suffix));
                 } else {
                     error(item, std::string(key) + ": \"" + printable(text) +
                                     "\" is not a @.domain suffix");
                 }
             } else if (at == 0) {
-                set.domains.insert(to_lower(strip_trailing_dot(text.substr(1))));
+                set.domains.insert(to_lower(strip_root_dot(text.substr(1))));
             } else if (at + 1 == text.size()) {
                 set.locals.insert(to_lower(text.substr(0, at)));
             } else {
@@ -908,28 +867,6 @@ class Loader {
     }
 
   private:
-    static bool valid_name(std::string_view name) {
-        if (name.empty() || name.size() > 253) {
-            return false;
-        }
-        std::size_t label = 0;
-        for (const char c : name) {
-            if (c == '.') {
-                if (label == 0) {
-                    return false;
-                }
-                label = 0;
-                continue;
-            }
-            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                            (c >= '0' && c <= '9') || c == '-' || c == '_';
-            if (!ok || ++label > 63) {
-                return false;
-            }
-        }
-        return label > 0;
-    }
-
     static std::string add_cidr(std::string_view text, CidrSet& set) {
         const auto slash = text.find('/');
         const std::string_view address_text = text.substr(0, slash);

@@ -33,9 +33,9 @@
 #include <utility>
 #include <vector>
 
-#include "policyd/address.hpp"
-#include "policyd/facts.hpp"
-#include "policyd/request.hpp"
+#include "policyd/base/address.hpp"
+#include "policyd/checks/facts.hpp"
+#include "policyd/protocol/request.hpp"
 
 namespace rules {
 

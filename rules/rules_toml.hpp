@@ -11,7 +11,7 @@
 // A [[rule]] holds id ([a-z0-9][a-z0-9_-]*, unique, not "default"), action
 // (rules/action.hpp), mode ("enforce", the default, or "shadow") and any of
 // these conditions, each a string or a non-empty list (any-of): iprev,
-// helo_syntax, helo_literal, helo_forward (the words of policyd/facts.hpp),
+// helo_syntax, helo_literal, helo_forward (the words of policyd/checks/facts.hpp),
 // client_address (addresses and CIDRs, v4 and v6), helo_name and ptr_name
 // ("name" or ".suffix"; ptr_name checks verified names only), sender and
 // recipient ("user@domain", "@domain" for exactly that domain, "@.domain"

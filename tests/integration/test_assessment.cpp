@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "dns_server.hpp"
-#include "policyd/assessment.hpp"
-#include "policyd/facts_cache.hpp"
+#include "policyd/checks/assessment.hpp"
+#include "policyd/checks/facts_cache.hpp"
 #include "resolver/resolver.hpp"
 
 using namespace std::chrono_literals;

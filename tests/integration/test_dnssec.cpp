@@ -16,7 +16,7 @@
 
 #include "dns_server.hpp"
 #include "nsd_server.hpp"
-#include "policyd/assessment.hpp"
+#include "policyd/checks/assessment.hpp"
 #include "resolver/resolver.hpp"
 
 using namespace std::chrono_literals;

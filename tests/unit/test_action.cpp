@@ -4,7 +4,7 @@
 #include <string>
 #include <variant>
 
-#include "policyd/address.hpp"
+#include "policyd/base/address.hpp"
 #include "rules/action.hpp"
 #include "rules/rules.hpp"
 

@@ -1,4 +1,4 @@
-// Unit tests for policyd/alignment.hpp: organisational domains under the
+// Unit tests for policyd/checks/alignment.hpp: organisational domains under the
 // Public Suffix List and HELO vs PTR alignment. The default list is Debian's
 // `publicsuffix` data; the rules asserted here (co.uk, *.ck, !www.ck,
 // github.io, blogspot.com, 公司.cn) have been in the list for years.
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "policyd/alignment.hpp"
+#include "policyd/checks/alignment.hpp"
 
 using policyd::Alignment;
 using policyd::PublicSuffixList;

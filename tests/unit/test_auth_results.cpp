@@ -1,7 +1,8 @@
 // The RFC 8601 iprev header the daemon prepends once per message.
 #include <catch2/catch.hpp>
 
-#include "policyd/auth_results.hpp"
+#include "policyd/answer/auth_results.hpp"
+#include "policyd/base/dns_name.hpp"
 
 using namespace policyd;
 
@@ -27,10 +28,11 @@ TEST_CASE("Authentication-Results carries iprev and the PTR name", "[headers]") 
 }
 
 TEST_CASE("authserv-id must be a host name", "[headers]") {
-    CHECK(valid_authserv_id("mx.example.org"));
-    CHECK(valid_authserv_id("MX-1.example"));
-    CHECK_FALSE(valid_authserv_id(""));
-    CHECK_FALSE(valid_authserv_id("mx example"));
-    CHECK_FALSE(valid_authserv_id("mx;iprev=pass"));
-    CHECK_FALSE(valid_authserv_id(std::string(254, 'a')));
+    // The settings validate headers.authserv_id with the one DNS-name check.
+    CHECK(is_dns_name("mx.example.org"));
+    CHECK(is_dns_name("MX-1.example"));
+    CHECK_FALSE(is_dns_name(""));
+    CHECK_FALSE(is_dns_name("mx example"));
+    CHECK_FALSE(is_dns_name("mx;iprev=pass"));
+    CHECK_FALSE(is_dns_name(std::string(254, 'a')));
 }

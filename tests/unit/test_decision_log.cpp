@@ -1,7 +1,7 @@
 // The decision record: stable keys, quoting, and no raw attacker bytes.
 #include <catch2/catch.hpp>
 
-#include "policyd/decision_log.hpp"
+#include "policyd/answer/decision_log.hpp"
 
 using namespace policyd;
 

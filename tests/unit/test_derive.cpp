@@ -1,7 +1,7 @@
 // Fact derivation from DNS outcomes: the pure part of the assessment.
 #include <catch2/catch.hpp>
 
-#include "policyd/assessment.hpp"
+#include "policyd/checks/assessment.hpp"
 
 using policyd::derive_helo_forward;
 using policyd::derive_iprev;

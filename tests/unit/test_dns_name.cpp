@@ -1,10 +1,13 @@
-// Unit tests for resolver/dns_name.hpp: name comparison and reverse names.
+// Unit tests for policyd/base/dns_name.hpp and policyd/base/ascii.hpp (the one
+// name validator, comparison, case folding) and resolver/reverse_name.hpp.
 #include <boost/asio/ip/address.hpp>
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
-#include "resolver/dns_name.hpp"
+#include "policyd/base/ascii.hpp"
+#include "policyd/base/dns_name.hpp"
+#include "resolver/reverse_name.hpp"
 
 TEST_CASE("normalise_name: lower case, one trailing dot removed", "[dns_name]") {
     struct Row {
@@ -25,7 +28,7 @@ TEST_CASE("normalise_name: lower case, one trailing dot removed", "[dns_name]") 
     };
     for (const auto& row : rows) {
         CAPTURE(row.in);
-        CHECK(resolver::normalise_name(row.in) == row.out);
+        CHECK(policyd::normalise_name(row.in) == row.out);
     }
 }
 
@@ -55,8 +58,8 @@ TEST_CASE("names_equal: ASCII case and one trailing dot ignored", "[dns_name]") 
     };
     for (const auto& row : rows) {
         CAPTURE(row.a, row.b);
-        CHECK(resolver::names_equal(row.a, row.b) == row.equal);
-        CHECK(resolver::names_equal(row.b, row.a) == row.equal);
+        CHECK(policyd::names_equal(row.a, row.b) == row.equal);
+        CHECK(policyd::names_equal(row.b, row.a) == row.equal);
     }
 }
 
@@ -92,4 +95,62 @@ TEST_CASE("reverse_name: in-addr.arpa and ip6.arpa names", "[dns_name]") {
         CHECK(name.size() == 72);
         CHECK(name.back() != '.');
     }
+}
+
+TEST_CASE("is_dns_name: the one validator of names in text form", "[dns_name]") {
+    const std::string label63(63, 'a');
+    const std::string label64(64, 'a');
+    // 4 labels of 63 and 3 dots = 255 > 253; 3 x 63 + 61 + 3 dots = 253.
+    const std::string name253 =
+        label63 + "." + label63 + "." + label63 + "." + std::string(61, 'b');
+    const std::string name254 = name253 + "c";
+    struct Row {
+        std::string name;
+        bool valid;
+    };
+    const std::vector<Row> rows = {
+        {"mail.example.com", true},
+        {"MAIL.Example.COM", true},
+        {"localhost", true},
+        {"_dmarc.example.com", true},
+        {"xn--bcher-kva.example", true},
+        {"1.2.3.4", true},  // digits are bytes of a name; shapes are the caller's
+        {"-a.example", true},
+        {label63 + ".example", true},
+        {label64 + ".example", false},
+        {name253, true},
+        {name254, false},
+        {"", false},
+        {".", false},
+        {"example.com.", false},  // strip_root_dot() first
+        {".example.com", false},
+        {"a..b", false},
+        {"a b.example", false},
+        {"caf\xc3\xa9.example", false},
+        {std::string("nul\0.example", 12), false},
+    };
+    for (const auto& row : rows) {
+        INFO(row.name);
+        CHECK(policyd::is_dns_name(row.name) == row.valid);
+    }
+    CHECK(policyd::strip_root_dot("example.com.") == "example.com");
+    CHECK(policyd::strip_root_dot("example.com") == "example.com");
+    CHECK(policyd::strip_root_dot("") == "");
+}
+
+TEST_CASE("ASCII case folding leaves every other byte alone", "[ascii]") {
+    CHECK(policyd::to_lower("MiXeD-123.Example") == "mixed-123.example");
+    // Latin-1 capital A with grave (0xC0) and UTF-8 bytes are not letters here.
+    CHECK(policyd::to_lower("\xc0\xc3\x89Z") == "\xc0\xc3\x89z");
+    CHECK(policyd::iequals("RCPT", "rcpt"));
+    CHECK_FALSE(policyd::iequals("RCPT", "rcpt "));
+    CHECK_FALSE(policyd::iequals("\xc0", "\xe0"));
+    CHECK(policyd::istarts_with("IPv6:2001:db8::1", "ipv6:"));
+    CHECK_FALSE(policyd::istarts_with("IPv", "ipv6:"));
+    CHECK(policyd::IHash{}("Example.COM") == policyd::IHash{}("example.com"));
+    CHECK(policyd::IEqual{}("Example.COM", "example.com"));
+    CHECK(policyd::is_hex_digit('F'));
+    CHECK_FALSE(policyd::is_hex_digit('g'));
+    CHECK(policyd::is_control('\x7f'));
+    CHECK_FALSE(policyd::is_control(' '));
 }

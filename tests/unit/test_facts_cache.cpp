@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "policyd/facts_cache.hpp"
-#include "policyd/facts_pack.hpp"
+#include "policyd/checks/facts_cache.hpp"
+#include "policyd/checks/facts_pack.hpp"
 
 using namespace policyd;
 using namespace std::chrono_literals;

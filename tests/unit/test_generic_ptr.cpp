@@ -1,4 +1,4 @@
-// Unit tests for policyd/generic_ptr.hpp: the generic/dynamic PTR-name classifier.
+// Unit tests for policyd/checks/generic_ptr.hpp: the generic/dynamic PTR-name classifier.
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <fstream>
@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "policyd/address.hpp"
-#include "policyd/generic_ptr.hpp"
+#include "policyd/base/address.hpp"
+#include "policyd/checks/generic_ptr.hpp"
 
 using policyd::GenericPtr;
 using policyd::GenericPtrClassifier;

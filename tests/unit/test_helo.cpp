@@ -1,11 +1,11 @@
-// Unit tests for policyd/helo.hpp: HELO classification and address literals.
+// Unit tests for policyd/checks/helo.hpp: HELO classification and address literals.
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
-#include "policyd/address.hpp"
-#include "policyd/facts.hpp"
-#include "policyd/helo.hpp"
+#include "policyd/base/address.hpp"
+#include "policyd/checks/facts.hpp"
+#include "policyd/checks/helo.hpp"
 
 using policyd::HeloLiteral;
 using policyd::HeloSyntax;

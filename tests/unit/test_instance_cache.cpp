@@ -1,7 +1,7 @@
 // InstanceCache: per-message facts, bounded in count and time.
 #include <catch2/catch.hpp>
 
-#include "policyd/instance_cache.hpp"
+#include "policyd/checks/instance_cache.hpp"
 
 using namespace policyd;
 using namespace std::chrono_literals;

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "policyd/log_sink.hpp"
+#include "policyd/daemon/log_sink.hpp"
 
 namespace {
 

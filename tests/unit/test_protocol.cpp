@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "policyd/protocol.hpp"
+#include "policyd/protocol/codec.hpp"
 
 using policyd::Attr;
 using policyd::format_reply;

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "policyd/rule_cases.hpp"
-#include "policyd/settings.hpp"
+#include "policyd/config/settings.hpp"
+#include "policyd/tools/rule_cases.hpp"
 #include "rules/rules.hpp"
 #include "rules/rules_toml.hpp"
 

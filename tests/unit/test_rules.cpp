@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "policyd/address.hpp"
+#include "policyd/base/address.hpp"
 #include "rules/rules.hpp"
 #include "rules/rules_toml.hpp"
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "policyd/sanitize.hpp"
+#include "policyd/base/sanitize.hpp"
 
 using policyd::append_sanitized;
 using policyd::sanitized;

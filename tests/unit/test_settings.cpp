@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "policyd/protocol.hpp"
-#include "policyd/settings.hpp"
+#include "policyd/config/settings.hpp"
+#include "policyd/protocol/codec.hpp"
 #include "resolver/resolver.hpp"
 #include "rules/rules.hpp"
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "policyd/settings.hpp"
+#include "policyd/config/settings.hpp"
 #include "rules/rules.hpp"
 
 using namespace policyd;
@@ -54,22 +54,22 @@ TEST_CASE("shipped policy decides as documented", "[policy]") {
          I::pass, S::fqdn, L::na, F::temperror, "", "user@example.net", "default", "DUNNO"},
         {"no PTR", "192.0.2.1", "mail.example.com", I::permerror, S::fqdn, L::na, F::pass, "",
          "user@example.net", "reject-no-ptr", "550 5.7.25 "},
-        {"PTR does not confirm", "192.0.2.1", "mail.example.com", I::fail, S::fqdn, L::na,
-         F::pass, "", "user@example.net", "reject-fcrdns-fail", "550 5.7.25 "},
+        {"PTR does not confirm", "192.0.2.1", "mail.example.com", I::fail, S::fqdn, L::na, F::pass,
+         "", "user@example.net", "reject-fcrdns-fail", "550 5.7.25 "},
         {"DNS trouble defers, never rejects", "192.0.2.1", "mail.example.com", I::temperror,
          S::fqdn, L::na, F::temperror, "", "user@example.net", "defer-dns-temperror",
          "450 4.7.25 "},
-        {"a HELO that is certainly wrong is refused even while DNS fails", "192.0.2.1",
-         "localhost", I::temperror, S::non_fqdn, L::na, F::na, "", "user@example.net",
-         "reject-bad-helo", "550 5.5.2 "},
+        {"a HELO that is certainly wrong is refused even while DNS fails", "192.0.2.1", "localhost",
+         I::temperror, S::non_fqdn, L::na, F::na, "", "user@example.net", "reject-bad-helo",
+         "550 5.5.2 "},
         {"non-FQDN HELO", "192.0.2.1", "localhost", I::pass, S::non_fqdn, L::na, F::na, "",
          "user@example.net", "reject-bad-helo", "550 5.5.2 "},
         {"bare IP HELO", "192.0.2.1", "192.0.2.1", I::pass, S::bare_ip, L::na, F::na, "",
          "user@example.net", "reject-bad-helo", "550 5.5.2 "},
         {"invalid HELO", "192.0.2.1", "bad_name", I::pass, S::invalid, L::na, F::na, "",
          "user@example.net", "reject-bad-helo", "550 5.5.2 "},
-        {"own address literal", "192.0.2.1", "[192.0.2.1]", I::pass, S::address_literal,
-         L::match, F::na, "", "user@example.net", "default", "DUNNO"},
+        {"own address literal", "192.0.2.1", "[192.0.2.1]", I::pass, S::address_literal, L::match,
+         F::na, "", "user@example.net", "default", "DUNNO"},
         {"foreign address literal", "192.0.2.1", "[192.0.2.9]", I::pass, S::address_literal,
          L::mismatch, F::na, "", "user@example.net", "reject-foreign-address-literal",
          "550 5.7.1 "},

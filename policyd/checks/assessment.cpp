@@ -1,0 +1,355 @@
+#include "policyd/checks/assessment.hpp"
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "policyd/base/dns_name.hpp"
+#include "policyd/checks/facts_cache.hpp"
+#include "policyd/checks/helo.hpp"
+#include "resolver/reverse_name.hpp"
+
+namespace policyd {
+namespace {
+
+using resolver::Answer;
+using resolver::RrType;
+using resolver::Status;
+
+// How long facts resting on this answer may be reused: an answer from the
+// CachingLookup carries its remaining lifetime in the cache; a temporary
+// error is not to be reused at all.
+std::chrono::seconds reusable_for(const Answer& answer) {
+    switch (answer.status) {
+        case Status::ok:
+            return std::chrono::seconds{answer.ttl};
+        case Status::nxdomain:
+        case Status::nodata:
+            return std::chrono::seconds{answer.negative_ttl != 0 ? answer.negative_ttl
+                                                                 : answer.ttl};
+        case Status::temperror:
+            break;
+    }
+    return std::chrono::seconds{0};
+}
+
+// The DNSSEC status of a set of answers: bogus beats insecure beats secure;
+// no answer at all cannot be secure.
+struct DnssecTally {
+    bool any = false;
+    Dnssec value = Dnssec::secure;
+
+    void add(const Answer& answer) {
+        const Dnssec status = answer.bogus    ? Dnssec::bogus
+                              : answer.secure ? Dnssec::secure
+                                              : Dnssec::insecure;
+        any = true;
+        if (status == Dnssec::bogus || (status == Dnssec::insecure && value == Dnssec::secure)) {
+            value = status;
+        }
+    }
+    void add(const DnssecTally& other) {
+        if (!other.any) {
+            value = value == Dnssec::bogus ? Dnssec::bogus : Dnssec::insecure;
+            return;
+        }
+        any = true;
+        if (other.value == Dnssec::bogus ||
+            (other.value == Dnssec::insecure && value == Dnssec::secure)) {
+            value = other.value;
+        }
+    }
+    [[nodiscard]] Dnssec result() const { return any ? value : Dnssec::insecure; }
+};
+
+// Collects A and AAAA answers for one name.
+struct ForwardState {
+    std::string name;
+    ForwardEvidence evidence;
+    DnssecTally dnssec;
+    int pending = 0;  // lookups not answered yet
+
+    void add(const Answer& answer, const IpAddress& client) {
+        --pending;
+        dnssec.add(answer);
+        switch (answer.status) {
+            case Status::ok:
+                for (const auto& address : answer.addresses) {
+                    evidence.any_address = true;
+                    if (same_address(address, client)) {
+                        evidence.confirmed = true;
+                    }
+                }
+                break;
+            case Status::nxdomain:
+            case Status::nodata:
+                break;
+            case Status::temperror:
+                evidence.temperror = true;
+                break;
+        }
+    }
+
+    // The budget ran out: what never answered could not be told.
+    void cut_off() {
+        if (pending > 0) {
+            evidence.temperror = true;
+            dnssec.add(DnssecTally{});  // what did not answer was not validated
+        }
+    }
+};
+
+// One assessment in progress. Shared by the resolver callbacks it starts;
+// the last one to finish, or the budget timer, hands the Facts to the caller.
+// Answers that arrive after that are dropped.
+struct Job : std::enable_shared_from_this<Job> {
+    resolver::Lookup& resolver;
+    AssessmentOptions options;
+    IpAddress client;
+    Facts facts;
+    Assessor::Handler done;
+    std::shared_ptr<FactsCache> cache;  // null: facts are not kept
+    std::string helo_sent;              // the cache key's HELO part, as sent
+    // When the first answer used stops being valid: the facts may be reused
+    // until then. Taken when each answer arrives, so the time the other
+    // lookups took is not added on top.
+    std::chrono::steady_clock::time_point reusable_until =
+        std::chrono::steady_clock::time_point::max();
+    boost::asio::steady_timer budget;
+    int outstanding = 0;
+    bool finished = false;
+    bool ptr_answered = false;
+    Status ptr_status = Status::temperror;
+    DnssecTally ptr_dnssec;
+    std::vector<ForwardState> ptr_forward;
+    ForwardState helo_forward;
+
+    Job(boost::asio::io_context& io, resolver::Lookup& r, AssessmentOptions o, const IpAddress& c,
+        Assessor::Handler d, std::shared_ptr<FactsCache> k)
+        : resolver(r),
+          options(std::move(o)),
+          client(c),
+          done(std::move(d)),
+          cache(std::move(k)),
+          budget(io) {}
+
+    void used(const Answer& answer) {
+        const auto ttl = reusable_for(answer);
+        // A cached answer's TTL is its remaining lifetime rounded up to a
+        // whole second: count one second less.
+        const auto until = ttl > std::chrono::seconds{1}
+                               ? std::chrono::steady_clock::now() + ttl - std::chrono::seconds{1}
+                               : std::chrono::steady_clock::time_point::min();
+        reusable_until = std::min(reusable_until, until);
+    }
+
+    void start(std::string_view helo_name) {
+        if (cache) {
+            helo_sent = helo_name;
+        }
+        facts.helo_syntax = classify_helo(helo_name);
+        facts.helo_literal = match_helo_literal(helo_name, client);
+        budget.expires_after(options.budget);
+        budget.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            if (!ec) {
+                self->cut_off();
+            }
+        });
+        ++outstanding;  // held by start() itself until every lookup is issued
+        lookup_ptr();
+        if (facts.helo_syntax == HeloSyntax::fqdn) {
+            helo_forward.name = normalise_name(helo_name);
+            lookup_helo(RrType::a);
+            lookup_helo(RrType::aaaa);
+        }
+        release();
+    }
+
+    void lookup_ptr() {
+        ++outstanding;
+        resolver.lookup(
+            resolver::reverse_name(client), RrType::ptr,
+            [self = shared_from_this()](Answer answer) { self->on_ptr(std::move(answer)); });
+    }
+
+    void on_ptr(Answer answer) {
+        if (finished) {
+            return;
+        }
+        ptr_answered = true;
+        used(answer);
+        ptr_status = answer.status;
+        ptr_dnssec.add(answer);
+        if (answer.status == Status::ok) {
+            for (auto& name : answer.names) {
+                if (facts.ptr_names.size() >= options.max_ptr_names) {
+                    break;
+                }
+                facts.ptr_names.push_back(std::move(name));
+            }
+            ptr_forward.resize(facts.ptr_names.size());
+            for (std::size_t i = 0; i < facts.ptr_names.size(); ++i) {
+                ptr_forward[i].name = facts.ptr_names[i];
+                lookup_forward(i, RrType::a);
+                lookup_forward(i, RrType::aaaa);
+            }
+        }
+        release();
+    }
+
+    void lookup_forward(std::size_t index, RrType type) {
+        ++outstanding;
+        ++ptr_forward[index].pending;
+        resolver.lookup(ptr_forward[index].name, type,
+                        [self = shared_from_this(), index](const Answer& answer) {
+                            if (self->finished) {
+                                return;
+                            }
+                            self->used(answer);
+                            self->ptr_forward[index].add(answer, self->client);
+                            self->release();
+                        });
+    }
+
+    void lookup_helo(RrType type) {
+        ++outstanding;
+        ++helo_forward.pending;
+        resolver.lookup(helo_forward.name, type, [self = shared_from_this()](const Answer& answer) {
+            if (self->finished) {
+                return;
+            }
+            self->used(answer);
+            self->helo_forward.add(answer, self->client);
+            self->release();
+        });
+    }
+
+    void release() {
+        if (--outstanding == 0) {
+            finish();
+        }
+    }
+
+    void cut_off() {
+        if (finished) {
+            return;
+        }
+        if (!ptr_answered) {
+            ptr_status = Status::temperror;
+        }
+        for (auto& state : ptr_forward) {
+            state.cut_off();
+        }
+        helo_forward.cut_off();
+        facts.budget_exhausted = true;
+        reusable_until = std::chrono::steady_clock::time_point::min();
+        finish();
+    }
+
+    void finish() {
+        finished = true;
+        budget.cancel();
+        std::vector<ForwardEvidence> forward;
+        forward.reserve(ptr_forward.size());
+        for (const auto& state : ptr_forward) {
+            forward.push_back(state.evidence);
+            if (state.evidence.confirmed) {
+                facts.verified_names.push_back(state.name);
+            }
+        }
+        facts.iprev = derive_iprev(ptr_status, facts.ptr_names.size(), forward);
+        DnssecTally iprev_dnssec = ptr_dnssec;
+        for (const auto& state : ptr_forward) {
+            // A pass rests on the confirming names only.
+            if (facts.iprev != Iprev::pass || state.evidence.confirmed) {
+                iprev_dnssec.add(state.dnssec);
+            }
+        }
+        facts.iprev_dnssec = iprev_dnssec.result();
+        facts.helo_dnssec = helo_forward.dnssec.result();
+        facts.helo_forward = facts.helo_syntax == HeloSyntax::fqdn
+                                 ? derive_helo_forward(helo_forward.evidence)
+                                 : HeloForward::na;
+        if (options.generic && !facts.ptr_names.empty()) {
+            const std::string& name = facts.verified_names.empty() ? facts.ptr_names.front()
+                                                                   : facts.verified_names.front();
+            facts.generic_ptr = options.generic->classify(name, client) == GenericPtr::generic
+                                    ? Generic::generic
+                                    : Generic::not_generic;
+        }
+        if (facts.helo_syntax == HeloSyntax::fqdn && options.psl) {
+            facts.helo_ptr_alignment =
+                align_helo_ptr(helo_forward.name, facts.verified_names, *options.psl);
+        }
+        if (cache) {
+            const auto now = FactsCache::Clock::now();
+            const auto lifetime =
+                reusable_until > now
+                    ? std::chrono::floor<std::chrono::seconds>(reusable_until - now)
+                    : std::chrono::seconds{0};
+            cache->insert(client, helo_sent, facts, now, lifetime);
+        }
+        auto handler = std::move(done);
+        handler(std::move(facts));
+    }
+};
+
+}  // namespace
+
+Iprev derive_iprev(Status ptr_status, std::size_t ptr_names,
+                   const std::vector<ForwardEvidence>& forward) {
+    switch (ptr_status) {
+        case Status::temperror:
+            return Iprev::temperror;
+        case Status::nxdomain:
+        case Status::nodata:
+            return Iprev::permerror;
+        case Status::ok:
+            break;
+    }
+    // A PTR answer whose every name was unusable counts as no PTR.
+    if (ptr_names == 0) {
+        return Iprev::permerror;
+    }
+    bool temperror = false;
+    for (const auto& evidence : forward) {
+        if (evidence.confirmed) {
+            return Iprev::pass;
+        }
+        temperror = temperror || evidence.temperror;
+    }
+    // Could not confirm, but a forward lookup we could not finish might have.
+    return temperror ? Iprev::temperror : Iprev::fail;
+}
+
+HeloForward derive_helo_forward(const ForwardEvidence& evidence) {
+    if (evidence.confirmed) {
+        return HeloForward::pass;
+    }
+    if (evidence.temperror) {
+        return HeloForward::temperror;
+    }
+    if (!evidence.any_address) {
+        return HeloForward::none;
+    }
+    return HeloForward::fail;
+}
+
+bool Assessor::find_cached(const IpAddress& client, std::string_view helo_name,
+                           std::chrono::steady_clock::time_point now, Facts& facts) {
+    return cache_ && cache_->find(client, helo_name, now, facts);
+}
+
+void Assessor::assess(const IpAddress& client, std::string_view helo_name, Handler done) {
+    auto job =
+        std::make_shared<Job>(io_, resolver_, options_, normalise(client), std::move(done), cache_);
+    // Every path ends in a resolver answer (the PTR lookup is always made),
+    // and the resolver never answers synchronously, so neither does this.
+    job->start(helo_name);
+}
+
+}  // namespace policyd

@@ -1,0 +1,147 @@
+// FactsCache: an std::unordered_set of small entries (heterogeneous lookup
+// with a key that borrows the HELO name) and an intrusive list through the
+// set's nodes for LRU order, as in resolver/cache.cpp. Each entry's HELO name
+// and packed facts (policyd/checks/facts_pack.hpp) share one heap block.
+#include "policyd/checks/facts_cache.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <utility>
+
+#include "policyd/checks/facts_pack.hpp"
+
+namespace policyd {
+
+namespace {
+
+using Block = std::unique_ptr<unsigned char[]>;  // NOLINT: sized at run time
+constexpr std::size_t kMaxHelo = 65535;
+
+std::size_t hash_of(const std::array<std::uint8_t, 16>& address, bool v6,
+                    std::string_view helo) noexcept {
+    // NOLINTNEXTLINE: hash the address bytes as a string.
+    const std::string_view bytes(reinterpret_cast<const char*>(address.data()), v6 ? 16 : 4);
+    const std::size_t a = std::hash<std::string_view>{}(bytes);
+    const std::size_t h = std::hash<std::string_view>{}(helo);
+    constexpr std::size_t kMix = 0x9e3779b97f4a7c15ULL;
+    return a ^ (h + kMix + (a << 6U) + (a >> 2U));
+}
+
+}  // namespace
+
+FactsCache::Key FactsCache::make_key(const IpAddress& client, std::string_view helo) noexcept {
+    Key key;
+    if (helo.size() > kMaxHelo) {
+        return key;
+    }
+    const IpAddress address = normalise(client);
+    if (address.is_v4()) {
+        const auto bytes = address.to_v4().to_bytes();
+        std::copy(bytes.begin(), bytes.end(), key.address.begin());
+    } else {
+        key.address = address.to_v6().to_bytes();
+        key.v6 = true;
+    }
+    key.helo = helo;
+    key.hash = hash_of(key.address, key.v6, helo);
+    key.valid = true;
+    return key;
+}
+
+std::string_view FactsCache::Entry::helo() const noexcept {
+    // NOLINTNEXTLINE: the block holds bytes; the HELO part is plain chars.
+    return {reinterpret_cast<const char*>(data.get()), helo_length};
+}
+
+bool FactsCache::Equal::operator()(const Entry& a, const Entry& b) const noexcept {
+    return a.hash == b.hash && a.v6 == b.v6 && a.address == b.address && a.helo() == b.helo();
+}
+
+bool FactsCache::Equal::operator()(const Key& a, const Entry& b) const noexcept {
+    return a.hash == b.hash && a.v6 == b.v6 && a.address == b.address && a.helo == b.helo();
+}
+
+FactsCache::FactsCache(std::size_t max_entries, std::chrono::seconds max_lifetime)
+    : max_entries_(max_entries), max_lifetime_(max_lifetime) {}
+
+FactsCache::~FactsCache() {
+    // The list must not outlive the nodes it links.
+    lru_.clear();
+}
+
+bool FactsCache::find(const IpAddress& client, std::string_view helo, Clock::time_point now,
+                      Facts& facts) {
+    const Key key = make_key(client, helo);
+    const auto it = key.valid && max_entries_ != 0 ? set_.find(key) : set_.end();
+    if (it == set_.end()) {
+        ++stats_.misses;
+        return false;
+    }
+    if (now >= it->expires) {
+        ++stats_.misses;
+        ++stats_.expired;
+        erase(it);
+        return false;
+    }
+    ++stats_.hits;
+    auto& entry = const_cast<Entry&>(*it);  // NOLINT: only the mutable hook moves
+    lru_.splice(lru_.begin(), lru_, lru_.iterator_to(entry));
+    unpack(entry.data.get() + entry.helo_length, facts);
+    return true;
+}
+
+void FactsCache::insert(const IpAddress& client, std::string_view helo, const Facts& facts,
+                        Clock::time_point now, std::chrono::seconds lifetime) {
+    const Key key = make_key(client, helo);
+    if (!key.valid || max_entries_ == 0) {
+        return;
+    }
+    lifetime = std::min(lifetime, max_lifetime_);
+    const std::size_t facts_size = lifetime > std::chrono::seconds{0} ? packed_size(facts) : 0;
+    Block block;
+    if (facts_size != 0) {
+        block = std::make_unique<unsigned char[]>(helo.size() + facts_size);  // NOLINT: see Block
+        if (!helo.empty()) {
+            std::memcpy(block.get(), helo.data(), helo.size());
+        }
+        pack(facts, block.get() + helo.size());
+    }
+    auto it = set_.find(key);
+    if (!block) {
+        // Not storable; older facts for the pair must not outlive these.
+        if (it != set_.end()) {
+            erase(it);
+        }
+        return;
+    }
+    if (it == set_.end()) {
+        while (set_.size() >= max_entries_ && !lru_.empty()) {
+            erase(set_.find(lru_.back()));  // by its stored hash
+            ++stats_.evictions;
+        }
+        Entry fresh;
+        fresh.address = key.address;
+        fresh.v6 = key.v6;
+        fresh.hash = key.hash;
+        fresh.helo_length = static_cast<std::uint16_t>(helo.size());
+        fresh.data = std::move(block);
+        it = set_.insert(std::move(fresh)).first;
+        lru_.push_front(const_cast<Entry&>(*it));  // NOLINT: only the mutable hook moves
+    } else {
+        auto& entry = const_cast<Entry&>(*it);  // NOLINT: only the mutable hook moves
+        lru_.splice(lru_.begin(), lru_, lru_.iterator_to(entry));
+        it->data = std::move(block);
+    }
+    it->expires = now + lifetime;
+    ++stats_.inserts;
+    stats_.size = set_.size();
+}
+
+void FactsCache::erase(Set::iterator it) noexcept {
+    lru_.erase(lru_.iterator_to(const_cast<Entry&>(*it)));  // NOLINT: see find()
+    set_.erase(it);
+    stats_.size = set_.size();
+}
+
+}  // namespace policyd

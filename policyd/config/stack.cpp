@@ -1,0 +1,78 @@
+#include "policyd/config/stack.hpp"
+
+#include <chrono>
+#include <utility>
+
+#include "policyd/checks/facts_cache.hpp"
+#include "resolver/caching_lookup.hpp"
+
+namespace policyd {
+namespace {
+
+resolver::CacheOptions cache_options(const Settings& settings) {
+    resolver::CacheOptions options;
+    options.max_entries = static_cast<std::size_t>(settings.cache_size);
+    options.min_ttl = std::chrono::seconds(settings.cache_min_ttl_s);
+    options.max_ttl = std::chrono::seconds(settings.cache_max_ttl_s);
+    options.negative_max_ttl = std::chrono::seconds(settings.cache_negative_max_ttl_s);
+    options.temperror_ttl = std::chrono::seconds(settings.cache_temperror_ttl_s);
+    return options;
+}
+
+resolver::HealthOptions health_options(const Settings& settings) {
+    resolver::HealthOptions options;
+    options.window = std::chrono::seconds(settings.outage_window_s);
+    options.threshold_percent = static_cast<unsigned>(settings.outage_threshold_percent);
+    options.min_lookups = static_cast<std::uint64_t>(settings.outage_min_lookups);
+    return options;
+}
+
+}  // namespace
+
+AssessmentOptions assessment_options(const Settings& settings) {
+    AssessmentOptions options;
+    options.max_ptr_names = static_cast<std::size_t>(settings.max_ptr_names);
+    options.budget = std::chrono::milliseconds(settings.budget_ms);
+    options.psl = PublicSuffixList::load_default();
+    auto vocabulary = GenericPtrVocabulary::defaults();
+    vocabulary.generic_keywords.insert(vocabulary.generic_keywords.end(),
+                                       settings.generic_ptr_keywords.begin(),
+                                       settings.generic_ptr_keywords.end());
+    vocabulary.static_keywords.insert(vocabulary.static_keywords.end(),
+                                      settings.static_ptr_keywords.begin(),
+                                      settings.static_ptr_keywords.end());
+    options.generic = std::make_shared<const GenericPtrClassifier>(std::move(vocabulary));
+    return options;
+}
+
+Stack::Stack(boost::asio::io_context& io, const Settings& settings, Caches caches,
+             resolver::UpstreamHealth::ChangeHandler on_health_change, const Tap& tap)
+    : options_(assessment_options(settings)),
+      resolver_(io, settings.resolver_options()),
+      // Health sees only what really goes upstream: it sits behind every cache.
+      health_(resolver_, health_options(settings), std::move(on_health_change)),
+      instances_(caches == Caches::on ? static_cast<std::size_t>(settings.instance_cache_size) : 0,
+                 std::chrono::seconds(settings.instance_ttl_s)) {
+    resolver::Lookup* lookup = &health_;
+    if (tap) {
+        tap_ = tap(*lookup);
+        lookup = tap_.get();
+    }
+    std::shared_ptr<FactsCache> facts;
+    if (caches == Caches::on) {
+        cache_ = std::make_unique<resolver::CachingLookup>(
+            io, *lookup, cache_options(settings), static_cast<std::size_t>(settings.max_waiters));
+        lookup = cache_.get();
+        facts = std::make_shared<FactsCache>(static_cast<std::size_t>(settings.cache_clients),
+                                             std::chrono::seconds(settings.cache_max_ttl_s));
+    }
+    assessor_ = std::make_unique<Assessor>(io, *lookup, options_, std::move(facts));
+}
+
+Stack::~Stack() = default;
+
+void Stack::shutdown() {
+    resolver_.shutdown();
+}
+
+}  // namespace policyd

@@ -1,0 +1,786 @@
+#include "policyd/daemon/server.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <spdlog/spdlog.h>
+
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <list>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+#include "policyd/answer/auth_results.hpp"
+#include "policyd/answer/decision_log.hpp"
+#include "policyd/base/sanitize.hpp"
+#include "policyd/config/stack.hpp"
+#include "policyd/protocol/codec.hpp"
+#include "rules/action.hpp"
+#include "rules/rules.hpp"
+
+namespace policyd {
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using boost::system::error_code;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Adapts the callback-based Assessor to a coroutine. The completion handler
+// of use_awaitable is move-only; Assessor takes a copyable std::function.
+template <typename Token>
+auto async_assess(Assessor& assessor, const IpAddress& client, std::string_view helo,
+                  Token&& token) {
+    return asio::async_initiate<Token, void(Facts)>(
+        [&assessor, client, helo](auto handler) {
+            auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+            assessor.assess(client, helo, [shared](Facts facts) { (*shared)(std::move(facts)); });
+        },
+        token);
+}
+
+// Cancels a session's pending read or write when its deadline passes.
+// arm() and disarm() only move the deadline: the timer is re-armed only when
+// a deadline comes earlier than the time it already waits for; when it
+// fires early it waits again for the later deadline. A timer armed and
+// cancelled for every read and every write cost a timer-queue update and a
+// handler dispatch each, per request. The state is shared with the pending
+// timer handler, so a handler that runs after the session ended finds it
+// closed instead of freed memory.
+class Watchdog {
+  public:
+    Watchdog(const asio::any_io_executor& executor, std::function<void()> cancel)
+        : state_(std::make_shared<State>(executor, std::move(cancel))) {}
+    ~Watchdog() {
+        state_->closed = true;
+        // Ends the pending wait now rather than at its deadline (which holds
+        // the state until then). Cancelling a timer does not fail in practice.
+        try {
+            state_->timer.cancel();
+        } catch (const boost::system::system_error&) {  // NOLINT(bugprone-empty-catch)
+        }
+    }
+    Watchdog(const Watchdog&) = delete;
+    Watchdog& operator=(const Watchdog&) = delete;
+
+    // The operation about to start must complete within `after` of `now`.
+    void arm(Clock::time_point now, std::chrono::seconds after) {
+        State& state = *state_;
+        state.expired = false;  // a late expiry of the previous operation does not count
+        state.deadline = now + after;
+        if (state.deadline < state.armed_for) {
+            wait_until(state_, state.deadline);
+        }
+    }
+    void disarm() { state_->deadline = Clock::time_point::max(); }
+    [[nodiscard]] bool expired() const { return state_->expired; }
+
+  private:
+    struct State {
+        State(const asio::any_io_executor& executor, std::function<void()> c)
+            : timer(executor), cancel(std::move(c)) {}
+        asio::steady_timer timer;
+        std::function<void()> cancel;
+        Clock::time_point deadline = Clock::time_point::max();   // of the pending operation
+        Clock::time_point armed_for = Clock::time_point::max();  // max: no wait pending
+        std::uint64_t generation = 0;  // of the current wait; older ones are stale
+        bool expired = false;
+        bool closed = false;
+    };
+
+    static void wait_until(const std::shared_ptr<State>& state, Clock::time_point when) {
+        state->armed_for = when;
+        const std::uint64_t generation = ++state->generation;
+        state->timer.expires_at(when);  // a wait already pending ends as aborted
+        state->timer.async_wait([state, generation](error_code ec) {
+            if (ec || state->closed || generation != state->generation) {
+                return;
+            }
+            state->armed_for = Clock::time_point::max();
+            if (state->deadline == Clock::time_point::max()) {
+                return;  // nothing pending: stay unarmed until the next arm()
+            }
+            if (Clock::now() >= state->deadline) {
+                state->expired = true;
+                state->cancel();
+                return;
+            }
+            wait_until(state, state->deadline);
+        });
+    }
+
+    std::shared_ptr<State> state_;
+};
+
+std::string describe(const asio::ip::tcp::endpoint& endpoint) {
+    if (endpoint.address().is_v6()) {
+        return "inet:[" + endpoint.address().to_string() + "]:" + std::to_string(endpoint.port());
+    }
+    return "inet:" + endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+struct Server::Impl {
+    asio::io_context& io;
+    std::shared_ptr<const Config> config;
+    Overrides overrides;
+    // The resolver stack and the caches (policyd/config/stack.hpp).
+    Stack stack;
+    bool remember_messages;  // instance_cache_size > 0
+    ProtocolLimits limits;
+    std::chrono::seconds idle_timeout;
+    std::chrono::seconds read_timeout;
+    std::size_t max_connections;
+
+    std::list<asio::ip::tcp::acceptor> tcp_acceptors;
+    std::list<asio::local::stream_protocol::acceptor> unix_acceptors;
+    std::vector<std::string> unix_paths;
+    // One per open session: stop() wakes the sessions that are waiting for
+    // a request, and leaves alone those busy answering one.
+    struct SessionHandle {
+        std::function<void()> cancel_read;
+        bool reading = false;
+    };
+    std::list<SessionHandle> session_handles;
+    std::size_t sessions = 0;
+    bool stopping = false;
+    asio::signal_set stop_signals{io, SIGTERM, SIGINT};
+    asio::signal_set reload_signals{io, SIGHUP};
+    asio::signal_set counter_signals{io, SIGUSR1};
+
+    Impl(asio::io_context& context, std::shared_ptr<const Config> snapshot, Overrides given)
+        : io(context),
+          config(std::move(snapshot)),
+          overrides(std::move(given)),
+          stack(context, config->settings, Stack::Caches::on, log_health_change),
+          remember_messages(config->settings.instance_cache_size > 0),
+          limits(config->settings.protocol_limits()),
+          idle_timeout(config->settings.idle_timeout_s),
+          read_timeout(config->settings.read_timeout_s),
+          max_connections(static_cast<std::size_t>(config->settings.max_connections)) {
+        restart_interrupted_calls();
+        spdlog::info("public suffix list: {}", stack.options().psl->source());
+    }
+
+    // Boost 1.74's signal_set installs its handlers without SA_RESTART. A
+    // signal that arrives while a log write() blocks (stderr is a full pipe
+    // or journal stream under load) then makes it fail with EINTR, and the
+    // logger drops the line: a reload under load lost decision records.
+    // The loop's own calls are non-blocking and retry EINTR anyway.
+    static void restart_interrupted_calls() {
+        for (const int signal : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
+            struct sigaction action {};
+            if (::sigaction(signal, nullptr, &action) == 0) {
+                action.sa_flags |= SA_RESTART;
+                ::sigaction(signal, &action, nullptr);
+            }
+        }
+    }
+
+    // One line when an outage begins and one when it ends, never per request.
+    static void log_health_change(const resolver::HealthSnapshot& state) {
+        if (state.outage) {
+            spdlog::error(
+                "dns outage begins: {} of {} upstream answers in the window were "
+                "temperror",
+                state.temperrors, state.answers);
+        } else {
+            spdlog::warn("dns outage ends: {} of {} upstream answers in the window were temperror",
+                         state.temperrors, state.answers);
+        }
+    }
+
+    // What one policy connection last saw of the SMTP session it is asked
+    // about. smtpd keeps its policy connection across SMTP sessions, so a
+    // session is (client address, client port). One smtpd process handles
+    // one message at a time and asks about all of it on its one policy
+    // connection, so the message's facts are kept here: a later request
+    // about it costs no table lookup at all. The InstanceCache holds what a
+    // closed connection knew.
+    struct SmtpSession {
+        std::string client;
+        std::string port;
+        std::string helo;
+        // The facts of the last request: those of message `instance`, made
+        // for `client` and `helo`, when message_known. The storage is reused
+        // from request to request.
+        Facts facts;
+        std::string instance;
+        bool message_known = false;
+        bool header_claimed = false;  // Authentication-Results sent for it
+    };
+
+    // Serves one connection until the peer closes, a timeout, protocol
+    // trouble or shutdown. In and Out are the same stream for sockets.
+    template <typename In, typename Out>
+    // The caller has already counted the session in `sessions`.
+    awaitable<void> session(In& in, Out& out, std::string peer) {
+        auto handle = session_handles.insert(session_handles.end(), SessionHandle{[&in] {
+                                                 error_code ignored;
+                                                 in.cancel(ignored);
+                                             }});
+        SmtpSession smtp;
+        try {
+            co_await serve(in, out, peer, *handle, smtp);
+        } catch (const std::exception& error) {
+            // Internal trouble: no reply, log, disconnect (Postfix applies its
+            // default_action).
+            spdlog::error("session {}: {}; closing connection", peer, error.what());
+        }
+        // smtpd may reconnect in the middle of a message (its policy
+        // connection reached smtpd_policy_service_max_ttl, or ours timed
+        // out): the message's next request then finds its facts here.
+        if (smtp.message_known) {
+            stack.instances().insert(smtp.instance, smtp.client, smtp.helo, smtp.facts,
+                                     Clock::now(), smtp.header_claimed);
+        }
+        session_handles.erase(handle);
+        --sessions;
+        if (stopping && sessions == 0) {
+            finish_stop();
+        }
+    }
+
+    template <typename In, typename Out>
+    awaitable<void> serve(In& in, Out& out, const std::string& peer, SessionHandle& handle,
+                          SmtpSession& smtp) {
+        Watchdog watchdog(in.get_executor(), [&in, &out] {
+            error_code ignored;
+            in.cancel(ignored);
+            out.cancel(ignored);
+        });
+        std::string buffer;
+        std::string reply;
+        std::array<char, 8192> chunk{};
+        Request request;
+        // Replies are written at once where the socket takes them (below).
+        error_code ec;
+        out.non_blocking(true, ec);
+        if (ec) {
+            spdlog::warn("session {}: cannot make the connection non-blocking: {}", peer,
+                         ec.message());
+            co_return;
+        }
+        for (;;) {
+            // Answer every complete request already buffered, in order.
+            for (;;) {
+                const ParseResult parsed = parse_request(buffer, limits, request);
+                if (parsed.status == ParseStatus::incomplete) {
+                    break;
+                }
+                if (parsed.status == ParseStatus::error) {
+                    spdlog::warn("session {}: {} ({}); closing connection", peer,
+                                 to_string(parsed.error), parsed.detail);
+                    co_return;
+                }
+                buffer.erase(0, parsed.consumed);
+                reply.clear();
+                // Answered without a coroutine frame of its own unless the
+                // facts need DNS.
+                const auto pending = begin(request, peer, smtp);
+                if (!pending) {
+                    co_return;
+                }
+                if (pending->needs_dns) {
+                    smtp.facts = co_await async_assess(stack.assessor(), pending->client,
+                                                       request.get(Attr::helo_name), use_awaitable);
+                }
+                finish(request, smtp, *pending, reply);
+                if (!co_await send(out, reply, watchdog, read_timeout, ec)) {
+                    spdlog::warn("session {}: cannot send reply: {}; closing connection", peer,
+                                 watchdog.expired() ? "timed out" : ec.message());
+                    co_return;
+                }
+            }
+            if (stopping && buffer.empty()) {
+                co_return;
+            }
+            // Idle between requests: Postfix's own max idle is 300 s. In the
+            // middle of a request: a stalled peer.
+            watchdog.arm(Clock::now(), buffer.empty() ? idle_timeout : read_timeout);
+            handle.reading = true;
+            const std::size_t n = co_await in.async_read_some(
+                asio::buffer(chunk), asio::redirect_error(use_awaitable, ec));
+            handle.reading = false;
+            watchdog.disarm();
+            if (ec) {
+                if (watchdog.expired()) {
+                    spdlog::info("session {}: {}; closing connection", peer,
+                                 buffer.empty() ? "idle timeout" : "stalled in a request");
+                } else if (!buffer.empty() && ec == asio::error::eof) {
+                    spdlog::warn("session {}: connection closed in the middle of a request", peer);
+                } else if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+                    spdlog::warn("session {}: read failed: {}", peer, ec.message());
+                }
+                co_return;
+            }
+            buffer.append(chunk.data(), n);
+        }
+    }
+
+    // Writes the reply. A reply almost always fits the socket buffer, so it
+    // is sent at once (the stream is non-blocking); only what the socket
+    // does not take goes through async_write, under the read timeout.
+    // Returns false, with `ec` set, when it could not be sent.
+    template <typename Out>
+    static awaitable<bool> send(Out& out, const std::string& reply, Watchdog& watchdog,
+                                std::chrono::seconds timeout, error_code& ec) {
+        std::size_t sent = out.write_some(asio::buffer(reply), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again ||
+            ec == asio::error::interrupted) {
+            ec.clear();
+            sent = 0;
+        }
+        if (!ec && sent < reply.size()) {
+            watchdog.arm(Clock::now(), timeout);
+            co_await asio::async_write(out, asio::buffer(reply.data() + sent, reply.size() - sent),
+                                       asio::redirect_error(use_awaitable, ec));
+            watchdog.disarm();
+        }
+        co_return !ec;
+    }
+
+    // One request between its two halves: what finish() needs once the
+    // facts are known.
+    struct Pending {
+        Clock::time_point started;
+        // The snapshot this request is decided with, whatever reloads happen
+        // while its lookups are in flight.
+        std::shared_ptr<const Config> snapshot;
+        IpAddress client;
+        std::string_view source;  // of the facts, for the log
+        bool new_message = false;
+        bool header_sent = false;  // for a message found in the InstanceCache
+        bool needs_dns = false;    // the facts must be assessed before finish()
+    };
+
+    // The first half of answering a request, without waiting: finds its
+    // facts where they are known already (this connection's message, the
+    // InstanceCache, the FactsCache) or says they must be assessed. Returns
+    // nullopt (after logging) when the request must get no reply.
+    std::optional<Pending> begin(const Request& request, const std::string& peer,
+                                 SmtpSession& smtp) {
+        Pending pending;
+        pending.started = Clock::now();
+        pending.snapshot = config;
+        const auto client = parse_ip(request.get(Attr::client_address));
+        if (!client) {
+            spdlog::warn(
+                "session {}: client_address \"{}\" is not an IP address; closing "
+                "connection",
+                peer, sanitized(request.get(Attr::client_address)));
+            return std::nullopt;
+        }
+        pending.client = *client;
+        // Every request about one message is judged on the facts its first
+        // request found; a client seen recently on the facts found then.
+        const std::string_view instance = request.get(Attr::instance);
+        const std::string_view helo = request.get(Attr::helo_name);
+        const std::string_view client_text = request.get(Attr::client_address);
+        pending.source = "instance";
+        if (smtp.message_known && instance == smtp.instance && client_text == smtp.client &&
+            helo == smtp.helo) {
+            return pending;
+        }
+        pending.new_message = true;
+        smtp.message_known = false;  // until finish(): smtp.facts are being replaced
+        if (remember_messages && !instance.empty() &&
+            stack.instances().find(instance, client_text, helo, pending.started, smtp.facts,
+                                   pending.header_sent)) {
+            return pending;
+        }
+        if (stack.assessor().find_cached(*client, helo, pending.started, smtp.facts)) {
+            pending.source = "cache";
+            return pending;
+        }
+        pending.source = "dns";
+        pending.needs_dns = true;
+        return pending;
+    }
+
+    // The second half: the rules decide on smtp.facts, the reply goes into
+    // `reply`, the decision into the log.
+    void finish(const Request& request, SmtpSession& smtp, const Pending& pending,
+                std::string& reply) {
+        Facts& facts = smtp.facts;
+        const std::string_view instance = request.get(Attr::instance);
+        const std::string_view helo = request.get(Attr::helo_name);
+        const std::string_view client_text = request.get(Attr::client_address);
+        if (pending.new_message) {
+            smtp.instance = instance;
+            smtp.message_known = remember_messages && !instance.empty();
+            smtp.header_claimed = pending.header_sent;
+        }
+        const std::string_view client_port = request.get(Attr::client_port);
+        facts.helo_changed = smtp.client == client_text && smtp.port == client_port &&
+                             !client_port.empty() && smtp.helo != helo;
+        smtp.client = client_text;
+        smtp.port = client_port;
+        smtp.helo = helo;
+        const Config& snapshot = *pending.snapshot;
+        const rules::Evidence evidence{request, facts, pending.client};
+        rules::Decision decision = snapshot.rules->evaluate(evidence);
+        // While the upstream is down, the admin may prefer mail to flow over
+        // deferring every client whose DNS cannot be checked.
+        const bool outage = stack.health().outage();
+        if (outage && facts.iprev == Iprev::temperror && snapshot.outage_action) {
+            decision.rule_id = "outage";
+            decision.action = snapshot.outage_action->expand(evidence, decision.rule_id);
+        }
+        // Once per message, tell content filters what iprev found, when
+        // the rules have no objection.
+        const std::string& authserv_id = snapshot.settings.authserv_id;
+        if (!authserv_id.empty() && !decision.dry_run &&
+            boost::iequals(decision.answer(), "DUNNO") && smtp.message_known &&
+            !smtp.header_claimed) {
+            smtp.header_claimed = true;
+            // Two check_policy_service entries naming this daemon with
+            // different options give smtpd two connections asking about
+            // one message: the header must not go out on both.
+            stack.instances().insert(instance, client_text, helo, facts, pending.started, true);
+            decision.action = authentication_results_action(authserv_id, facts, pending.client);
+        }
+        // In dry-run the table's choice is logged and DUNNO is sent.
+        format_reply(decision.answer(), reply);
+        // Formatting the record costs more than the rest of a warm answer's
+        // user-space work; skip it when info is not logged.
+        if (spdlog::should_log(spdlog::level::info)) {
+            const double elapsed_ms =
+                std::chrono::duration<double, std::milli>(Clock::now() - pending.started).count();
+            spdlog::info(format_decision(
+                DecisionRecord{request, facts, pending.source, outage, decision, elapsed_ms}));
+        }
+    }
+
+    template <typename Socket>
+    void start_session(Socket socket, std::string peer) {
+        if (stopping) {
+            return;
+        }
+        if (sessions >= max_connections) {
+            spdlog::warn("connection from {} refused: {} connections already open", peer, sessions);
+            return;  // closing the socket makes Postfix apply its default_action
+        }
+        // Counted now, not when the coroutine first runs: co_spawn starts it
+        // on a later turn of the loop, and connections accepted on two
+        // listeners in the same turn must not both slip under the limit.
+        ++sessions;
+        auto owned = std::make_shared<Socket>(std::move(socket));
+        asio::co_spawn(
+            io,
+            [this, owned, peer]() -> awaitable<void> { co_await session(*owned, *owned, peer); },
+            asio::detached);
+    }
+
+    awaitable<void> accept_tcp(asio::ip::tcp::acceptor& acceptor) {
+        for (;;) {
+            error_code ec;
+            asio::ip::tcp::socket socket =
+                co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+            if (ec) {
+                if (stopping || ec == asio::error::operation_aborted) {
+                    co_return;
+                }
+                // EMFILE and friends: log and keep accepting; the socket
+                // that could not be accepted stays in the backlog.
+                spdlog::error("accept failed: {}", ec.message());
+                continue;
+            }
+            socket.set_option(asio::ip::tcp::no_delay(true), ec);
+            const auto remote = socket.remote_endpoint(ec);
+            start_session(std::move(socket), ec ? std::string("tcp") : describe(remote));
+        }
+    }
+
+    awaitable<void> accept_unix(asio::local::stream_protocol::acceptor& acceptor,
+                                std::string path) {
+        for (;;) {
+            error_code ec;
+            asio::local::stream_protocol::socket socket =
+                co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+            if (ec) {
+                if (stopping || ec == asio::error::operation_aborted) {
+                    co_return;
+                }
+                spdlog::error("accept on unix:{} failed: {}", path, ec.message());
+                continue;
+            }
+            start_session(std::move(socket), "unix:" + path);
+        }
+    }
+
+    void listen_tcp(const Endpoint& endpoint) {
+        const asio::ip::tcp::endpoint where(asio::ip::make_address(endpoint.host), endpoint.port);
+        auto& acceptor = tcp_acceptors.emplace_back(io);
+        error_code ec;
+        acceptor.open(where.protocol(), ec);
+        if (!ec) {
+            acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+        }
+        if (!ec && where.address().is_v6()) {
+            // [::] should mean IPv6 only; IPv4 is configured separately.
+            acceptor.set_option(asio::ip::v6_only(true), ec);
+        }
+        if (!ec) {
+            acceptor.bind(where, ec);
+        }
+        if (!ec) {
+            acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        }
+        if (ec) {
+            throw std::runtime_error("cannot listen on " + describe(where) + ": " + ec.message());
+        }
+        spdlog::info("listening on {}", describe(acceptor.local_endpoint()));
+        asio::co_spawn(io, accept_tcp(acceptor), asio::detached);
+    }
+
+    void listen_unix(const Endpoint& endpoint) {
+        const auto& settings = config->settings;
+        const std::string& path = endpoint.path;
+        // A socket left by an earlier run would make bind() fail; anything
+        // that is not a socket is not ours to delete.
+        struct stat existing {};
+        if (::lstat(path.c_str(), &existing) == 0) {
+            if (!S_ISSOCK(existing.st_mode)) {
+                throw std::runtime_error("cannot listen on unix:" + path +
+                                         ": exists and is not a socket");
+            }
+            ::unlink(path.c_str());
+        }
+        auto& acceptor = unix_acceptors.emplace_back(io);
+        error_code ec;
+        acceptor.open(asio::local::stream_protocol(), ec);
+        if (!ec) {
+            // bind() creates the socket file with the process umask; make it
+            // owner-only until chmod() below sets the configured mode, so it
+            // is never briefly wider than asked. (One thread: no race on the
+            // process-wide umask.)
+            const mode_t previous = ::umask(0177);
+            acceptor.bind(asio::local::stream_protocol::endpoint(path), ec);
+            ::umask(previous);
+        }
+        if (!ec) {
+            acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        }
+        if (ec) {
+            throw std::runtime_error("cannot listen on unix:" + path + ": " + ec.message());
+        }
+        unix_paths.push_back(path);
+        const auto mode = static_cast<mode_t>(std::stoul(settings.unix_socket_mode, nullptr, 8));
+        if (::chmod(path.c_str(), mode) != 0) {
+            throw std::runtime_error("cannot set mode of unix:" + path + ": " +
+                                     std::strerror(errno));
+        }
+        set_owner(path, settings.unix_socket_owner, settings.unix_socket_group);
+        spdlog::info("listening on unix:{}", path);
+        asio::co_spawn(io, accept_unix(acceptor, path), asio::detached);
+    }
+
+    static void set_owner(const std::string& path, const std::string& owner,
+                          const std::string& group) {
+        if (owner.empty() && group.empty()) {
+            return;
+        }
+        uid_t uid = static_cast<uid_t>(-1);
+        gid_t gid = static_cast<gid_t>(-1);
+        if (!owner.empty()) {
+            const passwd* entry = ::getpwnam(owner.c_str());
+            if (entry == nullptr) {
+                throw std::runtime_error("unix:" + path + ": no such user \"" + owner + "\"");
+            }
+            uid = entry->pw_uid;
+        }
+        if (!group.empty()) {
+            const struct group* entry = ::getgrnam(group.c_str());
+            if (entry == nullptr) {
+                throw std::runtime_error("unix:" + path + ": no such group \"" + group + "\"");
+            }
+            gid = entry->gr_gid;
+        }
+        if (::chown(path.c_str(), uid, gid) != 0) {
+            throw std::runtime_error("cannot set owner of unix:" + path + ": " +
+                                     std::strerror(errno));
+        }
+    }
+
+    void stop() {
+        if (stopping) {
+            return;
+        }
+        stopping = true;
+        spdlog::info("stopping: no new connections; finishing requests in progress");
+        error_code ignored;
+        for (auto& acceptor : tcp_acceptors) {
+            acceptor.close(ignored);
+        }
+        for (auto& acceptor : unix_acceptors) {
+            acceptor.close(ignored);
+        }
+        for (const auto& path : unix_paths) {
+            ::unlink(path.c_str());
+        }
+        // Idle sessions are waiting in a read: wake them so they see
+        // `stopping`. A session in the middle of a request answers it first.
+        for (auto& handle : session_handles) {
+            if (handle.reading) {
+                handle.cancel_read();
+            }
+        }
+        if (sessions == 0) {
+            finish_stop();
+        }
+    }
+
+    void finish_stop() {
+        error_code ignored;
+        stop_signals.cancel(ignored);
+        reload_signals.cancel(ignored);
+        counter_signals.cancel(ignored);
+        log_counters();
+        stack.shutdown();
+    }
+
+    void reload() {
+        std::vector<std::string> errors;
+        auto fresh = load_config(config->path, overrides, errors);
+        if (!fresh) {
+            for (const auto& error : errors) {
+                spdlog::error("reload: {}", error);
+            }
+            spdlog::error("reload of {} failed; keeping the running configuration", config->path);
+            return;
+        }
+        // Settings that shape listeners, the resolver and open sessions are
+        // fixed at start-up; say so rather than half-apply them.
+        const Settings& next = fresh->settings;
+        const auto fixed = restart_only_changes(config->settings, next);
+        if (!fixed.empty()) {
+            std::string names;
+            for (const auto& name : fixed) {
+                names += (names.empty() ? "" : ", ") + name;
+            }
+            spdlog::warn("reload: {} changed in {}; they take effect at the next restart", names,
+                         config->path);
+        }
+        spdlog::set_level(spdlog::level::from_str(next.log_level));
+        log_counters();  // the new table starts counting from zero
+        config = std::make_shared<const Config>(std::move(*fresh));
+        spdlog::info("reloaded {}: {} rules", config->path, config->rules->size());
+    }
+
+    void wait_stop_signal() {
+        stop_signals.async_wait([this](error_code ec, int signal) {
+            if (!ec) {
+                spdlog::info("received {}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+                stop();
+            }
+        });
+    }
+
+    // One line per rule: how often it decided and how often it matched in
+    // shadow (or dry-run) mode, since this table was loaded.
+    void log_counters() const {
+        for (const auto& counter : config->rules->counters()) {
+            spdlog::info("rule counters: rule={} decided={} shadow_matched={}", counter.id,
+                         counter.decided, counter.shadow_matched);
+        }
+    }
+
+    void wait_counter_signal() {
+        counter_signals.async_wait([this](error_code ec, int /*signal*/) {
+            if (!ec) {
+                log_counters();
+                wait_counter_signal();
+            }
+        });
+    }
+
+    void wait_reload_signal() {
+        reload_signals.async_wait([this](error_code ec, int /*signal*/) {
+            if (ec) {
+                return;
+            }
+            spdlog::info("received SIGHUP: reloading {}", config->path);
+            reload();
+            wait_reload_signal();
+        });
+    }
+};
+
+Server::Server(asio::io_context& io, std::shared_ptr<const Config> config, Overrides overrides)
+    : impl_(std::make_unique<Impl>(io, std::move(config), std::move(overrides))) {}
+
+Server::~Server() = default;
+
+void Server::listen() {
+    for (const auto& text : impl_->config->settings.listen) {
+        std::string why;
+        const auto endpoint = parse_endpoint(text, why);
+        if (!endpoint) {
+            throw std::runtime_error(why);
+        }
+        if (endpoint->kind == Endpoint::Kind::inet) {
+            impl_->listen_tcp(*endpoint);
+        } else {
+            impl_->listen_unix(*endpoint);
+        }
+    }
+    spdlog::info("ready: {} rules from {}", impl_->config->rules->size(), impl_->config->path);
+}
+
+void Server::serve_stdio() {
+    auto& impl = *impl_;
+    // dup() so that closing our descriptors never closes the process's own
+    // stdin/stdout under the logger's feet.
+    auto in = std::make_shared<asio::posix::stream_descriptor>(impl.io, ::dup(STDIN_FILENO));
+    auto out = std::make_shared<asio::posix::stream_descriptor>(impl.io, ::dup(STDOUT_FILENO));
+    ++impl.sessions;
+    asio::co_spawn(
+        impl.io,
+        [&impl, in, out]() -> awaitable<void> {
+            co_await impl.session(*in, *out, "stdio");
+            // spawn(8) mode serves exactly one peer.
+            impl.stop();
+        },
+        asio::detached);
+}
+
+void Server::handle_signals() {
+    impl_->wait_stop_signal();
+    impl_->wait_reload_signal();
+    impl_->wait_counter_signal();
+}
+
+void Server::reload() {
+    impl_->reload();
+}
+
+void Server::stop() {
+    impl_->stop();
+}
+
+}  // namespace policyd

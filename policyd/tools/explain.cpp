@@ -1,0 +1,281 @@
+#include "policyd/tools/explain.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <vector>
+
+#include "policyd/base/sanitize.hpp"
+#include "policyd/config/stack.hpp"
+#include "resolver/resolver.hpp"
+#include "rules/rules.hpp"
+
+namespace policyd {
+namespace {
+
+using resolver::Answer;
+using resolver::RrType;
+
+std::string_view type_name(RrType type) {
+    switch (type) {
+        case RrType::a:
+            return "A";
+        case RrType::aaaa:
+            return "AAAA";
+        case RrType::ptr:
+            return "PTR";
+    }
+    return "?";
+}
+
+// Records every lookup and its answer on the way through.
+class TracingLookup final : public resolver::Lookup {
+  public:
+    struct Entry {
+        std::string name;
+        RrType type;
+        Answer answer;
+    };
+
+    explicit TracingLookup(resolver::Lookup& upstream) : upstream_(upstream) {}
+
+    void lookup(std::string_view name, RrType type, Handler handler) override {
+        upstream_.lookup(name, type,
+                         [this, name = std::string(name), type, handler](Answer answer) {
+                             entries.push_back(Entry{name, type, answer});
+                             handler(std::move(answer));
+                         });
+    }
+
+    std::vector<Entry> entries;
+
+  private:
+    resolver::Lookup& upstream_;
+};
+
+std::string answer_data(const Answer& answer) {
+    std::string data;
+    for (const auto& name : answer.names) {
+        data += (data.empty() ? "" : " ") + name;
+    }
+    for (const auto& address : answer.addresses) {
+        data += (data.empty() ? "" : " ") + address.to_string();
+    }
+    return data;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& name : names) {
+        out += (out.empty() ? "" : ",") + name;
+    }
+    return out;
+}
+
+// The value a rule condition looked at, as the rule file spells it.
+std::string observed_raw(std::string_view key, const rules::Evidence& evidence);
+
+std::string observed(std::string_view key, const rules::Evidence& evidence) {
+    std::string value = observed_raw(key, evidence);
+    return value.empty() ? "(empty)" : value;
+}
+
+std::string observed_raw(std::string_view key, const rules::Evidence& evidence) {
+    const Facts& facts = evidence.facts;
+    const Request& request = evidence.request;
+    if (key == "iprev") {
+        return std::string(to_string(facts.iprev));
+    }
+    if (key == "helo_syntax") {
+        return std::string(to_string(facts.helo_syntax));
+    }
+    if (key == "helo_literal") {
+        return std::string(to_string(facts.helo_literal));
+    }
+    if (key == "helo_forward") {
+        return std::string(to_string(facts.helo_forward));
+    }
+    if (key == "helo_ptr_alignment") {
+        return std::string(to_string(facts.helo_ptr_alignment));
+    }
+    if (key == "generic_ptr") {
+        return std::string(to_string(facts.generic_ptr));
+    }
+    if (key == "iprev_dnssec") {
+        return std::string(to_string(facts.iprev_dnssec));
+    }
+    if (key == "helo_dnssec") {
+        return std::string(to_string(facts.helo_dnssec));
+    }
+    if (key == "ptr_name" || key == "ptr_name_regex") {
+        return facts.verified_names.empty() ? "(no verified PTR name)"
+                                            : joined(facts.verified_names);
+    }
+    if (key == "helo_name" || key == "helo_name_regex") {
+        return std::string(request.get(Attr::helo_name));
+    }
+    if (key == "sender" || key == "sender_regex") {
+        return std::string(request.get(Attr::sender));
+    }
+    if (key == "recipient" || key == "recipient_regex") {
+        return std::string(request.get(Attr::recipient));
+    }
+    if (key == "sasl_username") {
+        const auto user = request.get(Attr::sasl_username);
+        return user.empty() ? "(not authenticated)" : std::string(user);
+    }
+    if (key == "client_address") {
+        return std::string(request.get(Attr::client_address));
+    }
+    if (key == "protocol_state") {
+        return std::string(request.get(Attr::protocol_state));
+    }
+    return "?";
+}
+
+// A JSON string literal (RFC 8259 escapes; input is already sanitised).
+std::string quoted(std::string_view text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+int explain(const Config& config, const ExplainRequest& what, std::ostream& out) {
+    const auto client = parse_ip(what.client_address);
+    if (!client) {
+        out << "rdns-policyd explain: \"" << sanitized(what.client_address)
+            << "\" is not an IP address\n";
+        return 64;
+    }
+    boost::asio::io_context io(1);
+    TracingLookup* trace = nullptr;
+    Stack stack(io, config.settings, Stack::Caches::off, {}, [&trace](resolver::Lookup& upstream) {
+        auto tap = std::make_unique<TracingLookup>(upstream);
+        trace = tap.get();
+        return tap;
+    });
+    std::optional<Facts> facts;
+    stack.assessor().assess(*client, what.helo_name, [&](Facts result) {
+        facts = std::move(result);
+        stack.shutdown();
+    });
+    io.run();
+    if (!facts) {
+        out << "rdns-policyd explain: the assessment did not complete\n";
+        return 1;
+    }
+
+    Request request;
+    request.set(Attr::request, "smtpd_access_policy");
+    request.set(Attr::protocol_state, "RCPT");
+    request.set(Attr::client_address, what.client_address);
+    request.set(Attr::helo_name, what.helo_name);
+    request.set(Attr::sender, what.sender);
+    request.set(Attr::recipient, what.recipient);
+    request.set(Attr::sasl_username, what.sasl_username);
+    const rules::Evidence evidence{request, *facts, client};
+    const auto traces = config.rules->trace(evidence);
+    const auto decision = config.rules->evaluate(evidence);
+
+    const std::vector<std::pair<std::string_view, std::string>> fact_rows = {
+        {"iprev", std::string(to_string(facts->iprev))},
+        {"ptr_names", joined(facts->ptr_names)},
+        {"verified_names", joined(facts->verified_names)},
+        {"helo_syntax", std::string(to_string(facts->helo_syntax))},
+        {"helo_literal", std::string(to_string(facts->helo_literal))},
+        {"helo_forward", std::string(to_string(facts->helo_forward))},
+        {"helo_ptr_alignment", std::string(to_string(facts->helo_ptr_alignment))},
+        {"generic_ptr", std::string(to_string(facts->generic_ptr))},
+        {"iprev_dnssec", std::string(to_string(facts->iprev_dnssec))},
+        {"helo_dnssec", std::string(to_string(facts->helo_dnssec))},
+        {"budget", facts->budget_exhausted ? "exhausted" : "ok"},
+    };
+
+    if (what.json) {
+        out << "{\"client_address\":" << quoted(sanitized(what.client_address))
+            << ",\"helo_name\":" << quoted(sanitized(what.helo_name)) << ",\"lookups\":[";
+        for (std::size_t i = 0; i < trace->entries.size(); ++i) {
+            const auto& entry = trace->entries[i];
+            out << (i == 0 ? "" : ",") << "{\"name\":" << quoted(sanitized(entry.name))
+                << ",\"type\":\"" << type_name(entry.type) << "\",\"status\":\""
+                << resolver::to_string(entry.answer.status) << "\",\"rcode\":" << entry.answer.rcode
+                << ",\"ttl\":" << entry.answer.ttl
+                << ",\"data\":" << quoted(sanitized(answer_data(entry.answer), 4096))
+                << ",\"error\":" << quoted(sanitized(entry.answer.error)) << "}";
+        }
+        out << "],\"facts\":{";
+        for (std::size_t i = 0; i < fact_rows.size(); ++i) {
+            out << (i == 0 ? "" : ",") << quoted(fact_rows[i].first) << ":"
+                << quoted(sanitized(fact_rows[i].second, 4096));
+        }
+        out << "},\"rules\":[";
+        for (std::size_t i = 0; i < traces.size(); ++i) {
+            const auto& rule = traces[i];
+            out << (i == 0 ? "" : ",") << "{\"id\":" << quoted(rule.id) << ",\"line\":" << rule.line
+                << ",\"matched\":" << (rule.failed_key.empty() ? "true" : "false") << ",\"mode\":\""
+                << (rule.mode == rules::Mode::shadow ? "shadow" : "enforce") << "\"";
+            if (!rule.failed_key.empty()) {
+                out << ",\"failed\":" << quoted(rule.failed_key)
+                    << ",\"observed\":" << quoted(sanitized(observed(rule.failed_key, evidence)));
+            }
+            out << "}";
+        }
+        out << "],\"rule\":" << quoted(decision.rule_id)
+            << ",\"action\":" << quoted(decision.action)
+            << ",\"answer\":" << quoted(decision.answer()) << "}\n";
+        return 0;
+    }
+
+    out << "client " << sanitized(what.client_address) << ", HELO \"" << sanitized(what.helo_name)
+        << "\"\n\nDNS answers:\n";
+    for (const auto& entry : trace->entries) {
+        out << "  " << sanitized(entry.name) << " " << type_name(entry.type) << ": "
+            << resolver::to_string(entry.answer.status) << " (rcode " << entry.answer.rcode
+            << ", ttl " << entry.answer.ttl << ")";
+        if (const auto data = answer_data(entry.answer); !data.empty()) {
+            out << " " << sanitized(data, 4096);
+        }
+        if (!entry.answer.error.empty()) {
+            out << " [" << sanitized(entry.answer.error) << "]";
+        }
+        out << "\n";
+    }
+    out << "\nFacts:\n";
+    for (const auto& [name, value] : fact_rows) {
+        out << "  " << name << " = " << (value.empty() ? "-" : sanitized(value, 4096)) << "\n";
+    }
+    out << "\nRules (" << config.path << "), first match wins:\n";
+    bool decided = false;
+    for (const auto& rule : traces) {
+        out << "  " << config.path << ":" << rule.line << " " << rule.id << ": ";
+        if (rule.failed_key.empty() && rule.mode == rules::Mode::shadow) {
+            out << "matches in shadow mode (logged and counted, does not decide)\n";
+        } else if (rule.failed_key.empty()) {
+            out << (decided ? "would match, but an earlier rule decided" : "MATCHES") << "\n";
+            decided = true;
+        } else {
+            out << "no, " << rule.failed_key << " is "
+                << sanitized(observed(rule.failed_key, evidence)) << "\n";
+        }
+    }
+    if (!decided) {
+        out << "  no rule matched: [policy] default_action\n";
+    }
+    out << "\nAction (rule " << decision.rule_id << "): " << decision.action << "\n";
+    if (decision.dry_run) {
+        out << "Dry run ([policy] dry_run = true): Postfix is answered " << decision.answer()
+            << "\n";
+    }
+    return 0;
+}
+
+}  // namespace policyd
