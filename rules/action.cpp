@@ -10,14 +10,11 @@
 namespace rules {
 namespace {
 
-constexpr std::array<std::pair<Macro, std::string_view>, 11> kMacros{{
+// The macros that are not facts; every fact is a macro by its name too.
+constexpr std::array<std::pair<Macro, std::string_view>, 7> kMacros{{
     {Macro::client_address, "client_address"},
     {Macro::helo_name, "helo_name"},
     {Macro::ptr, "ptr"},
-    {Macro::iprev, "iprev"},
-    {Macro::helo_syntax, "helo_syntax"},
-    {Macro::helo_literal, "helo_literal"},
-    {Macro::helo_forward, "helo_forward"},
     {Macro::rule, "rule"},
     {Macro::sender, "sender"},
     {Macro::recipient, "recipient"},
@@ -26,10 +23,16 @@ constexpr std::array<std::pair<Macro, std::string_view>, 11> kMacros{{
 
 std::string known_macros() {
     std::string list;
-    for (const auto& [macro, name] : kMacros) {
+    const auto add = [&list](std::string_view name) {
         list += list.empty() ? "{" : ", {";
         list += name;
         list += '}';
+    };
+    for (const auto& entry : kMacros) {
+        add(entry.second);
+    }
+    for (const auto& fact : policyd::kFactFields) {
+        add(fact.name);
     }
     return list;
 }
@@ -214,7 +217,8 @@ void append_safe(std::string& out, std::string_view value) {
     }
 }
 
-std::string_view macro_value(Macro macro, const Evidence& evidence, std::string_view rule_id) {
+std::string_view macro_value(Macro macro, std::uint8_t fact, const Evidence& evidence,
+                             std::string_view rule_id) {
     using policyd::Attr;
     const auto& request = evidence.request;
     const auto& facts = evidence.facts;
@@ -231,14 +235,8 @@ std::string_view macro_value(Macro macro, const Evidence& evidence, std::string_
                 return facts.ptr_names.front();
             }
             return "unknown";
-        case Macro::iprev:
-            return policyd::to_string(facts.iprev);
-        case Macro::helo_syntax:
-            return policyd::to_string(facts.helo_syntax);
-        case Macro::helo_literal:
-            return policyd::to_string(facts.helo_literal);
-        case Macro::helo_forward:
-            return policyd::to_string(facts.helo_forward);
+        case Macro::fact:
+            return policyd::kFactFields[fact].word(facts);
         case Macro::rule:
             return rule_id;
         case Macro::sender: {
@@ -306,7 +304,8 @@ std::variant<ActionTemplate, std::string> parse_action(std::string_view text) {
         const std::string_view name = text.substr(i + 1, close - i - 1);
         const auto* found = std::find_if(kMacros.begin(), kMacros.end(),
                                          [&](const auto& entry) { return entry.second == name; });
-        if (found == kMacros.end()) {
+        const policyd::FactField* fact = policyd::find_fact(name);
+        if (found == kMacros.end() && fact == nullptr) {
             return "unknown macro {" + std::string(name.substr(0, 64)) +
                    "} (known: " + known_macros() + ")";
         }
@@ -316,10 +315,16 @@ std::variant<ActionTemplate, std::string> parse_action(std::string_view text) {
         }
         if (!literal.empty()) {
             action.literal_bytes_ += literal.size();
-            action.segments_.push_back({std::move(literal), Macro::rule, false});
+            action.segments_.push_back({std::move(literal), Macro::rule, 0, false});
             literal.clear();
         }
-        action.segments_.push_back({std::string(), found->first, true});
+        if (fact != nullptr) {
+            action.segments_.push_back(
+                {std::string(), Macro::fact,
+                 static_cast<std::uint8_t>(fact - policyd::kFactFields.data()), true});
+        } else {
+            action.segments_.push_back({std::string(), found->first, 0, true});
+        }
         i = close;
     }
     if (!seen_macro) {
@@ -327,7 +332,7 @@ std::variant<ActionTemplate, std::string> parse_action(std::string_view text) {
     }
     if (!literal.empty()) {
         action.literal_bytes_ += literal.size();
-        action.segments_.push_back({std::move(literal), Macro::rule, false});
+        action.segments_.push_back({std::move(literal), Macro::rule, 0, false});
     }
     if (auto error = validate(prefix, seen_macro); !error.empty()) {
         return error;
@@ -341,7 +346,7 @@ std::string ActionTemplate::expand(const Evidence& evidence, std::string_view ru
     out.reserve(std::min(kMaxActionBytes, literal_bytes_ + 64 * segments_.size()));
     for (const auto& segment : segments_) {
         if (segment.is_macro) {
-            append_safe(out, macro_value(segment.macro, evidence, rule_id));
+            append_safe(out, macro_value(segment.macro, segment.fact, evidence, rule_id));
         } else {
             // Literals were checked at load; only the overall cap applies.
             const std::size_t room = kMaxActionBytes - std::min(out.size(), kMaxActionBytes);

@@ -9,8 +9,9 @@
 //   REDIRECT user@domain, BCC user@domain. An enhanced status code at the
 //   start of the text must agree with the reply class ("REJECT 4.7.1" and
 //   "450 5.7.1" are errors). Control characters are errors.
-// - Macros: {client_address} {helo_name} {ptr} {iprev} {helo_syntax}
-//   {helo_literal} {helo_forward} {rule} {sender} {recipient} {queue_id};
+// - Macros: {client_address} {helo_name} {ptr} {rule} {sender} {recipient}
+//   {queue_id}, and every fact by its name ({iprev} {helo_syntax}
+//   {helo_forward} ... : policyd/checks/facts.hpp kFactFields);
 //   "{{" and "}}" are literal braces. Macros may appear only in free text
 //   (never in the keyword, the status codes, a FILTER/REDIRECT/BCC argument or
 //   a PREPEND header name), so an attacker-chosen value cannot change what
@@ -39,14 +40,11 @@ enum class Macro : std::uint8_t {
     client_address,
     helo_name,
     ptr,  // first verified PTR name, else first PTR name, else "unknown"
-    iprev,
-    helo_syntax,
-    helo_literal,
-    helo_forward,
     rule,
     sender,  // "<>" for the null sender
     recipient,
     queue_id,
+    fact,  // any fact of policyd/checks/facts.hpp kFactFields, by its name: {iprev}
 };
 
 class ActionTemplate {
@@ -61,6 +59,7 @@ class ActionTemplate {
     struct Segment {
         std::string literal;  // used when !is_macro; braces already unescaped
         Macro macro = Macro::rule;
+        std::uint8_t fact = 0;  // Macro::fact: index into kFactFields
         bool is_macro = false;
     };
     friend std::variant<ActionTemplate, std::string> parse_action(std::string_view text);

@@ -1,7 +1,7 @@
 // Rules: the admin's rule table, evaluated for every policy request.
 //
 // Contract:
-// - A RuleTable is built only by parse_rule_table() (rules/rules_toml.hpp),
+// - A RuleTable is built only by parse_rule_table() (rules/loader.hpp),
 //   which refuses a table with any error: there is no half-loaded table.
 // - Its rules are immutable; copies share the same rules and the same hit
 //   counters. evaluate() is const, thread-safe, compiles nothing and
@@ -82,6 +82,7 @@ struct RuleTrace {
     std::string id;
     unsigned line = 0;            // where the rule starts in its file
     std::string_view failed_key;  // the first condition that does not hold; "" = matched
+    std::string observed;         // what that condition looked at (rules/conditions.hpp)
     Mode mode = Mode::enforce;
 };
 

@@ -57,15 +57,10 @@ std::string format_decision(const DecisionRecord& record) {
     append_field(out, "client_address", request.get(Attr::client_address));
     append_names(out, "ptr", facts.ptr_names);
     append_names(out, "verified", facts.verified_names);
-    append_field(out, "iprev", to_string(facts.iprev));
     append_field(out, "helo", request.get(Attr::helo_name));
-    append_field(out, "helo_syntax", to_string(facts.helo_syntax));
-    append_field(out, "helo_literal", to_string(facts.helo_literal));
-    append_field(out, "helo_forward", to_string(facts.helo_forward));
-    append_field(out, "helo_ptr_alignment", to_string(facts.helo_ptr_alignment));
-    append_field(out, "generic_ptr", to_string(facts.generic_ptr));
-    append_field(out, "iprev_dnssec", to_string(facts.iprev_dnssec));
-    append_field(out, "helo_dnssec", to_string(facts.helo_dnssec));
+    for (const auto& field : kFactFields) {
+        append_field(out, field.name, field.word(facts));
+    }
     append_field(out, "helo_changed", facts.helo_changed ? "yes" : "no");
     append_field(out, "facts", record.facts_source);
     append_field(out, "budget", facts.budget_exhausted ? "exhausted" : "ok");

@@ -159,28 +159,4 @@ Alignment align_helo_ptr(std::string_view helo_name, const std::vector<std::stri
     return same_org ? Alignment::org_domain : Alignment::mismatch;
 }
 
-std::string_view to_string(Alignment value) {
-    switch (value) {
-        case Alignment::exact:
-            return "exact";
-        case Alignment::org_domain:
-            return "org-domain";
-        case Alignment::mismatch:
-            return "mismatch";
-        case Alignment::na:
-            return "n/a";
-    }
-    return "?";
-}
-
-std::optional<Alignment> parse_alignment(std::string_view word) {
-    for (const Alignment value :
-         {Alignment::exact, Alignment::org_domain, Alignment::mismatch, Alignment::na}) {
-        if (to_string(value) == word) {
-            return value;
-        }
-    }
-    return std::nullopt;
-}
-
 }  // namespace policyd

@@ -26,19 +26,9 @@
 #include <string_view>
 #include <vector>
 
+#include "policyd/checks/facts.hpp"
+
 namespace policyd {
-
-// DESIGN.md: HELO vs PTR alignment.
-//  exact:      the HELO equals a verified PTR name.
-//  org_domain: the HELO shares its organisational domain with a verified PTR
-//              name (mail-yw1-f123.google.com vs mx.google.com).
-//  mismatch:   neither, or the HELO has no organisational domain (it is a
-//              public suffix itself or invalid) and is not exact.
-//  na:         there is no verified PTR name to compare with.
-enum class Alignment { exact, org_domain, mismatch, na };
-
-std::string_view to_string(Alignment value);  // "exact" "org-domain" "mismatch" "n/a"
-std::optional<Alignment> parse_alignment(std::string_view word);
 
 class PublicSuffixList {
   public:

@@ -277,9 +277,7 @@ struct Job : std::enable_shared_from_this<Job> {
         if (options.generic && !facts.ptr_names.empty()) {
             const std::string& name = facts.verified_names.empty() ? facts.ptr_names.front()
                                                                    : facts.verified_names.front();
-            facts.generic_ptr = options.generic->classify(name, client) == GenericPtr::generic
-                                    ? Generic::generic
-                                    : Generic::not_generic;
+            facts.generic_ptr = options.generic->classify(name, client);
         }
         if (facts.helo_syntax == HeloSyntax::fqdn && options.psl) {
             facts.helo_ptr_alignment =

@@ -31,6 +31,7 @@
 #include <utility>
 
 #include "policyd/base/address.hpp"
+#include "policyd/checks/alignment.hpp"
 #include "policyd/checks/facts.hpp"
 #include "policyd/checks/generic_ptr.hpp"
 #include "resolver/resolver.hpp"

@@ -3,55 +3,119 @@
 // (temperror); none of them is a boolean.
 //
 // Contract: Facts is a plain value built by the assessment and read by the
-// rule table and the decision log. The enum names below are the words the
-// rule file and the log use; to_string()/parse_*() convert both ways and are
-// the only place those words are spelled.
+// rule table, the decision record, `explain` and the case files.
+//
+// Each enumerated fact is declared once, in kFactFields below: its name (the
+// rule condition, the case-file key, the decision-record key and `explain`'s
+// row are all this name), its values' words (fact_words(); the enum's order),
+// and how to read and write it in a Facts. The rule loader, the evaluator,
+// explain, the case reader, the decision record, the action macros and the
+// caches' packing all iterate that table; adding a fact is one enum, one
+// Facts member, one kFactFields entry and its derivation (docs/ARCHITECTURE.md).
 #pragma once
 
+#include <array>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
-
-#include "policyd/checks/alignment.hpp"
 
 namespace policyd {
 
 // RFC 8601 iprev: PTR lookup plus forward confirmation of the PTR names.
 enum class Iprev { pass, fail, permerror, temperror };
+inline constexpr std::array<std::string_view, 4> kIprevWords{"pass", "fail", "permerror",
+                                                             "temperror"};
 
 // HELO/EHLO argument shape (RFC 5321 §2.3.5, §4.1.3).
 enum class HeloSyntax { fqdn, non_fqdn, invalid, address_literal, bare_ip, missing };
+inline constexpr std::array<std::string_view, 6> kHeloSyntaxWords{
+    "fqdn", "non-fqdn", "invalid", "address-literal", "bare-ip", "missing"};
 
 // An address-literal HELO compared with the client address.
 enum class HeloLiteral { match, mismatch, na };
+inline constexpr std::array<std::string_view, 3> kHeloLiteralWords{"match", "mismatch", "n/a"};
 
 // The HELO name's A/AAAA records contain the client address.
 enum class HeloForward { pass, fail, none, temperror, na };
+inline constexpr std::array<std::string_view, 5> kHeloForwardWords{"pass", "fail", "none",
+                                                                   "temperror", "n/a"};
+
+// DESIGN.md: HELO vs PTR alignment (policyd/checks/alignment.hpp).
+//  exact:      the HELO equals a verified PTR name.
+//  org_domain: the HELO shares its organisational domain with a verified PTR
+//              name (mail-yw1-f123.google.com vs mx.google.com).
+//  mismatch:   neither, or the HELO has no organisational domain (it is a
+//              public suffix itself or invalid) and is not exact.
+//  na:         there is no verified PTR name, or no FQDN HELO, to compare.
+enum class Alignment { exact, org_domain, mismatch, na };
+inline constexpr std::array<std::string_view, 4> kAlignmentWords{"exact", "org-domain", "mismatch",
+                                                                 "n/a"};
 
 // The PTR name looks like a generic / dynamic pool name for this client
 // (policyd/checks/generic_ptr.hpp); n/a without a PTR name.
-enum class Generic { generic, not_generic, na };
+enum class GenericPtr { generic, not_generic, na };
+inline constexpr std::array<std::string_view, 3> kGenericPtrWords{"generic", "not-generic", "n/a"};
 
 // DNSSEC status of the answers a fact rests on: secure only when every one
 // validated, bogus when any failed validation (libunbound then answers
 // SERVFAIL, so the fact itself is temperror), insecure otherwise
 // (unsigned, not validated, or no answer).
 enum class Dnssec { secure, insecure, bogus };
+inline constexpr std::array<std::string_view, 3> kDnssecWords{"secure", "insecure", "bogus"};
 
-std::string_view to_string(Iprev value);
-std::string_view to_string(HeloSyntax value);
-std::string_view to_string(HeloLiteral value);
-std::string_view to_string(HeloForward value);
-std::string_view to_string(Generic value);
-std::string_view to_string(Dnssec value);
+// The words of each fact's values, indexed by the enum's value.
+constexpr std::span<const std::string_view> fact_words(Iprev) {
+    return kIprevWords;
+}
+constexpr std::span<const std::string_view> fact_words(HeloSyntax) {
+    return kHeloSyntaxWords;
+}
+constexpr std::span<const std::string_view> fact_words(HeloLiteral) {
+    return kHeloLiteralWords;
+}
+constexpr std::span<const std::string_view> fact_words(HeloForward) {
+    return kHeloForwardWords;
+}
+constexpr std::span<const std::string_view> fact_words(Alignment) {
+    return kAlignmentWords;
+}
+constexpr std::span<const std::string_view> fact_words(GenericPtr) {
+    return kGenericPtrWords;
+}
+constexpr std::span<const std::string_view> fact_words(Dnssec) {
+    return kDnssecWords;
+}
 
-std::optional<Iprev> parse_iprev(std::string_view word);
-std::optional<HeloSyntax> parse_helo_syntax(std::string_view word);
-std::optional<HeloLiteral> parse_helo_literal(std::string_view word);
-std::optional<HeloForward> parse_helo_forward(std::string_view word);
-std::optional<Generic> parse_generic(std::string_view word);
-std::optional<Dnssec> parse_dnssec(std::string_view word);
+template <typename Enum>
+concept FactEnum = requires(Enum value) {
+    fact_words(value);
+};
+
+// The word of a value ("org-domain"); "?" for a value outside the enum.
+template <FactEnum Enum>
+constexpr std::string_view to_string(Enum value) {
+    const auto words = fact_words(value);
+    const auto index = static_cast<std::size_t>(value);
+    return index < words.size() ? words[index] : std::string_view("?");
+}
+
+// The value a word names (exactly, lower case as written above), or nullopt.
+template <FactEnum Enum>
+constexpr std::optional<Enum> parse_fact(std::string_view word) {
+    const auto words = fact_words(Enum{});
+    for (std::size_t i = 0; i < words.size(); ++i) {
+        if (words[i] == word) {
+            return static_cast<Enum>(i);
+        }
+    }
+    return std::nullopt;
+}
 
 struct Facts {
     Iprev iprev = Iprev::temperror;
@@ -66,7 +130,7 @@ struct Facts {
     // without a FQDN HELO or a verified PTR name.
     Alignment helo_ptr_alignment = Alignment::na;
     // The first verified PTR name (else the first PTR name) classified.
-    Generic generic_ptr = Generic::na;
+    GenericPtr generic_ptr = GenericPtr::na;
     // iprev: the PTR answer and the forward answers of the confirming name
     // (of every name when none confirms). helo: the HELO's A/AAAA answers.
     Dnssec iprev_dnssec = Dnssec::insecure;
@@ -79,5 +143,64 @@ struct Facts {
     // temperror above).
     bool budget_exhausted = false;
 };
+
+// One enumerated fact, as every consumer sees it.
+struct FactField {
+    std::string_view name;                    // "helo_forward"
+    std::span<const std::string_view> words;  // its values, in enum order
+    std::uint8_t (*get)(const Facts&);        // the value's index
+    void (*set)(Facts&, std::uint8_t);        // index < words.size()
+    std::string_view help;                    // one line for --help-style listings
+
+    [[nodiscard]] std::string_view word(const Facts& facts) const {
+        const std::uint8_t index = get(facts);
+        return index < words.size() ? words[index] : std::string_view("?");
+    }
+    // The index of a word, or nullopt.
+    [[nodiscard]] std::optional<std::uint8_t> parse(std::string_view text) const {
+        for (std::size_t i = 0; i < words.size(); ++i) {
+            if (words[i] == text) {
+                return static_cast<std::uint8_t>(i);
+            }
+        }
+        return std::nullopt;
+    }
+};
+
+template <auto Member>
+constexpr FactField fact_field(std::string_view name, std::string_view help) {
+    using Enum = std::remove_cvref_t<decltype(std::declval<Facts&>().*Member)>;
+    return FactField{
+        name, fact_words(Enum{}),
+        [](const Facts& facts) { return static_cast<std::uint8_t>(facts.*Member); },
+        [](Facts& facts, std::uint8_t index) { facts.*Member = static_cast<Enum>(index); }, help};
+}
+
+// Every enumerated fact, in the order rules try them (cheap first: they
+// are all one bit test), the decision record logs them and explain lists them.
+inline constexpr std::array<FactField, 8> kFactFields{
+    fact_field<&Facts::iprev>("iprev", "PTR and forward confirmation (RFC 8601 iprev)"),
+    fact_field<&Facts::helo_syntax>("helo_syntax", "the shape of the HELO/EHLO argument"),
+    fact_field<&Facts::helo_literal>("helo_literal",
+                                     "an address-literal HELO compared with the client"),
+    fact_field<&Facts::helo_forward>("helo_forward",
+                                     "the HELO name's A/AAAA records hold the client"),
+    fact_field<&Facts::helo_ptr_alignment>("helo_ptr_alignment",
+                                           "the HELO name vs the verified PTR names"),
+    fact_field<&Facts::generic_ptr>("generic_ptr",
+                                    "the PTR name looks like a dynamic-pool or provider name"),
+    fact_field<&Facts::iprev_dnssec>("iprev_dnssec", "DNSSEC status of the iprev answers"),
+    fact_field<&Facts::helo_dnssec>("helo_dnssec", "DNSSEC status of the HELO's answers"),
+};
+
+// The fact of that name, or null.
+constexpr const FactField* find_fact(std::string_view name) {
+    for (const auto& field : kFactFields) {
+        if (field.name == name) {
+            return &field;
+        }
+    }
+    return nullptr;
+}
 
 }  // namespace policyd

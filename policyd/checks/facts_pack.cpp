@@ -1,7 +1,6 @@
 // Layout:
-//   9 bytes: iprev, helo_syntax, helo_literal, helo_forward,
-//            helo_ptr_alignment, generic_ptr, iprev_dnssec, helo_dnssec,
-//            budget_exhausted
+//   one byte per enumerated fact (kFactFields, in its order), then
+//   budget_exhausted
 //   u8 count of PTR names, then ceil(count / 8) bytes: bit i set when PTR
 //   name i forward-confirmed (the verified names, in order)
 //   per PTR name: u8 length + bytes
@@ -16,7 +15,7 @@ namespace policyd {
 namespace {
 
 constexpr std::size_t kMaxField = 255;
-constexpr std::size_t kFixedFields = 9;
+constexpr std::size_t kFixedFields = kFactFields.size() + 1;
 
 // A new Facts field must be packed here (and this size updated), or the
 // caches would silently drop it.
@@ -59,14 +58,10 @@ std::size_t packed_size(const Facts& facts) {
 }
 
 unsigned char* pack(const Facts& facts, unsigned char* out) {
-    for (const auto value :
-         {static_cast<unsigned>(facts.iprev), static_cast<unsigned>(facts.helo_syntax),
-          static_cast<unsigned>(facts.helo_literal), static_cast<unsigned>(facts.helo_forward),
-          static_cast<unsigned>(facts.helo_ptr_alignment), static_cast<unsigned>(facts.generic_ptr),
-          static_cast<unsigned>(facts.iprev_dnssec), static_cast<unsigned>(facts.helo_dnssec),
-          static_cast<unsigned>(facts.budget_exhausted)}) {
-        *out++ = static_cast<unsigned char>(value);
+    for (const auto& field : kFactFields) {
+        *out++ = field.get(facts);
     }
+    *out++ = facts.budget_exhausted ? 1 : 0;
     const std::size_t count = facts.ptr_names.size();
     *out++ = static_cast<unsigned char>(count);
     unsigned char* bits = out;
@@ -83,15 +78,10 @@ unsigned char* pack(const Facts& facts, unsigned char* out) {
 }
 
 void unpack(const unsigned char* in, Facts& facts) {
-    facts.iprev = static_cast<Iprev>(in[0]);
-    facts.helo_syntax = static_cast<HeloSyntax>(in[1]);
-    facts.helo_literal = static_cast<HeloLiteral>(in[2]);
-    facts.helo_forward = static_cast<HeloForward>(in[3]);
-    facts.helo_ptr_alignment = static_cast<Alignment>(in[4]);
-    facts.generic_ptr = static_cast<Generic>(in[5]);
-    facts.iprev_dnssec = static_cast<Dnssec>(in[6]);
-    facts.helo_dnssec = static_cast<Dnssec>(in[7]);
-    facts.budget_exhausted = in[8] != 0;
+    for (std::size_t i = 0; i < kFactFields.size(); ++i) {
+        kFactFields[i].set(facts, in[i]);
+    }
+    facts.budget_exhausted = in[kFactFields.size()] != 0;
     facts.helo_changed = false;
     in += kFixedFields;
     const std::size_t count = *in++;

@@ -66,10 +66,9 @@
 #include <vector>
 
 #include "policyd/base/address.hpp"
+#include "policyd/checks/facts.hpp"
 
 namespace policyd {
-
-enum class GenericPtr { generic, not_generic };
 
 // The words of rules 2 and 4. Admins extend (or replace) both lists.
 struct GenericPtrVocabulary {
@@ -86,6 +85,7 @@ class GenericPtrClassifier {
     explicit GenericPtrClassifier(GenericPtrVocabulary vocabulary);
 
     // Is `ptr_name` a generic/dynamic pool name for this client address?
+    // generic or not_generic, never na (that is the caller's: no PTR name).
     GenericPtr classify(std::string_view ptr_name, const IpAddress& client) const;
 
     // Why, in one line: "static keyword mail", "contains address 1-2-3-4",

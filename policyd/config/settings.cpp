@@ -12,8 +12,8 @@
 #include "policyd/protocol/codec.hpp"
 #include "resolver/resolver.hpp"
 #include "rules/action.hpp"
+#include "rules/loader.hpp"
 #include "rules/rules.hpp"
-#include "rules/rules_toml.hpp"
 
 namespace policyd {
 namespace {

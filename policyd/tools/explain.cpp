@@ -74,67 +74,6 @@ std::string joined(const std::vector<std::string>& names) {
     return out;
 }
 
-// The value a rule condition looked at, as the rule file spells it.
-std::string observed_raw(std::string_view key, const rules::Evidence& evidence);
-
-std::string observed(std::string_view key, const rules::Evidence& evidence) {
-    std::string value = observed_raw(key, evidence);
-    return value.empty() ? "(empty)" : value;
-}
-
-std::string observed_raw(std::string_view key, const rules::Evidence& evidence) {
-    const Facts& facts = evidence.facts;
-    const Request& request = evidence.request;
-    if (key == "iprev") {
-        return std::string(to_string(facts.iprev));
-    }
-    if (key == "helo_syntax") {
-        return std::string(to_string(facts.helo_syntax));
-    }
-    if (key == "helo_literal") {
-        return std::string(to_string(facts.helo_literal));
-    }
-    if (key == "helo_forward") {
-        return std::string(to_string(facts.helo_forward));
-    }
-    if (key == "helo_ptr_alignment") {
-        return std::string(to_string(facts.helo_ptr_alignment));
-    }
-    if (key == "generic_ptr") {
-        return std::string(to_string(facts.generic_ptr));
-    }
-    if (key == "iprev_dnssec") {
-        return std::string(to_string(facts.iprev_dnssec));
-    }
-    if (key == "helo_dnssec") {
-        return std::string(to_string(facts.helo_dnssec));
-    }
-    if (key == "ptr_name" || key == "ptr_name_regex") {
-        return facts.verified_names.empty() ? "(no verified PTR name)"
-                                            : joined(facts.verified_names);
-    }
-    if (key == "helo_name" || key == "helo_name_regex") {
-        return std::string(request.get(Attr::helo_name));
-    }
-    if (key == "sender" || key == "sender_regex") {
-        return std::string(request.get(Attr::sender));
-    }
-    if (key == "recipient" || key == "recipient_regex") {
-        return std::string(request.get(Attr::recipient));
-    }
-    if (key == "sasl_username") {
-        const auto user = request.get(Attr::sasl_username);
-        return user.empty() ? "(not authenticated)" : std::string(user);
-    }
-    if (key == "client_address") {
-        return std::string(request.get(Attr::client_address));
-    }
-    if (key == "protocol_state") {
-        return std::string(request.get(Attr::protocol_state));
-    }
-    return "?";
-}
-
 // A JSON string literal (RFC 8259 escapes; input is already sanitised).
 std::string quoted(std::string_view text) {
     std::string out = "\"";
@@ -186,19 +125,14 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
     const auto traces = config.rules->trace(evidence);
     const auto decision = config.rules->evaluate(evidence);
 
-    const std::vector<std::pair<std::string_view, std::string>> fact_rows = {
-        {"iprev", std::string(to_string(facts->iprev))},
+    std::vector<std::pair<std::string_view, std::string>> fact_rows = {
         {"ptr_names", joined(facts->ptr_names)},
         {"verified_names", joined(facts->verified_names)},
-        {"helo_syntax", std::string(to_string(facts->helo_syntax))},
-        {"helo_literal", std::string(to_string(facts->helo_literal))},
-        {"helo_forward", std::string(to_string(facts->helo_forward))},
-        {"helo_ptr_alignment", std::string(to_string(facts->helo_ptr_alignment))},
-        {"generic_ptr", std::string(to_string(facts->generic_ptr))},
-        {"iprev_dnssec", std::string(to_string(facts->iprev_dnssec))},
-        {"helo_dnssec", std::string(to_string(facts->helo_dnssec))},
-        {"budget", facts->budget_exhausted ? "exhausted" : "ok"},
     };
+    for (const auto& field : kFactFields) {
+        fact_rows.emplace_back(field.name, field.word(*facts));
+    }
+    fact_rows.emplace_back("budget", facts->budget_exhausted ? "exhausted" : "ok");
 
     if (what.json) {
         out << "{\"client_address\":" << quoted(sanitized(what.client_address))
@@ -225,7 +159,7 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
                 << (rule.mode == rules::Mode::shadow ? "shadow" : "enforce") << "\"";
             if (!rule.failed_key.empty()) {
                 out << ",\"failed\":" << quoted(rule.failed_key)
-                    << ",\"observed\":" << quoted(sanitized(observed(rule.failed_key, evidence)));
+                    << ",\"observed\":" << quoted(sanitized(rule.observed));
             }
             out << "}";
         }
@@ -263,8 +197,7 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
             out << (decided ? "would match, but an earlier rule decided" : "MATCHES") << "\n";
             decided = true;
         } else {
-            out << "no, " << rule.failed_key << " is "
-                << sanitized(observed(rule.failed_key, evidence)) << "\n";
+            out << "no, " << rule.failed_key << " is " << sanitized(rule.observed) << "\n";
         }
     }
     if (!decided) {

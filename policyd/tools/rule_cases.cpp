@@ -13,21 +13,26 @@
 #include "policyd/base/sanitize.hpp"
 #include "policyd/checks/helo.hpp"
 #include "policyd/config/stack.hpp"
+#include "rules/conditions.hpp"
 
 namespace policyd {
 namespace {
 
-// The request attributes a case may set, by their wire names.
-constexpr Attr kCaseAttrs[] = {Attr::helo_name,     Attr::sender,         Attr::recipient,
-                               Attr::sasl_username, Attr::protocol_state, Attr::policy_context,
-                               Attr::server_port,   Attr::instance};
+// The request attributes a case may set: every one a rule condition looks
+// at (rules/conditions.hpp), and the message's instance.
+const std::vector<Attr>& case_attributes() {
+    static const std::vector<Attr> attrs = [] {
+        auto list = rules::condition_attributes();
+        list.push_back(Attr::instance);
+        return list;
+    }();
+    return attrs;
+}
 
-constexpr std::string_view kFactKeys[] = {
-    "iprev",       "helo_syntax",  "helo_literal", "helo_forward", "helo_ptr_alignment",
-    "generic_ptr", "iprev_dnssec", "helo_dnssec",  "ptr_names",    "verified_names"};
-
-constexpr std::string_view kOtherKeys[] = {"name", "client_address", "lookup", "expect_rule",
-                                           "expect_action"};
+// Besides the facts of kFactFields and those attributes.
+constexpr std::string_view kOtherKeys[] = {"name",          "client_address", "lookup",
+                                           "expect_rule",   "expect_action",  "ptr_names",
+                                           "verified_names"};
 
 class CaseReader {
   public:
@@ -63,19 +68,19 @@ class CaseReader {
         return std::nullopt;
     }
 
-    // A fact word parsed with parse(); returns true if the key was present
-    // (valid or not), so the caller knows the fact was given.
-    template <typename T, typename Parse>
-    bool fact(const toml::table& table, std::string_view key, Parse parse, T& into) {
-        const toml::node* node = table.get(key);
+    // A fact's word; returns true if the key was present (valid or not), so
+    // the caller knows the fact was given.
+    bool fact(const toml::table& table, const FactField& field, Facts& into) {
+        const toml::node* node = table.get(field.name);
         if (node == nullptr) {
             return false;
         }
-        if (const auto word = string(table, key)) {
-            if (const auto value = parse(*word)) {
-                into = *value;
+        if (const auto word = string(table, field.name)) {
+            if (const auto index = field.parse(*word)) {
+                field.set(into, *index);
             } else {
-                error(*node, std::string(key) + ": unknown value \"" + sanitized(*word) + "\"");
+                error(*node,
+                      std::string(field.name) + ": unknown value \"" + sanitized(*word) + "\"");
             }
         }
         return true;
@@ -107,15 +112,13 @@ class CaseReader {
 };
 
 bool known_key(std::string_view key) {
-    const auto in = [&](const auto& list) {
-        return std::find(std::begin(list), std::end(list), key) != std::end(list);
-    };
-    if (in(kFactKeys) || in(kOtherKeys)) {
+    if (find_fact(key) != nullptr ||
+        std::find(std::begin(kOtherKeys), std::end(kOtherKeys), key) != std::end(kOtherKeys)) {
         return true;
     }
     const auto attr = attr_from_name(key);
-    return attr &&
-           std::find(std::begin(kCaseAttrs), std::end(kCaseAttrs), *attr) != std::end(kCaseAttrs);
+    const auto& attrs = case_attributes();
+    return attr && std::find(attrs.begin(), attrs.end(), *attr) != attrs.end();
 }
 
 std::optional<RuleCase> read_case(CaseReader& reader, const toml::table& table,
@@ -154,7 +157,7 @@ std::optional<RuleCase> read_case(CaseReader& reader, const toml::table& table,
     if (address) {
         c.request.set(Attr::client_address, *address);
     }
-    for (const Attr attr : kCaseAttrs) {
+    for (const Attr attr : case_attributes()) {
         const auto key = attr_name(attr);
         const toml::node* node = table.get(key);
         if (node == nullptr) {
@@ -188,21 +191,12 @@ std::optional<RuleCase> read_case(CaseReader& reader, const toml::table& table,
             given.push_back(key);
         }
     };
-    note(reader.fact(table, "iprev", parse_iprev, facts.iprev), "iprev");
-    const bool syntax_given =
-        reader.fact(table, "helo_syntax", parse_helo_syntax, facts.helo_syntax);
-    note(syntax_given, "helo_syntax");
-    const bool literal_given =
-        reader.fact(table, "helo_literal", parse_helo_literal, facts.helo_literal);
-    note(literal_given, "helo_literal");
-    const bool forward_given =
-        reader.fact(table, "helo_forward", parse_helo_forward, facts.helo_forward);
-    note(forward_given, "helo_forward");
-    note(reader.fact(table, "helo_ptr_alignment", parse_alignment, facts.helo_ptr_alignment),
-         "helo_ptr_alignment");
-    note(reader.fact(table, "generic_ptr", parse_generic, facts.generic_ptr), "generic_ptr");
-    note(reader.fact(table, "iprev_dnssec", parse_dnssec, facts.iprev_dnssec), "iprev_dnssec");
-    note(reader.fact(table, "helo_dnssec", parse_dnssec, facts.helo_dnssec), "helo_dnssec");
+    for (const auto& field : kFactFields) {
+        note(reader.fact(table, field, facts), field.name);
+    }
+    const bool syntax_given = table.get("helo_syntax") != nullptr;
+    const bool literal_given = table.get("helo_literal") != nullptr;
+    const bool forward_given = table.get("helo_forward") != nullptr;
     note(reader.names(table, "ptr_names", facts.ptr_names), "ptr_names");
     const bool verified_given = reader.names(table, "verified_names", facts.verified_names);
     note(verified_given, "verified_names");

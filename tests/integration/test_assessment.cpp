@@ -349,16 +349,16 @@ TEST_CASE("generic PTR names, tied to the client address", "[assessment]") {
     SECTION("pool name carrying the client's address") {
         const Facts facts = f.assess("192.0.2.10", "x.example.test");
         CHECK(facts.iprev == Iprev::pass);
-        CHECK(facts.generic_ptr == Generic::generic);
+        CHECK(facts.generic_ptr == GenericPtr::generic);
     }
     SECTION("server name") {
-        CHECK(f.assess("192.0.2.1", "x.example.test").generic_ptr == Generic::not_generic);
+        CHECK(f.assess("192.0.2.1", "x.example.test").generic_ptr == GenericPtr::not_generic);
     }
     SECTION("unverified PTR name is still classified") {
-        CHECK(f.assess("192.0.2.4", "x.example.test").generic_ptr == Generic::not_generic);
+        CHECK(f.assess("192.0.2.4", "x.example.test").generic_ptr == GenericPtr::not_generic);
     }
     SECTION("no PTR") {
-        CHECK(f.assess("192.0.2.2", "x.example.test").generic_ptr == Generic::na);
+        CHECK(f.assess("192.0.2.2", "x.example.test").generic_ptr == GenericPtr::na);
     }
 }
 

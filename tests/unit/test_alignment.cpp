@@ -65,11 +65,11 @@ TEST_CASE("Alignment words round-trip", "[alignment]") {
     for (const auto& [value, word] : rows) {
         CAPTURE(word);
         CHECK(policyd::to_string(value) == word);
-        CHECK(policyd::parse_alignment(word) == value);
+        CHECK(policyd::parse_fact<Alignment>(word) == value);
     }
     for (const char* bad : {"", "org_domain", "EXACT", "na", "exact "}) {
         CAPTURE(bad);
-        CHECK_FALSE(policyd::parse_alignment(bad).has_value());
+        CHECK_FALSE(policyd::parse_fact<Alignment>(bad).has_value());
     }
 }
 

@@ -28,7 +28,7 @@ Facts confirmed(const std::string& name) {
     facts.helo_syntax = HeloSyntax::fqdn;
     facts.helo_forward = HeloForward::pass;
     facts.helo_ptr_alignment = Alignment::exact;
-    facts.generic_ptr = Generic::not_generic;
+    facts.generic_ptr = GenericPtr::not_generic;
     return facts;
 }
 
@@ -53,7 +53,7 @@ TEST_CASE("packed facts come back field for field", "[facts-pack]") {
     facts.helo_literal = HeloLiteral::mismatch;
     facts.helo_forward = HeloForward::temperror;
     facts.helo_ptr_alignment = Alignment::mismatch;
-    facts.generic_ptr = Generic::generic;
+    facts.generic_ptr = GenericPtr::generic;
     facts.iprev_dnssec = Dnssec::bogus;
     facts.helo_dnssec = Dnssec::secure;
     facts.budget_exhausted = true;
@@ -66,7 +66,7 @@ TEST_CASE("packed facts come back field for field", "[facts-pack]") {
         CHECK(out.helo_literal == HeloLiteral::mismatch);
         CHECK(out.helo_forward == HeloForward::temperror);
         CHECK(out.helo_ptr_alignment == Alignment::mismatch);
-        CHECK(out.generic_ptr == Generic::generic);
+        CHECK(out.generic_ptr == GenericPtr::generic);
         CHECK(out.iprev_dnssec == Dnssec::bogus);
         CHECK(out.helo_dnssec == Dnssec::secure);
         CHECK(out.budget_exhausted);

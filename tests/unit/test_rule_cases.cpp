@@ -8,8 +8,8 @@
 
 #include "policyd/config/settings.hpp"
 #include "policyd/tools/rule_cases.hpp"
+#include "rules/loader.hpp"
 #include "rules/rules.hpp"
-#include "rules/rules_toml.hpp"
 
 using namespace policyd;
 

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "policyd/base/address.hpp"
+#include "rules/loader.hpp"
 #include "rules/rules.hpp"
-#include "rules/rules_toml.hpp"
 
 namespace {
 
@@ -535,11 +535,11 @@ iprev = "pass"
 action = "PREPEND X-Generic-PTR: {ptr}"
 )");
     Env env;
-    env.facts.generic_ptr = policyd::Generic::generic;
+    env.facts.generic_ptr = policyd::GenericPtr::generic;
     const auto decision = table.evaluate(env.evidence());
     CHECK(decision.rule_id == "pool");
     CHECK(decision.action == "PREPEND X-Generic-PTR: mail.example.com");
-    env.facts.generic_ptr = policyd::Generic::not_generic;
+    env.facts.generic_ptr = policyd::GenericPtr::not_generic;
     CHECK(table.evaluate(env.evidence()).rule_id == "default");
 }
 

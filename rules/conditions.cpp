@@ -1,0 +1,412 @@
+#include "rules/conditions.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <set>
+
+#include "policyd/base/address.hpp"
+#include "policyd/base/ascii.hpp"
+#include "rules/loader.hpp"
+#include "rules/matchers.hpp"
+
+namespace rules {
+namespace {
+
+using policyd::Attr;
+using Kind = Subject::Kind;
+
+Subject attribute(Attr attr) {
+    return Subject{Kind::attribute, nullptr, attr};
+}
+
+std::vector<ConditionSpec> build_specs() {
+    std::vector<ConditionSpec> specs;
+    for (const auto& fact : policyd::kFactFields) {
+        specs.push_back({fact.name, Subject{Kind::fact, &fact, Attr::count_}, Form::fact_words});
+    }
+    const Subject verified{Kind::verified_names, nullptr, Attr::count_};
+    const Subject client{Kind::client, nullptr, Attr::client_address};
+    const ConditionSpec rest[] = {
+        {"protocol_state", attribute(Attr::protocol_state), Form::protocol_states},
+        {"policy_context", attribute(Attr::policy_context), Form::exact},
+        {"server_port", attribute(Attr::server_port), Form::ports},
+        {"sasl_username", attribute(Attr::sasl_username), Form::sasl},
+        {"client_address", client, Form::cidrs},
+        {"helo_name", attribute(Attr::helo_name), Form::names},
+        {"ptr_name", verified, Form::names},
+        {"sender", attribute(Attr::sender), Form::addresses},
+        {"recipient", attribute(Attr::recipient), Form::addresses},
+        {"helo_name_regex", attribute(Attr::helo_name), Form::regexes},
+        {"ptr_name_regex", verified, Form::regexes},
+        {"sender_regex", attribute(Attr::sender), Form::regexes},
+        {"recipient_regex", attribute(Attr::recipient), Form::regexes},
+    };
+    specs.insert(specs.end(), std::begin(rest), std::end(rest));
+    return specs;
+}
+
+const std::vector<ConditionSpec>& specs() {
+    static const std::vector<ConditionSpec> table = build_specs();
+    return table;
+}
+
+// Postfix's protocol_state values (SMTPD_POLICY_README).
+constexpr std::array<std::string_view, 9> kProtocolStates{
+    "CONNECT", "EHLO", "HELO", "MAIL", "RCPT", "DATA", "END-OF-MESSAGE", "VRFY", "ETRN"};
+
+std::optional<unsigned> protocol_state_index(std::string_view state) {
+    for (unsigned i = 0; i < kProtocolStates.size(); ++i) {
+        if (policyd::iequals(kProtocolStates[i], state)) {
+            return i;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string word_list(std::span<const std::string_view> words) {
+    std::string list;
+    for (const auto word : words) {
+        list += (list.empty() ? "" : ", ");
+        list += word;
+    }
+    return list;
+}
+
+// Calls test(value) for each value the subject holds (one attribute, or
+// every verified PTR name); true when one passes.
+template <typename Test>
+bool any_value(const Subject& subject, const Evidence& evidence, Test test) {
+    if (subject.kind == Kind::verified_names) {
+        const auto& names = evidence.facts.verified_names;
+        return std::any_of(names.begin(), names.end(),
+                           [&](const std::string& name) { return test(std::string_view(name)); });
+    }
+    return test(evidence.request.get(subject.attr));
+}
+
+// An enumerated fact or protocol_state: one bit per allowed value.
+class BitCondition final : public Condition {
+  public:
+    BitCondition(const ConditionSpec& spec, unsigned mask) : Condition(spec), mask_(mask) {}
+    [[nodiscard]] bool holds(const Evidence& evidence) const override {
+        const Subject& subject = spec().subject;
+        if (subject.kind == Kind::fact) {
+            return ((mask_ >> subject.fact->get(evidence.facts)) & 1U) != 0;
+        }
+        const auto index = protocol_state_index(evidence.request.get(subject.attr));
+        return index && ((mask_ >> *index) & 1U) != 0;
+    }
+
+  private:
+    unsigned mask_;
+};
+
+class ExactCondition final : public Condition {
+  public:
+    ExactCondition(const ConditionSpec& spec, std::set<std::string, std::less<>> values)
+        : Condition(spec), values_(std::move(values)) {}
+    [[nodiscard]] bool holds(const Evidence& evidence) const override {
+        return values_.find(evidence.request.get(spec().subject.attr)) != values_.end();
+    }
+
+  private:
+    std::set<std::string, std::less<>> values_;
+};
+
+class PortCondition final : public Condition {
+  public:
+    PortCondition(const ConditionSpec& spec, std::vector<std::uint16_t> ports)
+        : Condition(spec), ports_(std::move(ports)) {}
+    [[nodiscard]] bool holds(const Evidence& evidence) const override {
+        const auto port = policyd::parse_port(evidence.request.get(spec().subject.attr));
+        return port && std::find(ports_.begin(), ports_.end(), *port) != ports_.end();
+    }
+
+  private:
+    std::vector<std::uint16_t> ports_;
+};
+
+// true: authenticated; false: not; else one of the user names (exact).
+class SaslCondition final : public Condition {
+  public:
+    enum class Want { authenticated, anonymous, users };
+    SaslCondition(const ConditionSpec& spec, Want want, std::set<std::string, std::less<>> users)
+        : Condition(spec), want_(want), users_(std::move(users)) {}
+    [[nodiscard]] bool holds(const Evidence& evidence) const override {
+        const auto username = evidence.request.get(spec().subject.attr);
+        switch (want_) {
+            case Want::authenticated:
+                return !username.empty();
+            case Want::anonymous:
+                return username.empty();
+            case Want::users:
+                return users_.find(username) != users_.end();
+        }
+        return false;
+    }
+
+  private:
+    Want want_;
+    std::set<std::string, std::less<>> users_;
+};
+
+class CidrCondition final : public Condition {
+  public:
+    CidrCondition(const ConditionSpec& spec, CidrSet set) : Condition(spec), set_(std::move(set)) {}
+    [[nodiscard]] bool holds(const Evidence& evidence) const override {
+        return evidence.client && set_.matches(*evidence.client);
+    }
+
+  private:
+    CidrSet set_;
+};
+
+// Names, addresses and regexes: any value of the subject matches the set.
+template <typename Set>
+class SetCondition final : public Condition {
+  public:
+    SetCondition(const ConditionSpec& spec, Set set) : Condition(spec), set_(std::move(set)) {}
+    [[nodiscard]] bool holds(const Evidence& evidence) const override {
+        return any_value(spec().subject, evidence,
+                         [this](std::string_view value) { return set_.matches(value); });
+    }
+
+  private:
+    Set set_;
+};
+
+// --- Reading, one function per Form. Each reports every bad entry.
+
+using Read = std::unique_ptr<const Condition>;
+
+Read read_fact_words(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
+    const auto items = loader.strings(spec.key, node);
+    if (!items) {
+        return nullptr;
+    }
+    const policyd::FactField& fact = *spec.subject.fact;
+    unsigned mask = 0;
+    bool ok = true;
+    for (const auto& item : *items) {
+        if (const auto index = fact.parse(policyd::to_lower(item.text))) {
+            mask |= 1U << *index;
+            continue;
+        }
+        loader.error(item, std::string(spec.key) + ": unknown value \"" + printable(item.text) +
+                               "\" (allowed: " + word_list(fact.words) + ")");
+        ok = false;
+    }
+    return ok ? std::make_unique<BitCondition>(spec, mask) : nullptr;
+}
+
+Read read_protocol_states(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
+    const auto items = loader.strings(spec.key, node);
+    if (!items) {
+        return nullptr;
+    }
+    unsigned mask = 0;
+    bool ok = true;
+    for (const auto& item : *items) {
+        if (const auto index = protocol_state_index(item.text)) {
+            mask |= 1U << *index;
+            continue;
+        }
+        loader.error(item, std::string(spec.key) + ": unknown value \"" + printable(item.text) +
+                               "\" (allowed: " + word_list(kProtocolStates) + ")");
+        ok = false;
+    }
+    return ok ? std::make_unique<BitCondition>(spec, mask) : nullptr;
+}
+
+Read read_exact(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
+    const auto items = loader.strings(spec.key, node);
+    if (!items) {
+        return nullptr;
+    }
+    std::set<std::string, std::less<>> values;
+    bool ok = true;
+    for (const auto& item : *items) {
+        const std::string_view text = item.text;
+        if (text.empty() || text.size() > kMaxPatternBytes ||
+            std::any_of(text.begin(), text.end(), policyd::is_control)) {
+            loader.error(item, std::string(spec.key) + ": \"" + printable(text) + "\" is not a " +
+                                   std::string(spec.key) +
+                                   " value (non-empty, no control characters)");
+            ok = false;
+            continue;
+        }
+        values.emplace(text);
+    }
+    return ok ? std::make_unique<ExactCondition>(spec, std::move(values)) : nullptr;
+}
+
+Read read_ports(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
+    const std::string key(spec.key);
+    std::vector<std::uint16_t> ports;
+    bool ok = true;
+    const auto add = [&](const toml::node& element) {
+        const auto* value = element.as_integer();
+        if (value == nullptr) {
+            loader.error(element.source(),
+                         key + " must list integers, not " + std::string(type_name(element)));
+            ok = false;
+            return;
+        }
+        if (value->get() < 1 || value->get() > 65535) {
+            loader.error(element.source(),
+                         key + ": " + std::to_string(value->get()) + " is not a port (1-65535)");
+            ok = false;
+            return;
+        }
+        ports.push_back(static_cast<std::uint16_t>(value->get()));
+    };
+    if (node.is_integer()) {
+        add(node);
+    } else if (const auto* array = node.as_array(); array == nullptr) {
+        loader.error(node.source(), key + " must be an integer or a list of integers, not " +
+                                        std::string(type_name(node)));
+        return nullptr;
+    } else if (array->empty()) {
+        loader.error(node.source(), key + " is an empty list (it could never match)");
+        return nullptr;
+    } else {
+        for (const auto& element : *array) {
+            add(element);
+        }
+    }
+    return ok ? std::make_unique<PortCondition>(spec, std::move(ports)) : nullptr;
+}
+
+Read read_sasl(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
+    using Want = SaslCondition::Want;
+    if (const auto* flag = node.as_boolean()) {
+        return std::make_unique<SaslCondition>(spec,
+                                               flag->get() ? Want::authenticated : Want::anonymous,
+                                               std::set<std::string, std::less<>>{});
+    }
+    if (!node.is_string() && !node.is_array()) {
+        loader.error(node.source(), std::string(spec.key) +
+                                        " must be true, false or a list of user names, not " +
+                                        std::string(type_name(node)));
+        return nullptr;
+    }
+    const auto items = loader.strings(spec.key, node);
+    if (!items) {
+        return nullptr;
+    }
+    std::set<std::string, std::less<>> users;
+    bool ok = true;
+    for (const auto& item : *items) {
+        if (item.text.empty()) {
+            loader.error(item, std::string(spec.key) +
+                                   ": an empty user name (use false for unauthenticated clients)");
+            ok = false;
+            continue;
+        }
+        users.emplace(item.text);
+    }
+    return ok ? std::make_unique<SaslCondition>(spec, Want::users, std::move(users)) : nullptr;
+}
+
+// Sets whose entries may also come from list files ("file:PATH"), except
+// regexes (a list file of regexes would hide what a rule matches).
+template <typename Set, typename Make>
+Read read_set(Loader& loader, const ConditionSpec& spec, const toml::node& node, bool list_files,
+              Make make) {
+    const auto items =
+        list_files ? loader.patterns(spec.key, node) : loader.strings(spec.key, node);
+    if (!items) {
+        return nullptr;
+    }
+    Set set;
+    bool ok = true;
+    for (const auto& item : *items) {
+        if (auto why = set.add(item.text); !why.empty()) {
+            loader.error(item, std::string(spec.key) + ": " + why);
+            ok = false;
+        }
+    }
+    return ok ? make(std::move(set)) : nullptr;
+}
+
+}  // namespace
+
+std::span<const ConditionSpec> condition_specs() {
+    return specs();
+}
+
+const ConditionSpec* find_condition(std::string_view key) {
+    for (const auto& spec : specs()) {
+        if (spec.key == key) {
+            return &spec;
+        }
+    }
+    return nullptr;
+}
+
+std::vector<Attr> condition_attributes() {
+    std::vector<Attr> attrs;
+    for (const auto& spec : specs()) {
+        if (spec.subject.kind == Kind::attribute &&
+            std::find(attrs.begin(), attrs.end(), spec.subject.attr) == attrs.end()) {
+            attrs.push_back(spec.subject.attr);
+        }
+    }
+    return attrs;
+}
+
+std::unique_ptr<const Condition> read_condition(Loader& loader, const ConditionSpec& spec,
+                                                const toml::node& node) {
+    const auto set_of = [&spec](auto set) -> Read {
+        return std::make_unique<SetCondition<decltype(set)>>(spec, std::move(set));
+    };
+    switch (spec.form) {
+        case Form::fact_words:
+            return read_fact_words(loader, spec, node);
+        case Form::protocol_states:
+            return read_protocol_states(loader, spec, node);
+        case Form::exact:
+            return read_exact(loader, spec, node);
+        case Form::ports:
+            return read_ports(loader, spec, node);
+        case Form::sasl:
+            return read_sasl(loader, spec, node);
+        case Form::cidrs:
+            return read_set<CidrSet>(loader, spec, node, true, [&spec](CidrSet set) -> Read {
+                return std::make_unique<CidrCondition>(spec, std::move(set));
+            });
+        case Form::names:
+            return read_set<NameSet>(loader, spec, node, true, set_of);
+        case Form::addresses:
+            return read_set<AddressSet>(loader, spec, node, true, set_of);
+        case Form::regexes:
+            return read_set<RegexSet>(loader, spec, node, false, set_of);
+    }
+    return nullptr;
+}
+
+std::string observed(const ConditionSpec& spec, const Evidence& evidence) {
+    const Subject& subject = spec.subject;
+    switch (subject.kind) {
+        case Kind::fact:
+            return std::string(subject.fact->word(evidence.facts));
+        case Kind::verified_names: {
+            std::string joined;
+            for (const auto& name : evidence.facts.verified_names) {
+                joined += (joined.empty() ? "" : ",") + name;
+            }
+            return joined.empty() ? "(no verified PTR name)" : joined;
+        }
+        case Kind::client:
+        case Kind::attribute:
+            break;
+    }
+    const auto value = evidence.request.get(subject.attr);
+    if (value.empty()) {
+        return spec.form == Form::sasl ? "(not authenticated)" : "(empty)";
+    }
+    return std::string(value);
+}
+
+}  // namespace rules
