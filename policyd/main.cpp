@@ -8,12 +8,14 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +26,7 @@
 #include "policyd/daemon/server.hpp"
 #include "policyd/tools/explain.hpp"
 #include "policyd/tools/rule_cases.hpp"
+#include "rules/conditions.hpp"
 #include "rules/rules.hpp"
 
 namespace {
@@ -41,10 +44,14 @@ constexpr std::string_view kUsage = R"(Usage:
   rdns-policyd --stdio [--config FILE] [OPTIONS]  serve one session on stdin/stdout (spawn(8))
   rdns-policyd check-config [--config FILE] [OPTIONS]
                                                   validate the configuration and exit
-  rdns-policyd explain CLIENT_IP [HELO] [--sender ADDR] [--recipient ADDR]
-               [--sasl-username USER] [--json] [--config FILE] [OPTIONS]
+  rdns-policyd explain CLIENT_IP [HELO] [--ATTRIBUTE VALUE ...] [--json]
+               [--config FILE] [OPTIONS]
                                                   look the client up now and show every DNS
-                                                  answer, fact and rule, and the action
+                                                  answer, fact and rule, and the action;
+                                                  --ATTRIBUTE is any request attribute a rule
+                                                  can test: --sender ADDR, --recipient ADDR,
+                                                  --sasl-username USER, --protocol-state STATE,
+                                                  --policy-context TEXT, --server-port PORT
   rdns-policyd test CASES [--config FILE] [OPTIONS]
                                                   run the rule table against the cases in
                                                   CASES (TOML) and report ok / FAIL for each
@@ -83,6 +90,23 @@ struct CommandLine {
     std::vector<std::string> positional;
 };
 
+// "--sender" -> Attr::sender: every request attribute a rule condition
+// looks at (rules/conditions.hpp) but the HELO name, which is positional.
+std::optional<policyd::Attr> explain_attribute(std::string_view arg) {
+    if (!arg.starts_with("--")) {
+        return std::nullopt;
+    }
+    std::string name(arg.substr(2));
+    std::replace(name.begin(), name.end(), '-', '_');
+    const auto attr = policyd::attr_from_name(name);
+    const auto known = rules::condition_attributes();
+    if (!attr || *attr == policyd::Attr::helo_name ||
+        std::find(known.begin(), known.end(), *attr) == known.end()) {
+        return std::nullopt;
+    }
+    return attr;
+}
+
 // Returns the exit status to use now, or -1 to go on.
 int parse_command_line(int argc, char** argv, CommandLine& line) {
     const std::vector<std::string_view> args(argv + 1, argv + argc);
@@ -117,12 +141,8 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             line.overrides.unbound_config = value(arg);
         } else if (arg == "--stdio") {
             line.stdio = true;
-        } else if (arg == "--sender") {
-            line.explain.sender = value(arg);
-        } else if (arg == "--recipient") {
-            line.explain.recipient = value(arg);
-        } else if (arg == "--sasl-username") {
-            line.explain.sasl_username = value(arg);
+        } else if (const auto attr = explain_attribute(arg)) {
+            line.explain.attributes.emplace_back(*attr, value(arg));
         } else if (arg == "--json") {
             line.explain.json = true;
         } else if (!arg.starts_with("-") &&

@@ -9,7 +9,6 @@
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
 #include <spdlog/spdlog.h>
 
-#include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -31,12 +30,10 @@
 #include <stdexcept>
 #include <utility>
 
-#include "policyd/answer/auth_results.hpp"
-#include "policyd/answer/decision_log.hpp"
+#include "policyd/answer/responder.hpp"
 #include "policyd/base/sanitize.hpp"
 #include "policyd/config/stack.hpp"
 #include "policyd/protocol/codec.hpp"
-#include "rules/action.hpp"
 #include "rules/rules.hpp"
 
 namespace policyd {
@@ -150,7 +147,7 @@ struct Server::Impl {
     Overrides overrides;
     // The resolver stack and the caches (policyd/config/stack.hpp).
     Stack stack;
-    bool remember_messages;  // instance_cache_size > 0
+    Responder responder;
     ProtocolLimits limits;
     std::chrono::seconds idle_timeout;
     std::chrono::seconds read_timeout;
@@ -177,7 +174,9 @@ struct Server::Impl {
           config(std::move(snapshot)),
           overrides(std::move(given)),
           stack(context, config->settings, Stack::Caches::on, log_health_change),
-          remember_messages(config->settings.instance_cache_size > 0),
+          responder(
+              stack.assessor(), stack.instances(), [this] { return stack.health().outage(); },
+              config->settings.instance_cache_size > 0),
           limits(config->settings.protocol_limits()),
           idle_timeout(config->settings.idle_timeout_s),
           read_timeout(config->settings.read_timeout_s),
@@ -214,26 +213,6 @@ struct Server::Impl {
         }
     }
 
-    // What one policy connection last saw of the SMTP session it is asked
-    // about. smtpd keeps its policy connection across SMTP sessions, so a
-    // session is (client address, client port). One smtpd process handles
-    // one message at a time and asks about all of it on its one policy
-    // connection, so the message's facts are kept here: a later request
-    // about it costs no table lookup at all. The InstanceCache holds what a
-    // closed connection knew.
-    struct SmtpSession {
-        std::string client;
-        std::string port;
-        std::string helo;
-        // The facts of the last request: those of message `instance`, made
-        // for `client` and `helo`, when message_known. The storage is reused
-        // from request to request.
-        Facts facts;
-        std::string instance;
-        bool message_known = false;
-        bool header_claimed = false;  // Authentication-Results sent for it
-    };
-
     // Serves one connection until the peer closes, a timeout, protocol
     // trouble or shutdown. In and Out are the same stream for sockets.
     template <typename In, typename Out>
@@ -251,13 +230,7 @@ struct Server::Impl {
             // default_action).
             spdlog::error("session {}: {}; closing connection", peer, error.what());
         }
-        // smtpd may reconnect in the middle of a message (its policy
-        // connection reached smtpd_policy_service_max_ttl, or ours timed
-        // out): the message's next request then finds its facts here.
-        if (smtp.message_known) {
-            stack.instances().insert(smtp.instance, smtp.client, smtp.helo, smtp.facts,
-                                     Clock::now(), smtp.header_claimed);
-        }
+        responder.end_session(smtp);
         session_handles.erase(handle);
         --sessions;
         if (stopping && sessions == 0) {
@@ -301,15 +274,25 @@ struct Server::Impl {
                 reply.clear();
                 // Answered without a coroutine frame of its own unless the
                 // facts need DNS.
-                const auto pending = begin(request, peer, smtp);
+                const auto pending = responder.begin(request, config, smtp);
                 if (!pending) {
+                    spdlog::warn(
+                        "session {}: client_address \"{}\" is not an IP address; closing "
+                        "connection",
+                        peer, sanitized(request.get(Attr::client_address)));
                     co_return;
                 }
                 if (pending->needs_dns) {
                     smtp.facts = co_await async_assess(stack.assessor(), pending->client,
                                                        request.get(Attr::helo_name), use_awaitable);
                 }
-                finish(request, smtp, *pending, reply);
+                // Formatting the record costs more than the rest of a warm
+                // answer's user-space work; skip it when info is not logged.
+                const std::string record = responder.finish(
+                    request, smtp, *pending, reply, spdlog::should_log(spdlog::level::info));
+                if (!record.empty()) {
+                    spdlog::info(record);
+                }
                 if (!co_await send(out, reply, watchdog, read_timeout, ec)) {
                     spdlog::warn("session {}: cannot send reply: {}; closing connection", peer,
                                  watchdog.expired() ? "timed out" : ec.message());
@@ -362,118 +345,6 @@ struct Server::Impl {
             watchdog.disarm();
         }
         co_return !ec;
-    }
-
-    // One request between its two halves: what finish() needs once the
-    // facts are known.
-    struct Pending {
-        Clock::time_point started;
-        // The snapshot this request is decided with, whatever reloads happen
-        // while its lookups are in flight.
-        std::shared_ptr<const Config> snapshot;
-        IpAddress client;
-        std::string_view source;  // of the facts, for the log
-        bool new_message = false;
-        bool header_sent = false;  // for a message found in the InstanceCache
-        bool needs_dns = false;    // the facts must be assessed before finish()
-    };
-
-    // The first half of answering a request, without waiting: finds its
-    // facts where they are known already (this connection's message, the
-    // InstanceCache, the FactsCache) or says they must be assessed. Returns
-    // nullopt (after logging) when the request must get no reply.
-    std::optional<Pending> begin(const Request& request, const std::string& peer,
-                                 SmtpSession& smtp) {
-        Pending pending;
-        pending.started = Clock::now();
-        pending.snapshot = config;
-        const auto client = parse_ip(request.get(Attr::client_address));
-        if (!client) {
-            spdlog::warn(
-                "session {}: client_address \"{}\" is not an IP address; closing "
-                "connection",
-                peer, sanitized(request.get(Attr::client_address)));
-            return std::nullopt;
-        }
-        pending.client = *client;
-        // Every request about one message is judged on the facts its first
-        // request found; a client seen recently on the facts found then.
-        const std::string_view instance = request.get(Attr::instance);
-        const std::string_view helo = request.get(Attr::helo_name);
-        const std::string_view client_text = request.get(Attr::client_address);
-        pending.source = "instance";
-        if (smtp.message_known && instance == smtp.instance && client_text == smtp.client &&
-            helo == smtp.helo) {
-            return pending;
-        }
-        pending.new_message = true;
-        smtp.message_known = false;  // until finish(): smtp.facts are being replaced
-        if (remember_messages && !instance.empty() &&
-            stack.instances().find(instance, client_text, helo, pending.started, smtp.facts,
-                                   pending.header_sent)) {
-            return pending;
-        }
-        if (stack.assessor().find_cached(*client, helo, pending.started, smtp.facts)) {
-            pending.source = "cache";
-            return pending;
-        }
-        pending.source = "dns";
-        pending.needs_dns = true;
-        return pending;
-    }
-
-    // The second half: the rules decide on smtp.facts, the reply goes into
-    // `reply`, the decision into the log.
-    void finish(const Request& request, SmtpSession& smtp, const Pending& pending,
-                std::string& reply) {
-        Facts& facts = smtp.facts;
-        const std::string_view instance = request.get(Attr::instance);
-        const std::string_view helo = request.get(Attr::helo_name);
-        const std::string_view client_text = request.get(Attr::client_address);
-        if (pending.new_message) {
-            smtp.instance = instance;
-            smtp.message_known = remember_messages && !instance.empty();
-            smtp.header_claimed = pending.header_sent;
-        }
-        const std::string_view client_port = request.get(Attr::client_port);
-        facts.helo_changed = smtp.client == client_text && smtp.port == client_port &&
-                             !client_port.empty() && smtp.helo != helo;
-        smtp.client = client_text;
-        smtp.port = client_port;
-        smtp.helo = helo;
-        const Config& snapshot = *pending.snapshot;
-        const rules::Evidence evidence{request, facts, pending.client};
-        rules::Decision decision = snapshot.rules->evaluate(evidence);
-        // While the upstream is down, the admin may prefer mail to flow over
-        // deferring every client whose DNS cannot be checked.
-        const bool outage = stack.health().outage();
-        if (outage && facts.iprev == Iprev::temperror && snapshot.outage_action) {
-            decision.rule_id = "outage";
-            decision.action = snapshot.outage_action->expand(evidence, decision.rule_id);
-        }
-        // Once per message, tell content filters what iprev found, when
-        // the rules have no objection.
-        const std::string& authserv_id = snapshot.settings.authserv_id;
-        if (!authserv_id.empty() && !decision.dry_run &&
-            boost::iequals(decision.answer(), "DUNNO") && smtp.message_known &&
-            !smtp.header_claimed) {
-            smtp.header_claimed = true;
-            // Two check_policy_service entries naming this daemon with
-            // different options give smtpd two connections asking about
-            // one message: the header must not go out on both.
-            stack.instances().insert(instance, client_text, helo, facts, pending.started, true);
-            decision.action = authentication_results_action(authserv_id, facts, pending.client);
-        }
-        // In dry-run the table's choice is logged and DUNNO is sent.
-        format_reply(decision.answer(), reply);
-        // Formatting the record costs more than the rest of a warm answer's
-        // user-space work; skip it when info is not logged.
-        if (spdlog::should_log(spdlog::level::info)) {
-            const double elapsed_ms =
-                std::chrono::duration<double, std::milli>(Clock::now() - pending.started).count();
-            spdlog::info(format_decision(
-                DecisionRecord{request, facts, pending.source, outage, decision, elapsed_ms}));
-        }
     }
 
     template <typename Socket>

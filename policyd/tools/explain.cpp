@@ -7,6 +7,7 @@
 #include <ostream>
 #include <vector>
 
+#include "policyd/answer/responder.hpp"
 #include "policyd/base/sanitize.hpp"
 #include "policyd/config/stack.hpp"
 #include "resolver/resolver.hpp"
@@ -118,12 +119,29 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
     request.set(Attr::protocol_state, "RCPT");
     request.set(Attr::client_address, what.client_address);
     request.set(Attr::helo_name, what.helo_name);
-    request.set(Attr::sender, what.sender);
-    request.set(Attr::recipient, what.recipient);
-    request.set(Attr::sasl_username, what.sasl_username);
+    for (const auto& [attr, value] : what.attributes) {
+        request.set(attr, value);
+    }
     const rules::Evidence evidence{request, *facts, client};
     const auto traces = config.rules->trace(evidence);
-    const auto decision = config.rules->evaluate(evidence);
+    // The daemon's own decision, and what its two overrides would make of it.
+    bool header_added = false;
+    const auto decision = decide(config, evidence, false, false, header_added);
+    std::optional<rules::Decision> during_outage =
+        decide(config, evidence, true, false, header_added);
+    if (during_outage->rule_id != "outage") {
+        during_outage.reset();
+    }
+    // A message's first request, when per-message facts are kept (the
+    // header needs them: it goes out once per message).
+    std::optional<rules::Decision> first_request =
+        decide(config, evidence, false, config.settings.instance_cache_size > 0, header_added);
+    if (!header_added) {
+        first_request.reset();
+    }
+    const auto optional_action = [](const std::optional<rules::Decision>& d) {
+        return d ? quoted(d->action) : std::string("null");
+    };
 
     std::vector<std::pair<std::string_view, std::string>> fact_rows = {
         {"ptr_names", joined(facts->ptr_names)},
@@ -165,7 +183,9 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
         }
         out << "],\"rule\":" << quoted(decision.rule_id)
             << ",\"action\":" << quoted(decision.action)
-            << ",\"answer\":" << quoted(decision.answer()) << "}\n";
+            << ",\"answer\":" << quoted(decision.answer())
+            << ",\"outage_action\":" << optional_action(during_outage)
+            << ",\"first_request_action\":" << optional_action(first_request) << "}\n";
         return 0;
     }
 
@@ -206,6 +226,14 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
     out << "\nAction (rule " << decision.rule_id << "): " << decision.action << "\n";
     if (decision.dry_run) {
         out << "Dry run ([policy] dry_run = true): Postfix is answered " << decision.answer()
+            << "\n";
+    }
+    if (during_outage) {
+        out << "During a DNS outage ([outage] action, rule outage): " << during_outage->action
+            << "\n";
+    }
+    if (first_request) {
+        out << "First request of a message ([headers] authserv_id): " << first_request->action
             << "\n";
     }
     return 0;

@@ -3,24 +3,31 @@
 // matched or not, and the final action. For admins, not for Postfix.
 //
 // Contract: runs its own io_context to completion on the calling thread;
-// uses the configuration's resolver settings and rule table, so what it
-// shows is what the daemon would decide (minus its caches: every lookup is
-// made fresh). Returns the process exit status.
+// uses the configuration's resolver stack (policyd/config/stack.hpp, caches
+// off: every lookup is made fresh) and decides with the daemon's own
+// decide() (policyd/answer/responder.hpp), so what it shows is what the
+// daemon would answer: the rule table's action, what [outage] action would
+// answer during a DNS outage, and the Authentication-Results header the
+// first request of a message would get. Returns the process exit status.
 #pragma once
 
 #include <iosfwd>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "policyd/config/settings.hpp"
+#include "policyd/protocol/request.hpp"
 
 namespace policyd {
 
 struct ExplainRequest {
     std::string client_address;
     std::string helo_name;
-    std::string sender;
-    std::string recipient;
-    std::string sasl_username;
+    // Further request attributes (sender, recipient, server_port, ...: any a
+    // rule condition looks at, rules/conditions.hpp); protocol_state is
+    // RCPT unless given.
+    std::vector<std::pair<Attr, std::string>> attributes;
     bool json = false;
 };
 

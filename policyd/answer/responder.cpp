@@ -1,0 +1,128 @@
+#include "policyd/answer/responder.hpp"
+
+#include <utility>
+
+#include "policyd/answer/auth_results.hpp"
+#include "policyd/answer/decision_log.hpp"
+#include "policyd/base/ascii.hpp"
+#include "policyd/protocol/codec.hpp"
+#include "rules/action.hpp"
+
+namespace policyd {
+
+rules::Decision decide(const Config& config, const rules::Evidence& evidence, bool dns_outage,
+                       bool header_due, bool& header_added) {
+    header_added = false;
+    rules::Decision decision = config.rules->evaluate(evidence);
+    // While the upstream is down, the admin may prefer mail to flow over
+    // deferring every client whose DNS cannot be checked.
+    if (dns_outage && evidence.facts.iprev == Iprev::temperror && config.outage_action) {
+        decision.rule_id = "outage";
+        decision.action = config.outage_action->expand(evidence, decision.rule_id);
+    }
+    // Once per message, tell content filters what iprev found, when the
+    // rules have no objection.
+    const std::string& authserv_id = config.settings.authserv_id;
+    if (header_due && !authserv_id.empty() && !decision.dry_run &&
+        iequals(decision.answer(), "DUNNO") && evidence.client) {
+        decision.action =
+            authentication_results_action(authserv_id, evidence.facts, *evidence.client);
+        header_added = true;
+    }
+    return decision;
+}
+
+Responder::Responder(Assessor& assessor, InstanceCache& instances, std::function<bool()> outage,
+                     bool remember_messages)
+    : assessor_(assessor),
+      instances_(instances),
+      outage_(std::move(outage)),
+      remember_messages_(remember_messages) {}
+
+std::optional<Responder::Pending> Responder::begin(const Request& request,
+                                                   std::shared_ptr<const Config> snapshot,
+                                                   SmtpSession& session) {
+    Pending pending;
+    pending.started = Clock::now();
+    pending.snapshot = std::move(snapshot);
+    const auto client = parse_ip(request.get(Attr::client_address));
+    if (!client) {
+        return std::nullopt;
+    }
+    pending.client = *client;
+    // Every request about one message is judged on the facts its first
+    // request found; a client seen recently on the facts found then.
+    const std::string_view instance = request.get(Attr::instance);
+    const std::string_view helo = request.get(Attr::helo_name);
+    const std::string_view client_text = request.get(Attr::client_address);
+    pending.source = "instance";
+    if (session.message_known && instance == session.instance && client_text == session.client &&
+        helo == session.helo) {
+        return pending;
+    }
+    pending.new_message = true;
+    session.message_known = false;  // until finish(): session.facts are being replaced
+    if (remember_messages_ && !instance.empty() &&
+        instances_.find(instance, client_text, helo, pending.started, session.facts,
+                        pending.header_sent)) {
+        return pending;
+    }
+    if (assessor_.find_cached(*client, helo, pending.started, session.facts)) {
+        pending.source = "cache";
+        return pending;
+    }
+    pending.source = "dns";
+    pending.needs_dns = true;
+    return pending;
+}
+
+std::string Responder::finish(const Request& request, SmtpSession& session, const Pending& pending,
+                              std::string& reply, bool want_record) {
+    Facts& facts = session.facts;
+    const std::string_view instance = request.get(Attr::instance);
+    const std::string_view helo = request.get(Attr::helo_name);
+    const std::string_view client_text = request.get(Attr::client_address);
+    if (pending.new_message) {
+        session.instance = instance;
+        session.message_known = remember_messages_ && !instance.empty();
+        session.header_claimed = pending.header_sent;
+    }
+    const std::string_view client_port = request.get(Attr::client_port);
+    facts.helo_changed = session.client == client_text && session.port == client_port &&
+                         !client_port.empty() && session.helo != helo;
+    session.client = client_text;
+    session.port = client_port;
+    session.helo = helo;
+    const std::optional<IpAddress> client = pending.client;
+    const rules::Evidence evidence{request, facts, client};
+    const bool outage = outage_();
+    bool header_added = false;
+    rules::Decision decision =
+        decide(*pending.snapshot, evidence, outage,
+               session.message_known && !session.header_claimed, header_added);
+    if (header_added) {
+        session.header_claimed = true;
+        // Two check_policy_service entries naming this daemon with different
+        // options give smtpd two connections asking about one message: the
+        // header must not go out on both.
+        instances_.insert(instance, client_text, helo, facts, pending.started, true);
+    }
+    // In dry-run the table's choice is logged and DUNNO is sent.
+    format_reply(decision.answer(), reply);
+    if (!want_record) {
+        return {};
+    }
+    const double elapsed_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - pending.started).count();
+    return format_decision(
+        DecisionRecord{request, facts, pending.source, outage, decision, elapsed_ms});
+}
+
+void Responder::end_session(const SmtpSession& session) {
+    if (session.message_known) {
+        instances_.insert(session.instance, session.client, session.helo, session.facts,
+                          Clock::now(), session.header_claimed);
+    }
+}
+
+}  // namespace policyd
