@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Measure rdns-policyd's own DNS cache, all on loopback.
 
-Uses run-bench.py's zones, nsd (with its query counters) and daemon
-configuration, and runs three measurements, each against a FRESH daemon:
+Uses run-bench.py's zones and daemon configuration and tests/support/procs.py's
+nsd (with its query counters), and runs three measurements, each against a
+FRESH daemon:
 
   burst   N connections all asking about the SAME client, never seen before,
           at the same moment (rdns-bench --clients 1 --connections N
@@ -45,6 +46,9 @@ import time
 import tomllib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "support"))
+import procs  # noqa: E402  (nsd, stopping: tests/support/procs.py)
+
 _spec = importlib.util.spec_from_file_location("run_bench", os.path.join(HERE, "run-bench.py"))
 rb = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(rb)
@@ -116,17 +120,15 @@ class Bench:
         text = with_settings(rb.POLICY.format(level="warning"), merged)
         with open(conf, "w", encoding="ascii") as f:
             f.write(text)
-        forwarder = f"127.0.0.1@{self.nsd.port}"
-        # A clear error now rather than "exited before listening" later.
+        forwarder = self.nsd.forwarder
+        # A clear error now rather than "rdns-policyd not ready" later.
         check = subprocess.run([self.args.daemon, "check-config", "--config", conf, "--forwarder", forwarder,
                                 "--unbound-config", self.ubconf], stdin=subprocess.DEVNULL,
                                capture_output=True, text=True, timeout=30)
         if check.returncode != 0:
             raise RuntimeError(f"{conf} rejected: {(check.stdout + check.stderr).strip()}")
-        return rb.start_with_free_port(
-            lambda p: [self.args.daemon, "--config", conf, "--listen", f"inet:127.0.0.1:{p}",
-                       "--forwarder", forwarder, "--unbound-config", self.ubconf],
-            "rdns-policyd", os.path.join(self.workdir, f"daemon-{name}.stderr"))
+        return rb.start_daemon(self.args.daemon, conf, forwarder, self.ubconf,
+                               os.path.join(self.workdir, f"daemon-{name}.stderr"))
 
     def bench(self, port: int, extra: list[str], limit: float = 300) -> dict:
         argv = [self.args.rdns_bench, "--server", f"127.0.0.1:{port}", "--json",
@@ -269,7 +271,7 @@ def main() -> int:
         ubconf = rb.write_unbound_config(workdir, [z for z, _ in zones if z.endswith("in-addr.arpa.")],
                                          args.default_parents)
         written = time.monotonic()
-        with rb.Nsd(workdir, zones, 1, rb.nsd_start_timeout(args.client_range)) as nsd:
+        with procs.Nsd(workdir, zones, 1, rb.nsd_start_timeout(args.client_range)) as nsd:
             loaded = time.monotonic()
             results["zones"] = dict(clients=args.client_range, base=rb.ipv4(args.client_base),
                                     write_s=round(written - started, 2), nsd_load_s=round(loaded - written, 2))

@@ -16,8 +16,8 @@ What it does, in order:
      run, so every cold run starts with empty caches) under rdns-bench, warm
      and cold, at each connection count, and prints Markdown tables.
 
-Every process started here is terminated and reaped (try/finally); every wait
-and every subprocess has a time limit. Nothing is sent anywhere but 127.0.0.1.
+Every process started here is terminated and reaped (the context managers
+of tests/support/procs.py); every wait and every subprocess has a time limit. Nothing is sent anywhere but 127.0.0.1.
 
 It also reads nsd's query counters (nsd-control over a unix socket) before
 and after each measured run: upstream queries per answered request.
@@ -30,14 +30,9 @@ Usage: run-bench.py [--build-dir DIR] [--duration S] [--connections 1,10,100]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import random
 import shutil
-import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -45,6 +40,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "support"))
+
+import procs  # noqa: E402  (free ports, nsd, servers, stopping: tests/support/procs.py)
 
 CLIENT_BASE = (198 << 24) | (18 << 16)  # 198.18.0.0, the default block's start
 BIG_CLIENT_BASE = 10 << 24  # 10.0.0.0: the default when the range exceeds 198.18.0.0/15
@@ -66,7 +64,6 @@ CLIENT_BLOCKS = [
 START_TIMEOUT = 60.0  # the daemon starts in well under a second; nsd with 131072 clients in ~2 s
 NSD_START_TIMEOUT_PER_MILLION = 120.0  # nsd loads ~1 M clients (2 M records) in well under this
 NSD_START_TIMEOUT_MAX = 900.0
-STOP_TIMEOUT = 10.0
 
 
 def log(msg: str) -> None:
@@ -118,7 +115,7 @@ def nsd_start_timeout(client_range: int) -> float:
 
 
 # ---------------------------------------------------------------------------
-# Zones and nsd
+# Zones (nsd itself is procs.Nsd)
 
 # The negative TTL (SOA minimum, RFC 2308) is as long as the positive one, so
 # a cached NODATA (AAAA of a client name) does not expire during a long cold
@@ -156,133 +153,6 @@ def write_zones(workdir: str, client_range: int, base: int = CLIENT_BASE) -> lis
     return zones
 
 
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 right now."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port found")
-
-
-def dns_query(port: int, name: str, qtype: int, timeout: float) -> bytes | None:
-    qid = random.randrange(65536)
-    packet = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        packet += bytes([len(label)]) + label.encode("ascii")
-    packet += b"\0" + struct.pack(">HH", qtype, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        s.sendto(packet, ("127.0.0.1", port))
-        try:
-            reply, _ = s.recvfrom(4096)
-        except OSError:
-            return None
-    return reply if reply[:2] == packet[:2] else None
-
-
-class Nsd:
-    def __init__(self, workdir: str, zones: list[tuple[str, str]], server_count: int,
-                 start_timeout: float = START_TIMEOUT):
-        self.workdir = workdir
-        self.zones = zones
-        self.server_count = server_count
-        self.start_timeout = min(start_timeout, NSD_START_TIMEOUT_MAX)
-        self.proc: subprocess.Popen | None = None
-        self.port = 0
-
-    def __enter__(self) -> "Nsd":
-        nsd = shutil.which("nsd") or "/usr/sbin/nsd"
-        for _attempt in range(3):  # the free port can be taken between check and bind
-            self.port = free_port()
-            conf = os.path.join(self.workdir, "nsd.conf")
-            self.conf = conf
-            with open(conf, "w", encoding="ascii") as f:
-                f.write(
-                    "server:\n"
-                    f"  ip-address: 127.0.0.1@{self.port}\n"
-                    "  do-ip6: no\n"
-                    f"  server-count: {self.server_count}\n"
-                    '  username: ""\n'
-                    '  chroot: ""\n'
-                    f'  zonesdir: "{self.workdir}"\n'
-                    f'  pidfile: "{self.workdir}/nsd.pid"\n'
-                    '  database: ""\n'
-                    f'  zonelistfile: "{self.workdir}/zone.list"\n'
-                    f'  xfrdfile: "{self.workdir}/xfrd.state"\n'
-                    f'  xfrdir: "{self.workdir}"\n'
-                    f'  logfile: "{self.workdir}/nsd.log"\n'
-                    "  verbosity: 1\n"
-                    "  hide-version: yes\n"
-                    # Response rate limiting would throttle the benchmark's
-                    # flood of NODATA (AAAA) answers to one source.
-                    "  rrl-ratelimit: 0\n"
-                    "  rrl-whitelist-ratelimit: 0\n"
-                    # nsd-control over a unix socket (no TLS keys needed):
-                    # its query counters tell how many upstream queries a
-                    # run caused.
-                    "remote-control:\n"
-                    "  control-enable: yes\n"
-                    f"  control-interface: {self.workdir}/nsd.ctl\n"
-                )
-                for zone, path in self.zones:
-                    f.write(f'zone:\n  name: "{zone}"\n  zonefile: "{path}"\n')
-            self.proc = subprocess.Popen(
-                [nsd, "-d", "-c", conf],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=open(os.path.join(self.workdir, "nsd.stderr"), "w"),
-            )
-            deadline = time.monotonic() + self.start_timeout
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                # The last reverse zone is loaded like every other; SOA of
-                # bench.test answers once the zones are in.
-                reply = dns_query(self.port, "bench.test.", 6, 0.2)
-                if reply is not None and (reply[3] & 0x0F) == 0 and struct.unpack(">H", reply[6:8])[0] > 0:
-                    return self
-                time.sleep(0.05)
-            self.stop()
-        raise RuntimeError("nsd did not start; see " + os.path.join(self.workdir, "nsd.log"))
-
-    def query_counts(self) -> dict[str, int]:
-        """nsd's counters of queries received so far: total, PTR, A, AAAA."""
-        out = subprocess.run(["nsd-control", "-c", self.conf, "stats_noreset"], stdin=subprocess.DEVNULL,
-                             capture_output=True, text=True, timeout=30)
-        wanted = {"num.queries": "total", "num.type.PTR": "PTR", "num.type.A": "A", "num.type.AAAA": "AAAA"}
-        counts = {}
-        for line in out.stdout.splitlines():
-            key, _, value = line.partition("=")
-            if key in wanted:
-                counts[wanted[key]] = int(value)
-        if out.returncode != 0 or len(counts) != len(wanted):
-            raise RuntimeError(f"nsd-control stats failed: {out.stderr.strip()}")
-        return counts
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
-            self.proc = None
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(STOP_TIMEOUT)
-
-
 def write_unbound_config(workdir: str, reverse_zones: list[str], default_parents: list[str] = ()) -> str:
     """libunbound serves `test.` itself (NXDOMAIN) unless told otherwise, and
     likewise the reverse zones of RFC 1918 and RFC 6598 space (e.g.
@@ -292,13 +162,7 @@ def write_unbound_config(workdir: str, reverse_zones: list[str], default_parents
     among libunbound 1.17's default local zones, but every reverse zone is
     declared transparent and insecure anyway so the benchmark does not
     depend on those defaults."""
-    path = os.path.join(workdir, "unbound.conf")
-    with open(path, "w", encoding="ascii") as f:
-        f.write("server:\n")
-        f.write('  local-zone: "test." transparent\n  domain-insecure: "test."\n')
-        for zone in list(default_parents) + list(reverse_zones):
-            f.write(f'  local-zone: "{zone}" transparent\n  domain-insecure: "{zone}"\n')
-    return path
+    return procs.write_unbound_config(workdir, ["test.", *default_parents, *reverse_zones])
 
 
 # ---------------------------------------------------------------------------
@@ -360,19 +224,6 @@ action = "WARN HELO name {{helo_name}} does not resolve to {{client_address}}"
 """
 
 
-def wait_listening(port: int, proc: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port}")
-
-
 def vm_status(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM in KiB."""
     values = {}
@@ -384,50 +235,15 @@ def vm_status(pid: int) -> dict[str, int]:
     return values
 
 
-class Server:
-    """A started server (daemon or ceiling) on 127.0.0.1:port; always reaped."""
-
-    def __init__(self, argv: list[str], port: int, what: str, stderr_path: str | None):
-        self.argv, self.port, self.what, self.stderr_path = argv, port, what, stderr_path
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> "Server":
-        err = open(self.stderr_path, "w") if self.stderr_path else subprocess.DEVNULL
-        try:
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        finally:
-            if self.stderr_path:
-                err.close()
-        try:
-            wait_listening(self.port, self.proc, self.what)
-        except Exception:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
-            self.proc = None
-
-
-@contextlib.contextmanager
-def start_with_free_port(make_argv, what: str, stderr_path: str | None):
-    last: Exception | None = None
-    for _ in range(3):
-        port = free_port()
-        server = Server(make_argv(port), port, what, stderr_path)
-        try:
-            server.__enter__()
-        except RuntimeError as e:  # the port may have been taken in between
-            last = e
-            continue
-        try:
-            yield server
-        finally:
-            server.__exit__()
-        return
-    raise RuntimeError(f"{what} would not start: {last}")
+def start_daemon(daemon: str, conf: str, forwarder: str, ubconf: str, stderr_path: str | None):
+    """A fresh rdns-policyd on a free port, ready when it accepts (a context
+    manager). Its stderr goes to stderr_path or /dev/null, never to a pipe:
+    a reader of info-level decision lines would compete with it for the
+    CPU being measured."""
+    return procs.serve_on_free_port(
+        lambda port: [daemon, "--config", conf, "--listen", f"inet:127.0.0.1:{port}",
+                      "--forwarder", forwarder, "--unbound-config", ubconf],
+        "rdns-policyd", stderr_path, START_TIMEOUT)
 
 
 # ---------------------------------------------------------------------------
@@ -452,7 +268,7 @@ def bench_argv(args, port: int, conns: int, mode: str, duration: float, requests
     return argv
 
 
-def measure(args, port: int, conns: int, mode: str, nsd: "Nsd") -> dict:
+def measure(args, port: int, conns: int, mode: str, nsd: procs.Nsd) -> dict:
     limit = args.duration + 60
     if mode == "warm":
         # Warm-up: every client of the warm set seen once (fills libunbound's cache).
@@ -522,11 +338,10 @@ def main() -> int:
         reverse = [z for z, _ in zones if z.endswith("in-addr.arpa.")]
         ubconf = write_unbound_config(workdir, reverse, args.default_parents)
         written = time.monotonic()
-        with Nsd(workdir, zones, args.nsd_servers, nsd_start_timeout(args.client_range)) as nsd:
+        with procs.Nsd(workdir, zones, args.nsd_servers, nsd_start_timeout(args.client_range)) as nsd:
             log(f"nsd on 127.0.0.1:{nsd.port}, {args.client_range} clients from {ipv4(args.client_base)}; "
                 f"zones written in {written - started:.1f} s, loaded in {time.monotonic() - written:.1f} s; "
                 f"load average {loadavg()}")
-            forwarder = f"127.0.0.1@{nsd.port}"
             for round_no in range(1, args.repeat + 1):
                 log(f"round {round_no} of {args.repeat}; load average {loadavg()}")
                 for run in run_all(args, conn_list, levels, ceiling, unbound, daemon, nsd, ubconf, workdir):
@@ -556,7 +371,6 @@ def machine() -> dict:
 
 def run_all(args, conn_list, levels, ceiling, unbound, daemon, nsd, ubconf, workdir) -> list[dict]:
     runs = []
-    forwarder = f"127.0.0.1@{nsd.port}"
 
     def record(server: str, mode: str, conns: int, result: dict, **extra) -> None:
         result.update(server=server, mode=mode, conns=conns, load=loadavg(), **extra)
@@ -567,7 +381,8 @@ def run_all(args, conn_list, levels, ceiling, unbound, daemon, nsd, ubconf, work
             f"  {result.get('actions', '')}")
 
     # The ceiling: one process for every run (it has no state).
-    with start_with_free_port(lambda p: [ceiling, "--listen", f"inet:127.0.0.1:{p}"], "bench-ceiling", None) as srv:
+    with procs.serve_on_free_port(lambda p: [ceiling, "--listen", f"inet:127.0.0.1:{p}"], "bench-ceiling",
+                                  None, START_TIMEOUT) as srv:
         for mode in ("warm", "cold"):
             for conns in conn_list:
                 record("ceiling", mode, conns, measure(args, srv.port, conns, mode, nsd))
@@ -576,7 +391,7 @@ def run_all(args, conn_list, levels, ceiling, unbound, daemon, nsd, ubconf, work
     # in flight as the daemon would have requests outstanding.
     for conns in conn_list:
         for with_helo in (False, True):
-            argv = [unbound, "--forwarder", forwarder, "--unbound-config", ubconf, "--json",
+            argv = [unbound, "--forwarder", nsd.forwarder, "--unbound-config", ubconf, "--json",
                     "--inflight", str(conns), "--duration", str(args.duration),
                     "--checks", str(args.client_range), "--client-range", str(args.client_range),
                     "--client-base", ipv4(args.client_base)]
@@ -597,10 +412,7 @@ def run_all(args, conn_list, levels, ceiling, unbound, daemon, nsd, ubconf, work
         stderr_path = None if level == "info" else os.path.join(workdir, "daemon.stderr")
         for mode in ("warm", "cold"):
             for conns in conn_list:
-                def argv(port: int) -> list[str]:
-                    return [daemon, "--config", conf, "--listen", f"inet:127.0.0.1:{port}",
-                            "--forwarder", forwarder, "--unbound-config", ubconf]
-                with start_with_free_port(argv, "rdns-policyd", stderr_path) as srv:
+                with start_daemon(daemon, conf, nsd.forwarder, ubconf, stderr_path) as srv:
                     idle = vm_status(srv.proc.pid)
                     result = measure(args, srv.port, conns, mode, nsd)
                     after = vm_status(srv.proc.pid)

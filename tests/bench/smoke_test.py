@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
+import procs  # noqa: E402  (servers and stopping: tests/support/procs.py)
 
 BENCH, CEILING = sys.argv[1], sys.argv[2]
 failures = 0
@@ -37,40 +39,10 @@ def check(condition: bool, message: str) -> None:
         print(f"ok   {message}", flush=True)
 
 
-def start_ceiling(listen: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([CEILING, "--listen", listen], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    endpoint = None
-    deadline = time.monotonic() + 10
-    # Two lines, "listening on X" then "ready"; readline is bounded by the
-    # process exiting or by the kill in the finally of the caller.
-    timer = threading.Timer(10, proc.kill)
-    timer.start()
-    try:
-        while time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            if line.startswith("listening on "):
-                endpoint = line.split(" ", 2)[2].strip()
-            if line.strip() == "ready":
-                break
-    finally:
-        timer.cancel()
-    if endpoint is None:
-        stop(proc)
-        raise RuntimeError("bench-ceiling did not report its endpoint")
-    return proc, endpoint
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+def ceiling(listen: str) -> procs.Server:
+    """bench-ceiling on `listen` (port 0 or a unix socket); its endpoint is
+    the one it logs."""
+    return procs.Server([CEILING, "--listen", listen], "bench-ceiling", start_timeout=10)
 
 
 def bench(*args: str, limit: float = 30) -> tuple[int, dict | None, str]:
@@ -81,9 +53,8 @@ def bench(*args: str, limit: float = 30) -> tuple[int, dict | None, str]:
 
 
 def main() -> int:
-    proc, endpoint = start_ceiling("inet:127.0.0.1:0")
-    try:
-        server = endpoint.removeprefix("inet:")
+    with ceiling("inet:127.0.0.1:0") as srv:
+        server = srv.endpoint("inet:").removeprefix("inet:")
         rc, r, err = bench("--server", server, "--requests", "200", "--duration", "2",
                            "--connections", "4", "--clients", "10")
         check(rc == 0, f"bounded by requests: exit status 0 (got {rc}, {err.strip()})")
@@ -99,19 +70,14 @@ def main() -> int:
               "bounded by time: answers and no errors")
         check(r is not None and 0.9 <= r["elapsed_s"] < 5 and took < 15,
               f"bounded by time: stopped by itself after ~1 s (reported {r and r['elapsed_s']}, took {took:.1f} s)")
-    finally:
-        stop(proc)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "ceiling.sock")
-        proc, endpoint = start_ceiling(f"unix:{path}")
-        try:
-            rc, r, _ = bench("--server", endpoint, "--requests", "50", "--duration", "2",
+        with ceiling(f"unix:{path}") as srv:
+            rc, r, _ = bench("--server", srv.endpoint("unix:"), "--requests", "50", "--duration", "2",
                              "--connections", "3")
             check(rc == 0 and r is not None and r["ok"] == 50 and r["errors"] == 0,
                   "unix socket: 50 answers, 0 errors")
-        finally:
-            stop(proc)
 
     # A server that accepts and closes at once: every request fails.
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

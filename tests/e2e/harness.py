@@ -1,12 +1,14 @@
 """Shared helpers for the end-to-end tests (Python 3 standard library only).
 
-What lives here: a tiny test runner (prints "N passed, M failed", exit code),
-the test DNS server (ldns-testns on a random loopback port, plus a UDP socket
-that never answers), the libunbound config that points the daemon at them,
-the daemon process (readiness from its stderr, bounded waits on its log,
-signals, SIGTERM), a policy-protocol client that speaks like Postfix's smtpd
-(try_ask() tells a refused connection apart), and a parser for the daemon's
-`decision` log lines.
+What lives here: a tiny test runner (prints "N passed, M failed", exit code;
+set_up() starts a fixture and records a failure to start), the test DNS
+world (DnsFixture: ldns-testns serving zone.testns, a UDP socket that never
+answers, the libunbound config that points the daemon at them), the daemon
+with waits on its log, a policy-protocol client that speaks like Postfix's
+smtpd (try_ask() tells a refused connection apart), and a parser for the
+daemon's `decision` log lines. The processes themselves (start, readiness,
+stop, free ports, DNS servers) are tests/support/procs.py's, shared with
+the benchmarks.
 
 Every wait is bounded, every process started here is killed and reaped by
 whoever started it (use the context managers), and on failure the runner dumps
@@ -16,15 +18,12 @@ E2E_VERBOSE=1 dumps them after a passing run too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
@@ -32,13 +31,18 @@ E2E_DIR = os.path.dirname(os.path.abspath(__file__))
 ZONE_FILE = os.path.join(E2E_DIR, "zone.testns")
 POLICY_FILE = os.path.join(E2E_DIR, "policy.toml")
 
-# Generous upper bounds: they only matter when something is broken, and then
-# they keep the suite from hanging.
-START_TIMEOUT = 15.0
-REPLY_TIMEOUT = 10.0
-EXIT_TIMEOUT = 10.0
+SUPPORT_DIR = os.path.join(os.path.dirname(E2E_DIR), "support")
+if SUPPORT_DIR not in sys.path:
+    sys.path.insert(0, SUPPORT_DIR)
 
-# Clients whose reverse zone never answers (see SilentUdp / unbound_config).
+import procs  # noqa: E402
+from procs import START_TIMEOUT, SilentUdp, TestDns, write_unbound_config  # noqa: E402
+
+# Generous upper bounds (START_TIMEOUT is procs' too): they only matter when
+# something is broken, and then they keep the suite from hanging.
+REPLY_TIMEOUT = 10.0
+
+# Clients whose reverse zone never answers (see SilentUdp / DnsFixture).
 # 127.0.0.8 is kept for the one test that needs a lookup nobody made before.
 SILENT_CLIENTS = ("127.0.0.9", "127.0.0.8")
 
@@ -90,6 +94,18 @@ class Runner:
         for fn in self.tests:
             self.run_one(fn.__name__, fn, *args)
 
+    def set_up(self, stack: contextlib.ExitStack, what: str, fixture, label: str):
+        """Enters `fixture` (a DnsFixture, a Daemon) on `stack` and returns
+        it; its output is registered first as the diagnostic `label`, so a
+        failed start shows it too. On failure records `what` as a set-up
+        failure and returns None."""
+        self.add_diagnostic(label, fixture.text)
+        try:
+            return stack.enter_context(fixture)
+        except Exception:  # noqa: BLE001 - a set-up failure of any kind
+            self.fail_setup(what)
+            return None
+
     def fail_setup(self, what: str) -> None:
         """Records a failure outside any test (set-up or tear-down)."""
         self.failed += 1
@@ -126,182 +142,42 @@ def check_equal(actual, expected, what: str) -> None:
 
 
 # --------------------------------------------------------------------------
-# Processes
-
-
-class OutputCollector:
-    """Reads a pipe line by line on a thread; lets tests wait for a line."""
-
-    def __init__(self, stream, label: str):
-        self.label = label
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._closed = False
-        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, stream) -> None:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "backslashreplace").rstrip("\n")
-            with self._cond:
-                self.lines.append(line)
-                self._cond.notify_all()
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def mark(self) -> int:
-        with self._cond:
-            return len(self.lines)
-
-    def wait_for(self, predicate, timeout: float, start: int = 0):
-        """Returns the first line at index >= start satisfying predicate,
-        or None when timeout passes or the stream ends without one."""
-        deadline = time.monotonic() + timeout
-        index = start
-        with self._cond:
-            while True:
-                while index < len(self.lines):
-                    if predicate(self.lines[index]):
-                        return self.lines[index]
-                    index += 1
-                remaining = deadline - time.monotonic()
-                if self._closed or remaining <= 0:
-                    return None
-                self._cond.wait(remaining)
-
-    def join(self, timeout: float = 2.0) -> None:
-        self._thread.join(timeout)
-
-    def text(self) -> str:
-        with self._cond:
-            return "\n".join(self.lines)
-
-
-def stop_process(proc: subprocess.Popen, timeout: float = EXIT_TIMEOUT) -> int | None:
-    """SIGTERM, bounded wait, then SIGKILL. Returns the exit status of a
-    clean exit, or None if it had to be killed."""
-    if proc.poll() is not None:
-        return proc.returncode
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-        return None
-
-
-# --------------------------------------------------------------------------
 # DNS: ldns-testns + a silent UDP socket + the libunbound config
-
-
-class TestDns:
-    """ldns-testns serving zone.testns on 127.0.0.1:<random>."""
-
-    def __init__(self, zone_file: str = ZONE_FILE):
-        self.zone_file = zone_file
-        self.proc: subprocess.Popen | None = None
-        self.out: OutputCollector | None = None
-        self.port = 0
-
-    def __enter__(self) -> "TestDns":
-        exe = shutil.which("ldns-testns")
-        check(exe is not None, "ldns-testns is not installed (package ldnsutils)")
-        # ldns-testns -r picks a random port; when that one is taken, its
-        # retry binds the same socket again, fails with EINVAL and exits. A
-        # fresh server picks a fresh port.
-        for _ in range(5):
-            self.proc = subprocess.Popen(
-                [exe, "-r", self.zone_file],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
-            self.out = OutputCollector(self.proc.stdout, "ldns-testns")
-            line = self.out.wait_for(lambda l: "Listening on port" in l, START_TIMEOUT)
-            if line is not None:
-                self.port = int(line.rsplit(" ", 1)[1])
-                return self
-            text = self.out.text()
-            self.__exit__(None, None, None)
-            if "bind()" not in text:
-                break
-        raise RuntimeError("ldns-testns did not start:\n" + text)
-
-    def __exit__(self, *exc) -> None:
-        if self.proc is not None:
-            stop_process(self.proc, 3)
-            self.out.join()
-            self.proc.stdout.close()
-
-    def text(self) -> str:
-        return self.out.text() if self.out else ""
-
-    @property
-    def forwarder(self) -> str:
-        return f"127.0.0.1@{self.port}"
-
-
-class SilentUdp:
-    """A bound UDP socket that is never read: a nameserver that never answers."""
-
-    def __enter__(self) -> "SilentUdp":
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.sock.close()
 
 
 def reverse_name_v4(address: str) -> str:
     return ".".join(reversed(address.split("."))) + ".in-addr.arpa."
 
 
-def write_unbound_config(directory: str, silent_port: int) -> str:
-    """libunbound would answer 127.in-addr.arpa and .test itself (NXDOMAIN);
-    make them transparent so the forwarder is asked, keep them insecure so no
-    DNSSEC chain is sought on the real internet, and send the one silent
-    clients' reverse names to a socket that never answers."""
-    path = os.path.join(directory, "unbound.conf")
-    silent_zones = "".join(
-        f'forward-zone:\n  name: "{reverse_name_v4(c)}"\n  forward-addr: 127.0.0.1@{silent_port}\n'
-        for c in SILENT_CLIENTS
-    )
-    with open(path, "w", encoding="ascii") as f:
-        f.write(
-            "server:\n"
-            '  local-zone: "127.in-addr.arpa." transparent\n'
-            '  local-zone: "test." transparent\n'
-            "  unblock-lan-zones: yes\n"
-            "  insecure-lan-zones: yes\n"
-            '  domain-insecure: "test."\n'
-            '  domain-insecure: "127.in-addr.arpa."\n' + silent_zones
-        )
-    return path
-
-
 class DnsFixture:
-    """The test DNS world: ldns-testns, the silent socket, the unbound config."""
+    """The test DNS world: ldns-testns serving zone.testns, the silent
+    socket, and the libunbound config: 127.in-addr.arpa. and .test made
+    transparent so the forwarder is asked, and the silent clients' reverse
+    names sent to a socket that never answers."""
 
     def __init__(self, workdir: str):
         self.workdir = workdir
+        self.dns = TestDns(ZONE_FILE)
 
     def __enter__(self) -> "DnsFixture":
-        self.dns = TestDns().__enter__()
-        try:
-            self.silent = SilentUdp().__enter__()
-        except Exception:
-            self.dns.__exit__(None, None, None)
-            raise
-        self.unbound_config = write_unbound_config(self.workdir, self.silent.port)
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(self.dns)
+            self.silent = stack.enter_context(SilentUdp())
+            self.unbound_config = write_unbound_config(
+                self.workdir,
+                ["127.in-addr.arpa.", "test."],
+                unblock_lan_zones=True,
+                forward_zones=[(reverse_name_v4(c), self.silent.port) for c in SILENT_CLIENTS],
+            )
+            stack.pop_all()  # all up: from here on __exit__ stops them
         return self
 
     def __exit__(self, *exc) -> None:
         self.silent.__exit__(*exc)
         self.dns.__exit__(*exc)
+
+    def text(self) -> str:
+        return self.dns.text()
 
     def daemon_args(self) -> list[str]:
         return ["--forwarder", self.dns.forwarder, "--unbound-config", self.unbound_config]
@@ -310,62 +186,10 @@ class DnsFixture:
 # --------------------------------------------------------------------------
 # The daemon
 
-LISTENING_RE = re.compile(r"listening on (\S+)")
 
-
-class Daemon:
-    """rdns-policyd in the foreground; ready when it logs `ready`."""
-
-    def __init__(self, binary: str, config: str, extra_args: list[str]):
-        self.binary = binary
-        self.argv = [binary, "--config", config, *extra_args]
-        self.proc: subprocess.Popen | None = None
-        self.log: OutputCollector | None = None
-        self.endpoints: list[str] = []
-
-    def __enter__(self) -> "Daemon":
-        self.proc = subprocess.Popen(
-            self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        self.log = OutputCollector(self.proc.stderr, "rdns-policyd")
-        ready = self.log.wait_for(lambda l: re.search(r"\bready\b", l) is not None, START_TIMEOUT)
-        if ready is None:
-            status = self.proc.poll()
-            self.__exit__(None, None, None)
-            raise RuntimeError(
-                f"daemon not ready within {START_TIMEOUT}s (exit status {status}):\n"
-                + " ".join(self.argv)
-                + "\n"
-                + self.log.text()
-            )
-        for line in self.log.lines:
-            m = LISTENING_RE.search(line)
-            if m:
-                self.endpoints.append(m.group(1))
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            stop_process(self.proc)
-        if self.log is not None:
-            self.log.join()
-
-    def endpoint(self, prefix: str) -> str:
-        """The actual endpoint logged for a listener, e.g. prefix
-        "inet:127.0.0.1:" -> "inet:127.0.0.1:43211"."""
-        for ep in self.endpoints:
-            if ep.startswith(prefix):
-                return ep
-        raise AssertionError(f"no 'listening on {prefix}...' line; have {self.endpoints}")
-
-    def terminate(self, timeout: float = EXIT_TIMEOUT) -> int | None:
-        """SIGTERM and the exit status (None if it had to be killed)."""
-        status = stop_process(self.proc, timeout)
-        self.log.join()
-        return status
-
-    def text(self) -> str:
-        return self.log.text() if self.log else ""
+class Daemon(procs.Daemon):
+    """rdns-policyd in the foreground (see procs.Daemon), with the waits on
+    its log that the tests assert on."""
 
     def wait_log(self, pattern: str, start: int = 0, timeout: float = REPLY_TIMEOUT) -> str:
         """The first log line at index >= start matching the regex `pattern`;
@@ -391,8 +215,7 @@ class Daemon:
         return seen
 
     def log_since(self, start: int) -> list[str]:
-        with self.log._cond:  # noqa: SLF001 - the collector's own lock
-            return list(self.log.lines[start:])
+        return self.log.since(start)
 
     def send_signal(self, signum: int) -> None:
         check(self.proc.poll() is None, f"daemon exited ({self.proc.returncode}) before a signal")
@@ -608,13 +431,6 @@ def ipv6_loopback_available() -> bool:
         return True
     except OSError:
         return False
-
-
-def free_tcp_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (callers retry on collision)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def workdir(prefix: str) -> tempfile.TemporaryDirectory:

@@ -32,7 +32,8 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+E2E_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [E2E_DIR, os.path.join(os.path.dirname(E2E_DIR), "support")]
 
 from harness import (  # noqa: E402
     parse_decision,
@@ -53,6 +54,7 @@ from harness import (  # noqa: E402
     policy_request,
     workdir,
 )
+from procs import stop_process  # noqa: E402
 
 # (label, client, helo, extra attributes, expected reply, expected rule id
 #  or None when no rule matches, expected facts in the decision log line)
@@ -538,9 +540,7 @@ def stdio_mode_as_spawn_runs_it(ctx: Context) -> None:
                 received += chunk
             returncode = proc.wait(START_TIMEOUT)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
     check_equal(returncode, 0, "--stdio exit status")
     # Nothing but the two replies: the start-up and decision lines (info)
     # went to syslog.
@@ -923,7 +923,7 @@ def sigterm_exits_cleanly_with_idle_connection_open(ctx: Context) -> None:
         request, _ = policy_request("127.0.0.2", "good.example.test")
         check_equal(idle.ask(request), "action=DUNNO", "reply before SIGTERM")
         started = time.monotonic()
-        status = ctx.daemon.terminate()
+        status = ctx.daemon.stop()
         took = time.monotonic() - started
         check_equal(status, 0, f"exit status after SIGTERM (took {took:.1f}s; None = killed)")
         check_equal(idle.expect_closed(2.0), b"", "idle connection after SIGTERM")
@@ -1115,6 +1115,22 @@ def shadow_rules_and_dry_run_log_without_deciding(ctx: Context) -> None:
         check(d.get("action", "").startswith("550 5.7.25"), f"dry-run: would-be action {d}")
 
 
+def start_and_run(ctx: Context, stack: contextlib.ExitStack) -> None:
+    """Starts the test DNS and the shared daemon on `stack`, then the tests;
+    a failure to start is recorded by the runner."""
+    ctx.dns = runner.set_up(stack, "test DNS set-up", DnsFixture(ctx.workdir), "ldns-testns output")
+    if ctx.dns is None:
+        return
+    listen = ["inet:127.0.0.1:0", f"unix:{ctx.workdir}/policy.sock"]
+    if ipv6_loopback_available():
+        listen.append("inet:[::1]:0")
+    args = [a for ep in listen for a in ("--listen", ep)] + ctx.dns.daemon_args()
+    daemon = Daemon(ctx.binary, POLICY_FILE, args)
+    ctx.daemon = runner.set_up(stack, "daemon start-up", daemon, "rdns-policyd stderr")
+    if ctx.daemon is not None:
+        runner.run(ctx)
+
+
 def main() -> int:
     started = time.monotonic()
     binary = binary_from_argv()
@@ -1123,30 +1139,8 @@ def main() -> int:
         ctx = Context()
         ctx.binary = binary
         ctx.workdir = wd
-        try:
-            ctx.dns = DnsFixture(wd).__enter__()
-        except Exception:  # noqa: BLE001
-            runner.fail_setup("test DNS set-up")
-            return runner.finish(started)
-        runner.add_diagnostic("ldns-testns output", ctx.dns.dns.text)
-        try:
-            listen = ["inet:127.0.0.1:0", f"unix:{wd}/policy.sock"]
-            if ipv6_loopback_available():
-                listen.append("inet:[::1]:0")
-            args = [a for ep in listen for a in ("--listen", ep)] + ctx.dns.daemon_args()
-            ctx.daemon = Daemon(binary, POLICY_FILE, args)
-            runner.add_diagnostic("rdns-policyd stderr", ctx.daemon.text)
-            try:
-                ctx.daemon.__enter__()
-            except Exception:  # noqa: BLE001
-                runner.fail_setup("daemon start-up")
-                return runner.finish(started)
-            try:
-                runner.run(ctx)
-            finally:
-                ctx.daemon.__exit__(None, None, None)
-        finally:
-            ctx.dns.__exit__(None, None, None)
+        with contextlib.ExitStack() as stack:
+            start_and_run(ctx, stack)
         return runner.finish(started)
 
 

@@ -13,6 +13,7 @@ client_address=, helo=, queue_id= and instance= present).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -22,7 +23,8 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+E2E_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [E2E_DIR, os.path.join(os.path.dirname(E2E_DIR), "support")]
 
 from harness import (  # noqa: E402
     POLICY_FILE,
@@ -35,10 +37,10 @@ from harness import (  # noqa: E402
     check,
     check_equal,
     check_no_rule_matched,
-    free_tcp_port,
     parse_decision,
     workdir,
 )
+from procs import free_port  # noqa: E402
 
 POSTFIX = "/usr/sbin/postfix"
 SWAKS_TIMEOUT = 30.0
@@ -153,7 +155,7 @@ class PostfixInstance:
 
     def start(self, attempts: int = 3) -> None:
         for _ in range(attempts):
-            self.smtp_port = free_tcp_port()
+            self.smtp_port = free_port()
             self.write_config()
             check_proc = self.postfix("check")
             check(check_proc.returncode == 0, "postfix check failed:\n" + self.transcript[-1])
@@ -345,6 +347,39 @@ for _session in SESSIONS:
     runner.test(make_session_test(*_session))
 
 
+def stop_daemon_cleanly(daemon: Daemon) -> None:
+    status = daemon.stop()
+    if status != 0:
+        try:
+            check_equal(status, 0, "daemon exit status after SIGTERM")
+        except AssertionError:
+            runner.fail_setup("daemon shutdown")
+
+
+def start_and_run(ctx: Context, stack: contextlib.ExitStack, binary: str, wd: str) -> None:
+    """Starts the test DNS, the daemon and Postfix on `stack` (stopped in the
+    reverse order), then the tests; a failure to start is recorded."""
+    dns = runner.set_up(stack, "test DNS set-up", DnsFixture(wd), "ldns-testns output")
+    if dns is None:
+        return
+    daemon = Daemon(binary, POLICY_FILE, ["--listen", "inet:127.0.0.1:0", *dns.daemon_args()])
+    ctx.daemon = runner.set_up(stack, "daemon start-up", daemon, "rdns-policyd stderr")
+    if ctx.daemon is None:
+        return
+    stack.callback(stop_daemon_cleanly, ctx.daemon)
+    policy_port = int(ctx.daemon.endpoint("inet:127.0.0.1:").rsplit(":", 1)[1])
+    ctx.postfix = PostfixInstance(os.path.join(wd, "postfix"), policy_port)
+    runner.add_diagnostic("postfix commands", lambda: "\n".join(ctx.postfix.transcript))
+    runner.add_diagnostic("postfix maillog", ctx.postfix.maillog)
+    stack.callback(ctx.postfix.stop)
+    try:
+        ctx.postfix.start()
+    except Exception:  # noqa: BLE001
+        runner.fail_setup("Postfix start-up")
+        return
+    runner.run(ctx)
+
+
 def main() -> int:
     started = time.monotonic()
     binary = binary_from_argv()
@@ -360,45 +395,8 @@ def main() -> int:
     with workdir("rdns-e2e-postfix-") as wd:
         # Postfix's unprivileged processes must reach the queue below it.
         os.chmod(wd, 0o755)
-        ctx = Context()
-        try:
-            dns = DnsFixture(wd).__enter__()
-        except Exception:  # noqa: BLE001
-            runner.fail_setup("test DNS set-up")
-            return runner.finish(started)
-        runner.add_diagnostic("ldns-testns output", dns.dns.text)
-        try:
-            ctx.daemon = Daemon(
-                binary, POLICY_FILE, ["--listen", "inet:127.0.0.1:0", *dns.daemon_args()]
-            )
-            runner.add_diagnostic("rdns-policyd stderr", ctx.daemon.text)
-            try:
-                ctx.daemon.__enter__()
-            except Exception:  # noqa: BLE001
-                runner.fail_setup("daemon start-up")
-                return runner.finish(started)
-            try:
-                policy_port = int(ctx.daemon.endpoint("inet:127.0.0.1:").rsplit(":", 1)[1])
-                ctx.postfix = PostfixInstance(os.path.join(wd, "postfix"), policy_port)
-                runner.add_diagnostic("postfix commands", lambda: "\n".join(ctx.postfix.transcript))
-                runner.add_diagnostic("postfix maillog", ctx.postfix.maillog)
-                try:
-                    ctx.postfix.start()
-                except Exception:  # noqa: BLE001
-                    runner.fail_setup("Postfix start-up")
-                else:
-                    runner.run(ctx)
-                finally:
-                    ctx.postfix.stop()
-            finally:
-                status = ctx.daemon.terminate()
-                if status != 0:
-                    try:
-                        check_equal(status, 0, "daemon exit status after SIGTERM")
-                    except AssertionError:
-                        runner.fail_setup("daemon shutdown")
-        finally:
-            dns.__exit__(None, None, None)
+        with contextlib.ExitStack() as stack:
+            start_and_run(Context(), stack, binary, wd)
         return runner.finish(started)
 
 

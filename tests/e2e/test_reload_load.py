@@ -22,6 +22,7 @@ and as the reply; each connection switches table exactly once per reload
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -314,7 +315,7 @@ def reload_under_load_never_fails_nor_mixes_tables(ctx: Context) -> None:
 
         errors = [l for l in daemon.log_since(0) if re.search(r": (error|critical): ", l)]
         check(not errors, f"daemon logged errors: {errors}")
-        check_equal(daemon.terminate(), 0, "exit status after SIGTERM (None = killed)")
+        check_equal(daemon.stop(), 0, "exit status after SIGTERM (None = killed)")
         print(
             f"     {total} requests on {CLIENTS} connections, {SWAPS} reloads,"
             f" {load_time:.1f}s of load",
@@ -329,16 +330,10 @@ def main() -> int:
         ctx = Context()
         ctx.binary = binary
         ctx.workdir = wd
-        try:
-            ctx.dns = DnsFixture(wd).__enter__()
-        except Exception:  # noqa: BLE001
-            runner.fail_setup("test DNS set-up")
-            return runner.finish(started)
-        runner.add_diagnostic("ldns-testns output", ctx.dns.dns.text)
-        try:
-            runner.run(ctx)
-        finally:
-            ctx.dns.__exit__(None, None, None)
+        with contextlib.ExitStack() as stack:
+            ctx.dns = runner.set_up(stack, "test DNS set-up", DnsFixture(wd), "ldns-testns output")
+            if ctx.dns is not None:
+                runner.run(ctx)
         return runner.finish(started)
 
 
