@@ -1,7 +1,5 @@
-// Cache: std::unordered_set of compact entries (heterogeneous lookup with a
-// stack-held key) for the index, and an intrusive list threaded through the
-// set's elements for LRU order. Set nodes never move, so the list may point
-// into them; every removal goes through erase(), which unlinks first.
+// Cache: compact entries in the shared LruIndex (policyd/base/lru_index.hpp),
+// found with a stack-held key.
 //
 // An entry keeps its answer packed into the same heap block as its key name,
 // because a full Answer (136 bytes of strings and vectors, plus a heap block
@@ -135,12 +133,7 @@ std::string_view Cache::Entry::name() const noexcept {
     return {reinterpret_cast<const char*>(data.get()), name_length};
 }
 
-Cache::Cache(CacheOptions options) : options_(options) {}
-
-Cache::~Cache() {
-    // The list must not outlive the nodes it links.
-    lru_.clear();
-}
+Cache::Cache(CacheOptions options) : options_(options), index_(options.max_entries) {}
 
 std::chrono::seconds Cache::lifetime(const Answer& answer) const noexcept {
     using std::chrono::seconds;
@@ -171,24 +164,11 @@ std::optional<Answer> Cache::find(std::string_view name, RrType type, Clock::tim
 }
 
 std::optional<Answer> Cache::find(const CacheKey& key, Clock::time_point now) {
-    if (!key.valid()) {
-        ++stats_.misses;
+    const Entry* found = key.valid() ? index_.find(key, now) : nullptr;
+    if (found == nullptr) {
         return std::nullopt;
     }
-    const auto it = set_.find(key);
-    if (it == set_.end()) {
-        ++stats_.misses;
-        return std::nullopt;
-    }
-    const Entry& entry = *it;
-    if (now >= entry.expires) {
-        ++stats_.misses;
-        ++stats_.expired;
-        erase(it);
-        return std::nullopt;
-    }
-    ++stats_.hits;
-    touch(entry);
+    const Entry& entry = *found;
 
     std::optional<Answer> out(std::in_place);
     Answer& answer = *out;
@@ -255,50 +235,21 @@ std::chrono::seconds Cache::insert(const CacheKey& key, const Answer& answer,
         answer.rcode <= std::numeric_limits<std::uint16_t>::max()) {
         packed = pack(key.name(), answer);
     }
-    auto it = set_.find(key);
     if (!packed.data) {
         // Not storable; an older answer for the key must not outlive this one.
-        if (it != set_.end()) {
-            erase(it);
-        }
+        index_.erase(key);
         return std::chrono::seconds{0};
     }
-    if (it == set_.end()) {
-        // Room first, so the set never exceeds max_entries even briefly.
-        while (set_.size() >= options_.max_entries && !lru_.empty()) {
-            erase(set_.find(lru_.back()));
-            ++stats_.evictions;
-        }
-        Entry fresh;
-        fresh.type = key.type();
-        fresh.name_length = static_cast<std::uint8_t>(key.name().size());
-        fresh.data = std::move(packed.data);
-        it = set_.insert(std::move(fresh)).first;
-        // The list links the element in place; only its mutable hook changes.
-        lru_.push_front(const_cast<Entry&>(*it));  // NOLINT
-    } else {
-        touch(*it);
-        it->data = std::move(packed.data);
-    }
-    const Entry& entry = *it;
-    entry.status = static_cast<std::uint8_t>(answer.status);
-    entry.rcode = static_cast<std::uint16_t>(answer.rcode);
-    entry.flags = packed.flags;
-    entry.expires = now + life;
-    ++stats_.inserts;
-    stats_.size = set_.size();
+    Entry fresh;
+    fresh.type = key.type();
+    fresh.name_length = static_cast<std::uint8_t>(key.name().size());
+    fresh.data = std::move(packed.data);
+    fresh.status = static_cast<std::uint8_t>(answer.status);
+    fresh.rcode = static_cast<std::uint16_t>(answer.rcode);
+    fresh.flags = packed.flags;
+    fresh.expires = now + life;
+    index_.insert(std::move(fresh));
     return life;
-}
-
-void Cache::touch(const Entry& entry) noexcept {
-    auto& mutable_entry = const_cast<Entry&>(entry);  // NOLINT: only the mutable hook moves
-    lru_.splice(lru_.begin(), lru_, lru_.iterator_to(mutable_entry));
-}
-
-void Cache::erase(Set::iterator it) noexcept {
-    lru_.erase(lru_.iterator_to(const_cast<Entry&>(*it)));  // NOLINT: see touch()
-    set_.erase(it);
-    stats_.size = set_.size();
 }
 
 }  // namespace resolver

@@ -26,8 +26,8 @@
 //
 // Cost: find() normalises the name into a stack buffer and does one hash
 // lookup; its only allocations build the Answer it returns. insert() makes
-// one heap block per entry. The LRU list is intrusive (two pointers in each
-// entry).
+// one heap block per entry. The index and its LRU order are the shared
+// policyd/base/lru_index.hpp (two list pointers in each entry).
 //
 // Memory per entry on x86-64 (glibc malloc; measured over a million entries
 // by the hidden test "cache memory per entry" in tests/unit/test_cache.cpp):
@@ -39,7 +39,6 @@
 // client (PTR + A + AAAA) thus costs ~375 bytes.
 #pragma once
 
-#include <boost/intrusive/list.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -49,6 +48,8 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "policyd/base/dns_name.hpp"
+#include "policyd/base/lru_index.hpp"
 #include "resolver/resolver.hpp"
 
 namespace resolver {
@@ -63,21 +64,14 @@ struct CacheOptions {
     std::chrono::seconds temperror_ttl{5};
 };
 
-struct CacheStats {
-    std::uint64_t hits = 0;
-    std::uint64_t misses = 0;     // not present, or present but expired
-    std::uint64_t inserts = 0;    // stored (a replacement included)
-    std::uint64_t evictions = 0;  // dropped to stay within max_entries
-    std::uint64_t expired = 0;    // found expired and dropped
-    std::size_t size = 0;         // entries held now
-};
+using CacheStats = policyd::LruStats;
 
 // A (name, type) key, lower-cased and without its trailing dot, held in a
 // fixed buffer so that building one never allocates. valid() is false for a
 // name the cache does not store (empty or too long).
 class CacheKey {
   public:
-    static constexpr std::size_t kMaxName = 253;
+    static constexpr std::size_t kMaxName = policyd::kMaxName;
 
     CacheKey(std::string_view name, RrType type) noexcept;
 
@@ -122,7 +116,6 @@ struct CacheKeyEqual {
 class Cache {
   public:
     explicit Cache(CacheOptions options);
-    ~Cache();
     Cache(const Cache&) = delete;
     Cache& operator=(const Cache&) = delete;
 
@@ -136,25 +129,21 @@ class Cache {
     // How long an answer would be kept (0: not stored), per the table above.
     [[nodiscard]] std::chrono::seconds lifetime(const Answer& answer) const noexcept;
 
-    [[nodiscard]] const CacheStats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const CacheStats& stats() const noexcept { return index_.stats(); }
     [[nodiscard]] const CacheOptions& options() const noexcept { return options_; }
 
   private:
-    using Hook = boost::intrusive::list_member_hook<
-        boost::intrusive::link_mode<boost::intrusive::normal_link>>;
     // One entry: a small fixed part in the hash node, and one heap block
     // holding the key name followed by the packed answer (see cache.cpp).
     // Only the key part (name, type) is immutable; the rest is mutable
     // because std::unordered_set hands out const elements.
-    struct Entry {
-        mutable Hook lru;  // front = most recently used
-        mutable Clock::time_point expires;
-        mutable std::unique_ptr<unsigned char[]> data;  // NOLINT: sized by the packing
-        mutable std::uint16_t rcode = 0;
+    struct Entry : policyd::LruNode {
+        std::unique_ptr<unsigned char[]> data;  // NOLINT: sized by the packing
+        std::uint16_t rcode = 0;
         RrType type = RrType::a;
         std::uint8_t name_length = 0;
-        mutable std::uint8_t status = 0;
-        mutable std::uint8_t flags = 0;
+        std::uint8_t status = 0;
+        std::uint8_t flags = 0;
 
         [[nodiscard]] std::string_view name() const noexcept;
     };
@@ -174,18 +163,8 @@ class Cache {
         }
         bool operator()(const Entry& a, const CacheKey& b) const noexcept { return (*this)(b, a); }
     };
-    using Set = std::unordered_set<Entry, EntryHash, EntryEqual>;
-    using Lru =
-        boost::intrusive::list<Entry, boost::intrusive::member_hook<Entry, Hook, &Entry::lru>,
-                               boost::intrusive::constant_time_size<false>>;
-
-    void erase(Set::iterator it) noexcept;
-    void touch(const Entry& entry) noexcept;
-
     CacheOptions options_;
-    Set set_;
-    Lru lru_;
-    CacheStats stats_;
+    policyd::LruIndex<Entry, EntryHash, EntryEqual> index_;
 };
 
 }  // namespace resolver

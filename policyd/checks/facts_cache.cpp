@@ -1,7 +1,6 @@
-// FactsCache: an std::unordered_set of small entries (heterogeneous lookup
-// with a key that borrows the HELO name) and an intrusive list through the
-// set's nodes for LRU order, as in resolver/cache.cpp. Each entry's HELO name
-// and packed facts (policyd/checks/facts_pack.hpp) share one heap block.
+// FactsCache: small entries in the shared LruIndex (policyd/base/lru_index.hpp),
+// found with a key that borrows the HELO name. Each entry's HELO name and
+// packed facts (policyd/checks/facts_pack.hpp) share one heap block.
 #include "policyd/checks/facts_cache.hpp"
 
 #include <algorithm>
@@ -63,85 +62,44 @@ bool FactsCache::Equal::operator()(const Key& a, const Entry& b) const noexcept 
 }
 
 FactsCache::FactsCache(std::size_t max_entries, std::chrono::seconds max_lifetime)
-    : max_entries_(max_entries), max_lifetime_(max_lifetime) {}
-
-FactsCache::~FactsCache() {
-    // The list must not outlive the nodes it links.
-    lru_.clear();
-}
+    : max_lifetime_(max_lifetime), index_(max_entries) {}
 
 bool FactsCache::find(const IpAddress& client, std::string_view helo, Clock::time_point now,
                       Facts& facts) {
     const Key key = make_key(client, helo);
-    const auto it = key.valid && max_entries_ != 0 ? set_.find(key) : set_.end();
-    if (it == set_.end()) {
-        ++stats_.misses;
+    const Entry* entry = key.valid ? index_.find(key, now) : nullptr;
+    if (entry == nullptr) {
         return false;
     }
-    if (now >= it->expires) {
-        ++stats_.misses;
-        ++stats_.expired;
-        erase(it);
-        return false;
-    }
-    ++stats_.hits;
-    auto& entry = const_cast<Entry&>(*it);  // NOLINT: only the mutable hook moves
-    lru_.splice(lru_.begin(), lru_, lru_.iterator_to(entry));
-    unpack(entry.data.get() + entry.helo_length, facts);
+    unpack(entry->data.get() + entry->helo_length, facts);
     return true;
 }
 
 void FactsCache::insert(const IpAddress& client, std::string_view helo, const Facts& facts,
                         Clock::time_point now, std::chrono::seconds lifetime) {
     const Key key = make_key(client, helo);
-    if (!key.valid || max_entries_ == 0) {
+    if (!key.valid || index_.max_entries() == 0) {
         return;
     }
     lifetime = std::min(lifetime, max_lifetime_);
     const std::size_t facts_size = lifetime > std::chrono::seconds{0} ? packed_size(facts) : 0;
-    Block block;
-    if (facts_size != 0) {
-        block = std::make_unique<unsigned char[]>(helo.size() + facts_size);  // NOLINT: see Block
-        if (!helo.empty()) {
-            std::memcpy(block.get(), helo.data(), helo.size());
-        }
-        pack(facts, block.get() + helo.size());
-    }
-    auto it = set_.find(key);
-    if (!block) {
+    if (facts_size == 0) {
         // Not storable; older facts for the pair must not outlive these.
-        if (it != set_.end()) {
-            erase(it);
-        }
+        index_.erase(key);
         return;
     }
-    if (it == set_.end()) {
-        while (set_.size() >= max_entries_ && !lru_.empty()) {
-            erase(set_.find(lru_.back()));  // by its stored hash
-            ++stats_.evictions;
-        }
-        Entry fresh;
-        fresh.address = key.address;
-        fresh.v6 = key.v6;
-        fresh.hash = key.hash;
-        fresh.helo_length = static_cast<std::uint16_t>(helo.size());
-        fresh.data = std::move(block);
-        it = set_.insert(std::move(fresh)).first;
-        lru_.push_front(const_cast<Entry&>(*it));  // NOLINT: only the mutable hook moves
-    } else {
-        auto& entry = const_cast<Entry&>(*it);  // NOLINT: only the mutable hook moves
-        lru_.splice(lru_.begin(), lru_, lru_.iterator_to(entry));
-        it->data = std::move(block);
+    Entry fresh;
+    fresh.data = std::make_unique<unsigned char[]>(helo.size() + facts_size);  // NOLINT: see Block
+    if (!helo.empty()) {
+        std::memcpy(fresh.data.get(), helo.data(), helo.size());
     }
-    it->expires = now + lifetime;
-    ++stats_.inserts;
-    stats_.size = set_.size();
-}
-
-void FactsCache::erase(Set::iterator it) noexcept {
-    lru_.erase(lru_.iterator_to(const_cast<Entry&>(*it)));  // NOLINT: see find()
-    set_.erase(it);
-    stats_.size = set_.size();
+    pack(facts, fresh.data.get() + helo.size());
+    fresh.address = key.address;
+    fresh.v6 = key.v6;
+    fresh.hash = key.hash;
+    fresh.helo_length = static_cast<std::uint16_t>(helo.size());
+    fresh.expires = now + lifetime;
+    index_.insert(std::move(fresh));
 }
 
 }  // namespace policyd

@@ -25,34 +25,25 @@
 #pragma once
 
 #include <array>
-#include <boost/intrusive/list.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
-#include <unordered_set>
 
 #include "policyd/base/address.hpp"
+#include "policyd/base/lru_index.hpp"
 #include "policyd/checks/facts.hpp"
 
 namespace policyd {
 
-struct FactsCacheStats {
-    std::uint64_t hits = 0;
-    std::uint64_t misses = 0;     // not present, present but expired, or not keyable
-    std::uint64_t inserts = 0;    // stored (a replacement included)
-    std::uint64_t evictions = 0;  // dropped to stay within max_entries
-    std::uint64_t expired = 0;    // found expired and dropped
-    std::size_t size = 0;
-};
+using FactsCacheStats = LruStats;
 
 class FactsCache {
   public:
     using Clock = std::chrono::steady_clock;
 
     FactsCache(std::size_t max_entries, std::chrono::seconds max_lifetime);
-    ~FactsCache();
     FactsCache(const FactsCache&) = delete;
     FactsCache& operator=(const FactsCache&) = delete;
 
@@ -62,12 +53,9 @@ class FactsCache {
     void insert(const IpAddress& client, std::string_view helo, const Facts& facts,
                 Clock::time_point now, std::chrono::seconds lifetime);
 
-    [[nodiscard]] const FactsCacheStats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const FactsCacheStats& stats() const noexcept { return index_.stats(); }
 
   private:
-    using Hook = boost::intrusive::list_member_hook<
-        boost::intrusive::link_mode<boost::intrusive::normal_link>>;
-
     // The address as 16 bytes (IPv4 in the first four) plus its family.
     struct Key {
         std::array<std::uint8_t, 16> address{};
@@ -78,12 +66,10 @@ class FactsCache {
     };
     static Key make_key(const IpAddress& client, std::string_view helo) noexcept;
 
-    struct Entry {
-        mutable Hook lru;  // front = most recently used
-        mutable Clock::time_point expires;
+    struct Entry : LruNode {
         std::size_t hash = 0;
         // The HELO name (helo_length bytes), then the packed facts.
-        mutable std::unique_ptr<unsigned char[]> data;  // NOLINT: sized by the packing
+        std::unique_ptr<unsigned char[]> data;  // NOLINT: sized by the packing
         std::array<std::uint8_t, 16> address{};
         bool v6 = false;
         std::uint16_t helo_length = 0;
@@ -101,18 +87,8 @@ class FactsCache {
         bool operator()(const Key& a, const Entry& b) const noexcept;
         bool operator()(const Entry& a, const Key& b) const noexcept { return (*this)(b, a); }
     };
-    using Set = std::unordered_set<Entry, Hash, Equal>;
-    using Lru =
-        boost::intrusive::list<Entry, boost::intrusive::member_hook<Entry, Hook, &Entry::lru>,
-                               boost::intrusive::constant_time_size<false>>;
-
-    void erase(Set::iterator it) noexcept;
-
-    std::size_t max_entries_;
     std::chrono::seconds max_lifetime_;
-    Set set_;
-    Lru lru_;
-    FactsCacheStats stats_;
+    LruIndex<Entry, Hash, Equal> index_;
 };
 
 }  // namespace policyd

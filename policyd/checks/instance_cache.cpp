@@ -1,6 +1,6 @@
-// InstanceCache: an std::unordered_set keyed by the instance string (found
-// by string_view, nothing built to search) and an intrusive LRU list through
-// its nodes, as in resolver/cache.cpp; each entry is one node and one block.
+// InstanceCache: entries keyed by the instance string (found by string_view,
+// nothing built to search) in the shared LruIndex (policyd/base/lru_index.hpp);
+// each entry is one node and one block.
 #include "policyd/checks/instance_cache.hpp"
 
 #include <cstring>
@@ -39,49 +39,29 @@ InstanceCache::Key InstanceCache::make_key(std::string_view instance) noexcept {
     return Key{instance, std::hash<std::string_view>{}(instance)};
 }
 
-InstanceCache::~InstanceCache() {
-    // The list must not outlive the nodes it links.
-    lru_.clear();
-}
-
 bool InstanceCache::find(std::string_view instance, std::string_view client, std::string_view helo,
                          Clock::time_point now, Facts& facts, bool& header_sent) {
-    const auto it = set_.find(make_key(instance));
-    if (it == set_.end()) {
+    const Entry* entry = index_.find(make_key(instance), now);
+    if (entry == nullptr || entry->client() != client || entry->helo() != helo) {
         return false;
     }
-    if (now >= it->expires) {
-        erase(it);
-        return false;
-    }
-    if (it->client() != client || it->helo() != helo) {
-        return false;
-    }
-    auto& entry = const_cast<Entry&>(*it);  // NOLINT: only the mutable hook moves
-    lru_.splice(lru_.begin(), lru_, lru_.iterator_to(entry));
-    unpack(it->facts(), facts);
-    header_sent = it->header_sent;
+    unpack(entry->facts(), facts);
+    header_sent = entry->header_sent;
     return true;
 }
 
 void InstanceCache::insert(std::string_view instance, std::string_view client,
                            std::string_view helo, const Facts& facts, Clock::time_point now,
                            bool header_sent) {
-    if (max_entries_ == 0 || instance.empty()) {
+    if (index_.max_entries() == 0 || instance.empty()) {
         return;
     }
     const Key key = make_key(instance);
-    if (const auto found = set_.find(key); found != set_.end()) {
-        erase(found);
-    }
     const std::size_t facts_size = packed_size(facts);
     if (facts_size == 0 || instance.size() > kMaxValue || client.size() > kMaxValue ||
         helo.size() > kMaxValue) {
+        index_.erase(key);
         return;
-    }
-    while (set_.size() >= max_entries_ && !lru_.empty()) {
-        const Entry& oldest = lru_.back();
-        erase(set_.find(Key{oldest.instance(), oldest.hash}));
     }
     Entry fresh;
     fresh.data = std::make_unique<unsigned char[]>(  // NOLINT: sized by the packing
@@ -100,13 +80,7 @@ void InstanceCache::insert(std::string_view instance, std::string_view client,
     fresh.expires = now + ttl_;
     fresh.hash = key.hash;
     fresh.header_sent = header_sent;
-    const auto it = set_.insert(std::move(fresh)).first;
-    lru_.push_front(const_cast<Entry&>(*it));  // NOLINT: only the mutable hook moves
-}
-
-void InstanceCache::erase(Set::iterator it) noexcept {
-    lru_.erase(lru_.iterator_to(const_cast<Entry&>(*it)));  // NOLINT: see find()
-    set_.erase(it);
+    index_.insert(std::move(fresh));
 }
 
 }  // namespace policyd

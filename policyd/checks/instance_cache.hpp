@@ -22,14 +22,13 @@
 // facts) per message; find and insert are one hash lookup each.
 #pragma once
 
-#include <boost/intrusive/list.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
-#include <unordered_set>
 
+#include "policyd/base/lru_index.hpp"
 #include "policyd/checks/facts.hpp"
 
 namespace policyd {
@@ -39,8 +38,7 @@ class InstanceCache {
     using Clock = std::chrono::steady_clock;
 
     InstanceCache(std::size_t max_entries, std::chrono::seconds ttl)
-        : max_entries_(max_entries), ttl_(ttl) {}
-    ~InstanceCache();
+        : ttl_(ttl), index_(max_entries) {}
     InstanceCache(const InstanceCache&) = delete;
     InstanceCache& operator=(const InstanceCache&) = delete;
 
@@ -54,11 +52,9 @@ class InstanceCache {
     void insert(std::string_view instance, std::string_view client, std::string_view helo,
                 const Facts& facts, Clock::time_point now, bool header_sent);
 
-    [[nodiscard]] std::size_t size() const { return set_.size(); }
+    [[nodiscard]] std::size_t size() const { return index_.size(); }
 
   private:
-    using Hook = boost::intrusive::list_member_hook<
-        boost::intrusive::link_mode<boost::intrusive::normal_link>>;
     // The instance and its hash, computed once per call: entries keep their
     // hash, so a bucket walk compares hashes and touches no entry's block.
     struct Key {
@@ -67,9 +63,7 @@ class InstanceCache {
     };
     static Key make_key(std::string_view instance) noexcept;
 
-    struct Entry {
-        mutable Hook lru;  // front = most recently used
-        mutable Clock::time_point expires;
+    struct Entry : LruNode {
         std::size_t hash = 0;
         // instance, client, HELO (lengths below), then the packed facts.
         std::unique_ptr<unsigned char[]> data;  // NOLINT: sized by the packing
@@ -98,17 +92,8 @@ class InstanceCache {
         }
         bool operator()(const Entry& a, const Key& b) const noexcept { return (*this)(b, a); }
     };
-    using Set = std::unordered_set<Entry, Hash, Equal>;
-    using Lru =
-        boost::intrusive::list<Entry, boost::intrusive::member_hook<Entry, Hook, &Entry::lru>,
-                               boost::intrusive::constant_time_size<false>>;
-
-    void erase(Set::iterator it) noexcept;
-
-    std::size_t max_entries_;
     std::chrono::seconds ttl_;
-    Set set_;
-    Lru lru_;
+    LruIndex<Entry, Hash, Equal> index_;
 };
 
 }  // namespace policyd
