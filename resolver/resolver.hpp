@@ -44,8 +44,14 @@ std::string_view to_string(Status status);
 
 struct Answer {
     Status status = Status::temperror;
-    int rcode = 0;          // DNS rcode as received (0 when none arrived)
-    std::uint32_t ttl = 0;  // TTL libunbound reports for the answer
+    int rcode = 0;  // DNS rcode as received (0 when none arrived)
+    // Seconds the answer may be relied on. From the Resolver: the TTL
+    // libunbound reports. From a CachingLookup (resolver/cache.hpp): the
+    // remaining lifetime in the cache, i.e. that TTL clamped to the cache's
+    // [min_ttl, max_ttl] minus the time since it was stored (negative_ttl
+    // likewise); the assessment relies on that for how long facts may be
+    // reused. One field for both is a known wart, to be split.
+    std::uint32_t ttl = 0;
     // NXDOMAIN/NODATA: min(SOA TTL, SOA MINIMUM) of the authority section's
     // SOA (RFC 2308 section 5); 0 when there is none.
     std::uint32_t negative_ttl = 0;
