@@ -979,9 +979,9 @@ def dns_outage_is_announced_once_and_its_action_applies(ctx: Context) -> None:
         check(all(d.get("dns_outage") == "yes" for d in outage_rules), "dns_outage=yes")
 
 
-def run_explain(ctx: Context, *args: str) -> subprocess.CompletedProcess:
+def run_explain(ctx: Context, *args: str, config: str = POLICY_FILE) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [ctx.binary, "explain", *args, "--config", POLICY_FILE, *ctx.dns.daemon_args()],
+        [ctx.binary, "explain", *args, "--config", config, *ctx.dns.daemon_args()],
         capture_output=True,
         text=True,
         timeout=START_TIMEOUT,
@@ -1022,6 +1022,56 @@ def explain_shows_answers_facts_rules_and_action(ctx: Context) -> None:
 
     result = run_explain(ctx, "not-an-ip")
     check_equal(result.returncode, 64, "explain with a bad address")
+
+
+EXPLAIN_EXTRA_RULES = """
+[[rule]]
+id = "submission-port-only"
+server_port = 587
+action = "REJECT not here"
+
+[[rule]]
+id = "submission-context-only"
+policy_context = "submission"
+action = "REJECT not here"
+"""
+
+
+@runner.test
+def explain_shows_every_condition_the_outage_action_and_the_header(ctx: Context) -> None:
+    # The same table with two rules in front that test request attributes,
+    # an [outage] action and an authserv-id: explain must say what each
+    # condition saw and what the daemon's two overrides would answer.
+    text = policy_text() + OUTAGE_SETTINGS + '\n[headers]\nauthserv_id = "mx.example.test"\n'
+    first_rule = text.index("[[rule]]")
+    config = write_config(ctx, "explain-overrides",
+                          text[:first_rule] + EXPLAIN_EXTRA_RULES + "\n" + text[first_rule:])
+    result = run_explain(ctx, "127.0.0.2", "good.example.test", "--server-port", "25",
+                         "--policy-context", "smtpd", config=config)
+    check_equal(result.returncode, 0, f"explain exit status; stderr {result.stderr!r}")
+    out = result.stdout
+    for needle in (
+        "submission-port-only: no, server_port is 25",
+        "submission-context-only: no, policy_context is smtpd",
+        "Action (rule default): DUNNO",
+        "First request of a message ([headers] authserv_id): PREPEND Authentication-Results: "
+        "mx.example.test; iprev=pass policy.iprev=127.0.0.2 (good.example.test)",
+    ):
+        check(needle in out, f"explain output lacks {needle!r}:\n{out}")
+    check("During a DNS outage" not in out, f"an outage line for iprev=pass:\n{out}")
+
+    # 127.0.0.8's reverse zone never answers: iprev temperror, deferred by
+    # the table, let through by [outage] action during an outage.
+    result = run_explain(ctx, "127.0.0.8", "[127.0.0.8]", "--json", config=config)
+    check_equal(result.returncode, 0, f"explain --json exit status; stderr {result.stderr!r}")
+    report = json.loads(result.stdout)
+    check_equal(report["facts"]["iprev"], "temperror", "json iprev of a silent zone")
+    check_equal(report["rule"], "defer-dns-temperror", "json rule")
+    check_equal(report["outage_action"], "DUNNO", "json outage_action")
+    check(report["first_request_action"] is None,
+          f"no header for a deferred client: {report['first_request_action']!r}")
+    observed = {r["id"]: r.get("observed") for r in report["rules"]}
+    check_equal(observed["submission-port-only"], "(empty)", "json observed server_port")
 
 
 @runner.test
