@@ -2,17 +2,19 @@
 // found with a stack-held key.
 //
 // An entry keeps its answer packed into the same heap block as its key name,
-// because a full Answer (136 bytes of strings and vectors, plus a heap block
+// because a full Answer (144 bytes of strings and vectors, plus a heap block
 // per string) would triple the memory of a million cached clients:
 //
 //   name bytes (name_length)
+//   u32 ttl, then u32 negative_ttl when kNegativeTtl (as received)
 //   u8 length + canonical name   (length 0 and kCanonicalIsKey: the key)
 //   u8 length + error text
 //   u8 count, then per PTR name:  u8 length + bytes
 //   u8 count, then per address:   u8 length (4 or 16) + bytes
 //
 // Answers that do not fit (a string or count above 255, an IPv6 scope id, an
-// rcode above 65535) are not cached rather than cached altered.
+// rcode above 65535) are not cached rather than cached altered. The block
+// is written and read with policyd/base/byte_pack.hpp.
 #include "resolver/cache.hpp"
 
 #include <algorithm>
@@ -22,13 +24,15 @@
 #include <utility>
 #include <vector>
 
+#include "policyd/base/byte_pack.hpp"
+
 namespace resolver {
 
 namespace {
 
 // A new Answer field must be packed below (and this number updated), or the
 // cache would silently drop it.
-static_assert(sizeof(void*) != 8 || sizeof(Answer) == 136,
+static_assert(sizeof(void*) != 8 || sizeof(Answer) == 144,
               "Answer changed: update pack() and unpack() in resolver/cache.cpp");
 
 constexpr std::uint8_t kSecure = 1;
@@ -37,67 +41,52 @@ constexpr std::uint8_t kCanonicalIsKey = 4;
 constexpr std::uint8_t kNegativeTtl = 8;
 constexpr std::size_t kMaxField = 255;
 
-using Block = std::unique_ptr<unsigned char[]>;  // NOLINT: sized at run time
-
 struct Packed {
-    Block data;
+    policyd::ByteBlock data;
     std::uint8_t flags = 0;
 };
 
 // Returns an empty block when the answer does not fit the format.
 Packed pack(std::string_view name, const Answer& answer) {
+    using policyd::fits_field;
     Packed out;
     const bool canonical_is_key = answer.canonical_name == name;
     const std::string_view canonical =
         canonical_is_key ? std::string_view() : std::string_view(answer.canonical_name);
-    if (canonical.size() > kMaxField || answer.error.size() > kMaxField ||
-        answer.names.size() > kMaxField || answer.addresses.size() > kMaxField) {
+    if (!fits_field(canonical.size()) || !fits_field(answer.error.size()) ||
+        !fits_field(answer.names.size()) || !fits_field(answer.addresses.size()) ||
+        std::any_of(answer.names.begin(), answer.names.end(),
+                    [](const std::string& target) { return !fits_field(target.size()); }) ||
+        std::any_of(answer.addresses.begin(), answer.addresses.end(), [](const auto& address) {
+            return address.is_v6() && address.to_v6().scope_id() != 0;
+        })) {
         return out;
     }
-    std::size_t size = name.size() + 1 + canonical.size() + 1 + answer.error.size() + 2;
-    for (const auto& target : answer.names) {
-        if (target.size() > kMaxField) {
-            return out;
+    out.data = policyd::pack_block([&](policyd::ByteWriter& w) {
+        w.bytes(name);
+        w.u32(answer.ttl);
+        if (answer.negative_ttl != 0) {
+            w.u32(answer.negative_ttl);
         }
-        size += 1 + target.size();
-    }
-    for (const auto& address : answer.addresses) {
-        if (address.is_v6() && address.to_v6().scope_id() != 0) {
-            return out;
+        w.field(canonical);
+        w.field(answer.error);
+        w.u8(static_cast<std::uint8_t>(answer.names.size()));
+        for (const auto& target : answer.names) {
+            w.field(target);
         }
-        size += 1 + (address.is_v4() ? 4 : 16);
-    }
-    out.data = std::make_unique<unsigned char[]>(size);  // NOLINT: see Block
-    unsigned char* p = out.data.get();
-    const auto put_bytes = [&p](const void* bytes, std::size_t length) {
-        if (length != 0) {
-            std::memcpy(p, bytes, length);
-            p += length;
+        w.u8(static_cast<std::uint8_t>(answer.addresses.size()));
+        for (const auto& address : answer.addresses) {
+            if (address.is_v4()) {
+                const auto bytes = address.to_v4().to_bytes();
+                w.u8(static_cast<std::uint8_t>(bytes.size()));
+                w.bytes(bytes.data(), bytes.size());
+            } else {
+                const auto bytes = address.to_v6().to_bytes();
+                w.u8(static_cast<std::uint8_t>(bytes.size()));
+                w.bytes(bytes.data(), bytes.size());
+            }
         }
-    };
-    const auto put_field = [&](std::string_view text) {
-        *p++ = static_cast<unsigned char>(text.size());
-        put_bytes(text.data(), text.size());
-    };
-    put_bytes(name.data(), name.size());
-    put_field(canonical);
-    put_field(answer.error);
-    *p++ = static_cast<unsigned char>(answer.names.size());
-    for (const auto& target : answer.names) {
-        put_field(target);
-    }
-    *p++ = static_cast<unsigned char>(answer.addresses.size());
-    for (const auto& address : answer.addresses) {
-        if (address.is_v4()) {
-            const auto bytes = address.to_v4().to_bytes();
-            *p++ = static_cast<unsigned char>(bytes.size());
-            put_bytes(bytes.data(), bytes.size());
-        } else {
-            const auto bytes = address.to_v6().to_bytes();
-            *p++ = static_cast<unsigned char>(bytes.size());
-            put_bytes(bytes.data(), bytes.size());
-        }
-    }
+    });
     out.flags = static_cast<std::uint8_t>(
         (answer.secure ? kSecure : 0) | (answer.bogus ? kBogus : 0) |
         (canonical_is_key ? kCanonicalIsKey : 0) | (answer.negative_ttl != 0 ? kNegativeTtl : 0));
@@ -129,8 +118,7 @@ std::size_t CacheKeyHash::hash(std::string_view name, RrType type) noexcept {
 }
 
 std::string_view Cache::Entry::name() const noexcept {
-    // NOLINTNEXTLINE: the block holds bytes; the name part is plain chars.
-    return {reinterpret_cast<const char*>(data.get()), name_length};
+    return policyd::block_text(data, 0, name_length);
 }
 
 Cache::Cache(CacheOptions options) : options_(options), index_(options.max_entries) {}
@@ -177,45 +165,37 @@ std::optional<Answer> Cache::find(const CacheKey& key, Clock::time_point now) {
     answer.secure = (entry.flags & kSecure) != 0;
     answer.bogus = (entry.flags & kBogus) != 0;
     // The block was written by pack() for exactly this layout.
-    const unsigned char* p = entry.data.get() + entry.name_length;
-    const auto field = [&p]() {
-        const std::size_t length = *p++;
-        // NOLINTNEXTLINE: bytes to chars, as written by pack().
-        std::string_view text(reinterpret_cast<const char*>(p), length);
-        p += length;
-        return text;
-    };
-    answer.canonical_name = (entry.flags & kCanonicalIsKey) != 0 ? entry.name() : field();
-    if ((entry.flags & kCanonicalIsKey) != 0) {
-        ++p;  // the empty length byte written for it
-    }
-    answer.error = field();
-    const std::size_t names = *p++;
+    policyd::ByteReader in(entry.data.get());
+    in.skip(entry.name_length);
+    answer.ttl = in.u32();
+    answer.negative_ttl = (entry.flags & kNegativeTtl) != 0 ? in.u32() : 0;
+    const std::string_view canonical = in.field();
+    answer.canonical_name = (entry.flags & kCanonicalIsKey) != 0 ? entry.name() : canonical;
+    answer.error = in.field();
+    const std::size_t names = in.u8();
     answer.names.reserve(names);
     for (std::size_t i = 0; i < names; ++i) {
-        answer.names.emplace_back(field());
+        answer.names.emplace_back(in.field());
     }
-    const std::size_t addresses = *p++;
+    const std::size_t addresses = in.u8();
     answer.addresses.reserve(addresses);
     for (std::size_t i = 0; i < addresses; ++i) {
-        const std::size_t length = *p++;
-        if (length == 4) {
-            boost::asio::ip::address_v4::bytes_type bytes{};
-            std::copy_n(p, bytes.size(), bytes.begin());
-            answer.addresses.emplace_back(boost::asio::ip::address_v4(bytes));
+        const std::string_view bytes = in.field();
+        if (bytes.size() == 4) {
+            boost::asio::ip::address_v4::bytes_type v4{};
+            std::copy_n(bytes.begin(), v4.size(), v4.begin());
+            answer.addresses.emplace_back(boost::asio::ip::address_v4(v4));
         } else {
-            boost::asio::ip::address_v6::bytes_type bytes{};
-            std::copy_n(p, bytes.size(), bytes.begin());
-            answer.addresses.emplace_back(boost::asio::ip::address_v6(bytes));
+            boost::asio::ip::address_v6::bytes_type v6{};
+            std::copy_n(bytes.begin(), v6.size(), v6.begin());
+            answer.addresses.emplace_back(boost::asio::ip::address_v6(v6));
         }
-        p += length;
     }
-    // Rounded up: a live entry never claims a TTL of 0, which a caller
+    // Rounded up: a live entry never claims a lifetime of 0, which a caller
     // could read as "do not keep".
     const auto remaining = std::chrono::ceil<std::chrono::seconds>(entry.expires - now).count();
-    answer.ttl = static_cast<std::uint32_t>(
+    answer.lifetime = static_cast<std::uint32_t>(
         std::min<long long>(remaining, std::numeric_limits<std::uint32_t>::max()));
-    answer.negative_ttl = (entry.flags & kNegativeTtl) != 0 ? answer.ttl : 0;
     return out;
 }
 

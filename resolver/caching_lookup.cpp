@@ -121,11 +121,9 @@ void CachingLookup::lookup(std::string_view name, RrType type, Handler handler) 
                               if (const auto state = weak.lock()) {
                                   const auto life = state->cache.insert(
                                       CacheKey(stored->name, stored->type), answer, state->clock());
-                                  // As on a hit: the TTL is how long the cache serves it.
+                                  // As on a hit: how long the cache serves it.
                                   if (life.count() > 0) {
-                                      const auto ttl = static_cast<std::uint32_t>(life.count());
-                                      answer.ttl = ttl;
-                                      answer.negative_ttl = answer.negative_ttl != 0 ? ttl : 0;
+                                      answer.lifetime = static_cast<std::uint32_t>(life.count());
                                   }
                                   // Erased by iterator: `stored` lives in the node being freed.
                                   state->flights.erase(state->flights.find(*stored));

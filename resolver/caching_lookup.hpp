@@ -3,7 +3,8 @@
 //
 // Contract (on top of the Lookup contract in resolver.hpp):
 // - One io_context thread calls lookup() and runs every handler.
-// - Cache hit: the cached Answer (ttl = remaining lifetime) is delivered
+// - Cache hit: the cached Answer (lifetime = its remaining lifetime in the
+//   cache; ttl and negative_ttl as received) is delivered
 //   through boost::asio::post, never from inside lookup().
 // - Miss, same key (case-insensitive name, type) already asked upstream: the
 //   handler waits for that answer ("coalesced"); no second upstream lookup.
@@ -12,8 +13,8 @@
 // - Miss otherwise: exactly one upstream lookup; its Answer is inserted into
 //   the cache (temperror only per CacheOptions::temperror_ttl), then handed
 //   to every waiter in order, each by its own call. When it was stored, its
-//   ttl (and negative_ttl, if set) is the lifetime the cache gave it, as on
-//   a later hit; otherwise the upstream's. A waiter that throws
+//   lifetime is the one the cache gave it, as on a later hit; otherwise the
+//   upstream's. A waiter that throws
 //   does not cost the others their answer: the rest are posted and the
 //   exception propagates out of the io_context's run() as usual.
 // - A name the cache cannot key (empty, longer than 253 characters) goes

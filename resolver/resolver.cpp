@@ -235,7 +235,7 @@ Answer make_error(std::string error) {
     return answer;
 }
 
-Answer convert(int err, const ub_result* result, RrType type, std::size_t max_records) {
+Answer convert_result(int err, const ub_result* result, RrType type, std::size_t max_records) {
     if (err != 0 || result == nullptr) {
         return make_error(ub_strerror(err != 0 ? err : UB_SERVFAIL));
     }
@@ -310,6 +310,24 @@ Answer convert(int err, const ub_result* result, RrType type, std::size_t max_re
     answer.status = answer.names.empty() && answer.addresses.empty() ? Status::nodata : Status::ok;
     if (answer.status == Status::nodata) {
         answer.negative_ttl = negative_ttl_of(result->answer_packet, result->answer_len);
+    }
+    return answer;
+}
+
+// The answer with the lifetime its TTLs allow (Answer::lifetime).
+Answer convert(int err, const ub_result* result, RrType type, std::size_t max_records) {
+    Answer answer = convert_result(err, result, type, max_records);
+    switch (answer.status) {
+        case Status::ok:
+            answer.lifetime = answer.ttl;
+            break;
+        case Status::nxdomain:
+        case Status::nodata:
+            answer.lifetime = answer.negative_ttl != 0 ? answer.negative_ttl : answer.ttl;
+            break;
+        case Status::temperror:
+            answer.lifetime = 0;
+            break;
     }
     return answer;
 }

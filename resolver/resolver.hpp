@@ -44,17 +44,19 @@ std::string_view to_string(Status status);
 
 struct Answer {
     Status status = Status::temperror;
-    int rcode = 0;  // DNS rcode as received (0 when none arrived)
-    // Seconds the answer may be relied on. From the Resolver: the TTL
-    // libunbound reports. From a CachingLookup (resolver/cache.hpp): the
-    // remaining lifetime in the cache, i.e. that TTL clamped to the cache's
-    // [min_ttl, max_ttl] minus the time since it was stored (negative_ttl
-    // likewise); the assessment relies on that for how long facts may be
-    // reused. One field for both is a known wart, to be split.
-    std::uint32_t ttl = 0;
+    int rcode = 0;          // DNS rcode as received (0 when none arrived)
+    std::uint32_t ttl = 0;  // the answer's TTL as libunbound reported it
     // NXDOMAIN/NODATA: min(SOA TTL, SOA MINIMUM) of the authority section's
     // SOA (RFC 2308 section 5); 0 when there is none.
     std::uint32_t negative_ttl = 0;
+    // Seconds this answer may still be relied on. The Resolver sets what the
+    // TTLs allow: ttl for data, negative_ttl (else ttl) for NXDOMAIN and
+    // NODATA, 0 for temperror. A cache in front of it (resolver/cache.hpp)
+    // sets how long it still keeps the answer: the TTL clamped to its
+    // [min_ttl, max_ttl] (or its negative and temperror limits), less the
+    // time since it was stored, rounded up. ttl and negative_ttl stay as
+    // received. The assessment keeps facts no longer than their answers'.
+    std::uint32_t lifetime = 0;
     std::string canonical_name;                       // after following CNAMEs (lower case, no dot)
     std::vector<std::string> names;                   // PTR targets (lower case, no trailing dot)
     std::vector<boost::asio::ip::address> addresses;  // A / AAAA data

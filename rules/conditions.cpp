@@ -180,27 +180,11 @@ class SetCondition final : public Condition {
 
 using Read = std::unique_ptr<const Condition>;
 
-Read read_fact_words(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
-    const auto items = loader.strings(spec.key, node);
-    if (!items) {
-        return nullptr;
-    }
-    const policyd::FactField& fact = *spec.subject.fact;
-    unsigned mask = 0;
-    bool ok = true;
-    for (const auto& item : *items) {
-        if (const auto index = fact.parse(policyd::to_lower(item.text))) {
-            mask |= 1U << *index;
-            continue;
-        }
-        loader.error(item, std::string(spec.key) + ": unknown value \"" + printable(item.text) +
-                               "\" (allowed: " + word_list(fact.words) + ")");
-        ok = false;
-    }
-    return ok ? std::make_unique<BitCondition>(spec, mask) : nullptr;
-}
-
-Read read_protocol_states(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
+// A list of words, each one bit of the mask: a fact's values, or the
+// protocol states. `index` maps a word as written to its bit.
+template <typename Index>
+Read read_words(Loader& loader, const ConditionSpec& spec, const toml::node& node,
+                std::span<const std::string_view> words, Index index) {
     const auto items = loader.strings(spec.key, node);
     if (!items) {
         return nullptr;
@@ -208,12 +192,12 @@ Read read_protocol_states(Loader& loader, const ConditionSpec& spec, const toml:
     unsigned mask = 0;
     bool ok = true;
     for (const auto& item : *items) {
-        if (const auto index = protocol_state_index(item.text)) {
-            mask |= 1U << *index;
+        if (const auto bit = index(item.text)) {
+            mask |= 1U << *bit;
             continue;
         }
         loader.error(item, std::string(spec.key) + ": unknown value \"" + printable(item.text) +
-                               "\" (allowed: " + word_list(kProtocolStates) + ")");
+                               "\" (allowed: " + word_list(words) + ")");
         ok = false;
     }
     return ok ? std::make_unique<BitCondition>(spec, mask) : nullptr;
@@ -362,10 +346,14 @@ std::unique_ptr<const Condition> read_condition(Loader& loader, const ConditionS
         return std::make_unique<SetCondition<decltype(set)>>(spec, std::move(set));
     };
     switch (spec.form) {
-        case Form::fact_words:
-            return read_fact_words(loader, spec, node);
+        case Form::fact_words: {
+            const policyd::FactField& fact = *spec.subject.fact;
+            return read_words(loader, spec, node, fact.words, [&fact](std::string_view word) {
+                return fact.parse(policyd::to_lower(word));
+            });
+        }
         case Form::protocol_states:
-            return read_protocol_states(loader, spec, node);
+            return read_words(loader, spec, node, kProtocolStates, protocol_state_index);
         case Form::exact:
             return read_exact(loader, spec, node);
         case Form::ports:

@@ -43,6 +43,16 @@ struct LruNode
     mutable std::chrono::steady_clock::time_point expires;
 };
 
+// The Hash of entries that keep the hash their key was given (computed
+// once per call), so a bucket walk compares hashes and touches no entry's
+// heap block.
+template <typename Key, typename Entry>
+struct StoredHash {
+    using is_transparent = void;
+    std::size_t operator()(const Key& key) const noexcept { return key.hash; }
+    std::size_t operator()(const Entry& entry) const noexcept { return entry.hash; }
+};
+
 template <typename Entry, typename Hash, typename Equal>
 class LruIndex {
   public:

@@ -20,23 +20,6 @@ using resolver::Answer;
 using resolver::RrType;
 using resolver::Status;
 
-// How long facts resting on this answer may be reused: an answer from the
-// CachingLookup carries its remaining lifetime in the cache; a temporary
-// error is not to be reused at all.
-std::chrono::seconds reusable_for(const Answer& answer) {
-    switch (answer.status) {
-        case Status::ok:
-            return std::chrono::seconds{answer.ttl};
-        case Status::nxdomain:
-        case Status::nodata:
-            return std::chrono::seconds{answer.negative_ttl != 0 ? answer.negative_ttl
-                                                                 : answer.ttl};
-        case Status::temperror:
-            break;
-    }
-    return std::chrono::seconds{0};
-}
-
 // The DNSSEC status of a set of answers: bogus beats insecure beats secure;
 // no answer at all cannot be secure.
 struct DnssecTally {
@@ -138,11 +121,13 @@ struct Job : std::enable_shared_from_this<Job> {
           budget(io) {}
 
     void used(const Answer& answer) {
-        const auto ttl = reusable_for(answer);
-        // A cached answer's TTL is its remaining lifetime rounded up to a
-        // whole second: count one second less.
-        const auto until = ttl > std::chrono::seconds{1}
-                               ? std::chrono::steady_clock::now() + ttl - std::chrono::seconds{1}
+        // How long facts resting on this answer may be reused: its
+        // resolver::Answer::lifetime, and never for a temporary error (even
+        // one the answer cache keeps for a few seconds). A cached answer's
+        // lifetime is rounded up to a whole second: count one less.
+        const std::chrono::seconds life{answer.status == Status::temperror ? 0 : answer.lifetime};
+        const auto until = life > std::chrono::seconds{1}
+                               ? std::chrono::steady_clock::now() + life - std::chrono::seconds{1}
                                : std::chrono::steady_clock::time_point::min();
         reusable_until = std::min(reusable_until, until);
     }

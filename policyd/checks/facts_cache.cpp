@@ -14,7 +14,6 @@ namespace policyd {
 
 namespace {
 
-using Block = std::unique_ptr<unsigned char[]>;  // NOLINT: sized at run time
 constexpr std::size_t kMaxHelo = 65535;
 
 std::size_t hash_of(const std::array<std::uint8_t, 16>& address, bool v6,
@@ -49,8 +48,7 @@ FactsCache::Key FactsCache::make_key(const IpAddress& client, std::string_view h
 }
 
 std::string_view FactsCache::Entry::helo() const noexcept {
-    // NOLINTNEXTLINE: the block holds bytes; the HELO part is plain chars.
-    return {reinterpret_cast<const char*>(data.get()), helo_length};
+    return block_text(data, 0, helo_length);
 }
 
 bool FactsCache::Equal::operator()(const Entry& a, const Entry& b) const noexcept {
@@ -71,7 +69,9 @@ bool FactsCache::find(const IpAddress& client, std::string_view helo, Clock::tim
     if (entry == nullptr) {
         return false;
     }
-    unpack(entry->data.get() + entry->helo_length, facts);
+    ByteReader in(entry->data.get());
+    in.skip(entry->helo_length);
+    unpack(in, facts);
     return true;
 }
 
@@ -82,18 +82,16 @@ void FactsCache::insert(const IpAddress& client, std::string_view helo, const Fa
         return;
     }
     lifetime = std::min(lifetime, max_lifetime_);
-    const std::size_t facts_size = lifetime > std::chrono::seconds{0} ? packed_size(facts) : 0;
-    if (facts_size == 0) {
+    if (lifetime <= std::chrono::seconds{0} || !packable(facts)) {
         // Not storable; older facts for the pair must not outlive these.
         index_.erase(key);
         return;
     }
     Entry fresh;
-    fresh.data = std::make_unique<unsigned char[]>(helo.size() + facts_size);  // NOLINT: see Block
-    if (!helo.empty()) {
-        std::memcpy(fresh.data.get(), helo.data(), helo.size());
-    }
-    pack(facts, fresh.data.get() + helo.size());
+    fresh.data = pack_block([&](ByteWriter& out) {
+        out.bytes(helo);
+        pack(facts, out);
+    });
     fresh.address = key.address;
     fresh.v6 = key.v6;
     fresh.hash = key.hash;

@@ -32,6 +32,7 @@
 #include <string_view>
 
 #include "policyd/base/address.hpp"
+#include "policyd/base/byte_pack.hpp"
 #include "policyd/base/lru_index.hpp"
 #include "policyd/checks/facts.hpp"
 
@@ -69,18 +70,14 @@ class FactsCache {
     struct Entry : LruNode {
         std::size_t hash = 0;
         // The HELO name (helo_length bytes), then the packed facts.
-        std::unique_ptr<unsigned char[]> data;  // NOLINT: sized by the packing
+        ByteBlock data;
         std::array<std::uint8_t, 16> address{};
         bool v6 = false;
         std::uint16_t helo_length = 0;
 
         [[nodiscard]] std::string_view helo() const noexcept;
     };
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(const Key& key) const noexcept { return key.hash; }
-        std::size_t operator()(const Entry& entry) const noexcept { return entry.hash; }
-    };
+    using Hash = StoredHash<Key, Entry>;
     struct Equal {
         using is_transparent = void;
         bool operator()(const Entry& a, const Entry& b) const noexcept;

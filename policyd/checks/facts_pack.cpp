@@ -7,18 +7,18 @@
 #include "policyd/checks/facts_pack.hpp"
 
 #include <algorithm>
-#include <cstring>
+#include <array>
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace policyd {
 
 namespace {
 
-constexpr std::size_t kMaxField = 255;
-constexpr std::size_t kFixedFields = kFactFields.size() + 1;
-
-// A new Facts field must be packed here (and this size updated), or the
-// caches would silently drop it.
+// A new Facts member that is not an enumerated fact (those are packed by
+// walking kFactFields) must be packed here, or the caches would silently drop
+// it; a new enumerated fact only changes this size.
 static_assert(sizeof(void*) != 8 || sizeof(Facts) == 88,
               "Facts changed: update pack() and unpack() in policyd/checks/facts_pack.cpp");
 
@@ -42,67 +42,52 @@ bool match_verified(const Facts& facts, Mark mark) {
 
 }  // namespace
 
-std::size_t packed_size(const Facts& facts) {
-    const std::size_t count = facts.ptr_names.size();
-    if (count > kMaxField || !match_verified(facts, [](std::size_t) {})) {
-        return 0;
-    }
-    std::size_t size = kFixedFields + 1 + bit_bytes(count);
-    for (const auto& name : facts.ptr_names) {
-        if (name.size() > kMaxField) {
-            return 0;
-        }
-        size += 1 + name.size();
-    }
-    return size;
+bool packable(const Facts& facts) {
+    return fits_field(facts.ptr_names.size()) &&
+           std::all_of(facts.ptr_names.begin(), facts.ptr_names.end(),
+                       [](const std::string& name) { return fits_field(name.size()); }) &&
+           match_verified(facts, [](std::size_t) {});
 }
 
-unsigned char* pack(const Facts& facts, unsigned char* out) {
+void pack(const Facts& facts, ByteWriter& out) {
     for (const auto& field : kFactFields) {
-        *out++ = field.get(facts);
+        out.u8(field.get(facts));
     }
-    *out++ = facts.budget_exhausted ? 1 : 0;
+    out.u8(facts.budget_exhausted ? 1 : 0);
     const std::size_t count = facts.ptr_names.size();
-    *out++ = static_cast<unsigned char>(count);
-    unsigned char* bits = out;
-    std::memset(bits, 0, bit_bytes(count));
-    match_verified(facts, [bits](std::size_t i) {
-        bits[i / 8] = static_cast<unsigned char>(bits[i / 8] | (1U << (i % 8)));
+    out.u8(static_cast<std::uint8_t>(count));
+    std::array<std::uint8_t, (kMaxFieldBytes + 7) / 8> bits{};
+    match_verified(facts, [&bits](std::size_t i) {
+        bits[i / 8] = static_cast<std::uint8_t>(bits[i / 8] | (1U << (i % 8)));
     });
-    out += bit_bytes(count);
+    out.bytes(bits.data(), bit_bytes(count));
     for (const auto& name : facts.ptr_names) {
-        *out++ = static_cast<unsigned char>(name.size());
-        out = std::copy(name.begin(), name.end(), out);
+        out.field(name);
     }
-    return out;
 }
 
-void unpack(const unsigned char* in, Facts& facts) {
-    for (std::size_t i = 0; i < kFactFields.size(); ++i) {
-        kFactFields[i].set(facts, in[i]);
+void unpack(ByteReader& in, Facts& facts) {
+    for (const auto& field : kFactFields) {
+        field.set(facts, in.u8());
     }
-    facts.budget_exhausted = in[kFactFields.size()] != 0;
+    facts.budget_exhausted = in.u8() != 0;
     facts.helo_changed = false;
-    in += kFixedFields;
-    const std::size_t count = *in++;
-    const unsigned char* bits = in;
-    in += bit_bytes(count);
+    const std::size_t count = in.u8();
+    const std::string_view bits = in.bytes(bit_bytes(count));
+    const auto verified = [&bits](std::size_t i) {
+        return (static_cast<unsigned char>(bits[i / 8]) & (1U << (i % 8))) != 0;
+    };
     facts.ptr_names.resize(count);
-    std::size_t verified = 0;
+    std::size_t verified_count = 0;
     for (std::size_t i = 0; i < count; ++i) {
-        const std::size_t length = *in++;
-        // NOLINTNEXTLINE: bytes to chars, as written by pack().
-        facts.ptr_names[i].assign(reinterpret_cast<const char*>(in), length);
-        in += length;
-        if ((bits[i / 8] & (1U << (i % 8))) != 0) {
-            ++verified;
-        }
+        facts.ptr_names[i].assign(in.field());
+        verified_count += verified(i) ? 1 : 0;
     }
-    facts.verified_names.resize(verified);
-    verified = 0;
+    facts.verified_names.resize(verified_count);
+    verified_count = 0;
     for (std::size_t i = 0; i < count; ++i) {
-        if ((bits[i / 8] & (1U << (i % 8))) != 0) {
-            facts.verified_names[verified++] = facts.ptr_names[i];
+        if (verified(i)) {
+            facts.verified_names[verified_count++] = facts.ptr_names[i];
         }
     }
 }

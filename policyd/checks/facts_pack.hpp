@@ -2,26 +2,26 @@
 // a few dozen bytes in one heap block instead of a Facts value with a heap
 // block per name, which would triple the memory of a million cached clients.
 //
-// Contract: packed_size() is the number of bytes pack() writes, or 0 when
-// the facts do not fit the form unaltered (more than 255 PTR names, a name
-// longer than 255 bytes, verified names that are not a subsequence of the
-// PTR names); then nothing may be packed. unpack() reads what pack() wrote
-// and restores every field except helo_changed (the SMTP session's, not
-// DNS's), which it sets to false.
+// Contract: packable() is false when the facts do not fit the form
+// unaltered (more than 255 PTR names, a name longer than 255 bytes,
+// verified names that are not a subsequence of the PTR names); then they
+// must not be packed. pack() writes them with a ByteWriter (counting or
+// filling: policyd/base/byte_pack.hpp); unpack() reads what pack() wrote and
+// restores every field except helo_changed (the SMTP session's, not DNS's),
+// which it sets to false. Enumerated facts are packed by walking kFactFields,
+// so a new one needs nothing here.
 #pragma once
 
-#include <cstddef>
-
+#include "policyd/base/byte_pack.hpp"
 #include "policyd/checks/facts.hpp"
 
 namespace policyd {
 
-std::size_t packed_size(const Facts& facts);
+bool packable(const Facts& facts);
 
-// Writes packed_size(facts) bytes at `out` and returns the end.
-unsigned char* pack(const Facts& facts, unsigned char* out);
+void pack(const Facts& facts, ByteWriter& out);
 
-// `in` must point at bytes written by pack(); `facts` is overwritten.
-void unpack(const unsigned char* in, Facts& facts);
+// `in` must be at bytes written by pack(); `facts` is overwritten.
+void unpack(ByteReader& in, Facts& facts);
 
 }  // namespace policyd

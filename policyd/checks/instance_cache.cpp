@@ -16,19 +16,15 @@ constexpr std::size_t kMaxValue = 65535;
 }  // namespace
 
 std::string_view InstanceCache::Entry::instance() const noexcept {
-    // NOLINTNEXTLINE: the block holds bytes; the strings are plain chars.
-    return {reinterpret_cast<const char*>(data.get()), instance_length};
+    return block_text(data, 0, instance_length);
 }
 
 std::string_view InstanceCache::Entry::client() const noexcept {
-    // NOLINTNEXTLINE: as above.
-    return {reinterpret_cast<const char*>(data.get()) + instance_length, client_length};
+    return block_text(data, instance_length, client_length);
 }
 
 std::string_view InstanceCache::Entry::helo() const noexcept {
-    // NOLINTNEXTLINE: as above.
-    return {reinterpret_cast<const char*>(data.get()) + instance_length + client_length,
-            helo_length};
+    return block_text(data, instance_length + client_length, helo_length);
 }
 
 const unsigned char* InstanceCache::Entry::facts() const noexcept {
@@ -45,7 +41,8 @@ bool InstanceCache::find(std::string_view instance, std::string_view client, std
     if (entry == nullptr || entry->client() != client || entry->helo() != helo) {
         return false;
     }
-    unpack(entry->facts(), facts);
+    ByteReader in(entry->facts());
+    unpack(in, facts);
     header_sent = entry->header_sent;
     return true;
 }
@@ -57,23 +54,18 @@ void InstanceCache::insert(std::string_view instance, std::string_view client,
         return;
     }
     const Key key = make_key(instance);
-    const std::size_t facts_size = packed_size(facts);
-    if (facts_size == 0 || instance.size() > kMaxValue || client.size() > kMaxValue ||
+    if (!packable(facts) || instance.size() > kMaxValue || client.size() > kMaxValue ||
         helo.size() > kMaxValue) {
         index_.erase(key);
         return;
     }
     Entry fresh;
-    fresh.data = std::make_unique<unsigned char[]>(  // NOLINT: sized by the packing
-        instance.size() + client.size() + helo.size() + facts_size);
-    unsigned char* p = fresh.data.get();
-    for (const std::string_view part : {instance, client, helo}) {
-        if (!part.empty()) {
-            std::memcpy(p, part.data(), part.size());
-            p += part.size();
-        }
-    }
-    pack(facts, p);
+    fresh.data = pack_block([&](ByteWriter& out) {
+        out.bytes(instance);
+        out.bytes(client);
+        out.bytes(helo);
+        pack(facts, out);
+    });
     fresh.instance_length = static_cast<std::uint16_t>(instance.size());
     fresh.client_length = static_cast<std::uint16_t>(client.size());
     fresh.helo_length = static_cast<std::uint16_t>(helo.size());

@@ -28,6 +28,7 @@
 #include <memory>
 #include <string_view>
 
+#include "policyd/base/byte_pack.hpp"
 #include "policyd/base/lru_index.hpp"
 #include "policyd/checks/facts.hpp"
 
@@ -66,7 +67,7 @@ class InstanceCache {
     struct Entry : LruNode {
         std::size_t hash = 0;
         // instance, client, HELO (lengths below), then the packed facts.
-        std::unique_ptr<unsigned char[]> data;  // NOLINT: sized by the packing
+        ByteBlock data;
         std::uint16_t instance_length = 0;
         std::uint16_t client_length = 0;
         std::uint16_t helo_length = 0;
@@ -77,11 +78,7 @@ class InstanceCache {
         [[nodiscard]] std::string_view helo() const noexcept;
         [[nodiscard]] const unsigned char* facts() const noexcept;
     };
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(const Key& key) const noexcept { return key.hash; }
-        std::size_t operator()(const Entry& entry) const noexcept { return entry.hash; }
-    };
+    using Hash = StoredHash<Key, Entry>;
     struct Equal {
         using is_transparent = void;
         bool operator()(const Entry& a, const Entry& b) const noexcept {

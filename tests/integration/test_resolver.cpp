@@ -220,6 +220,14 @@ TEST_CASE("resolver maps real DNS answers", "[resolver]") {
                 CHECK(a.ttl > 0);
                 CHECK(a.ttl <= 3600);
             }
+            // The Resolver's lifetime is what the TTLs allow (Answer::lifetime).
+            if (c.status == Status::ok) {
+                CHECK(a.lifetime == a.ttl);
+            } else if (c.status == Status::temperror) {
+                CHECK(a.lifetime == 0);
+            } else {
+                CHECK(a.lifetime == (a.negative_ttl != 0 ? a.negative_ttl : a.ttl));
+            }
         }
     }
 }

@@ -85,19 +85,22 @@ TEST_CASE("cache lifetime per status, clamped", "[cache]") {
             const auto last = cache.find("a.example.test", RrType::a, t0 + c.expected - 1ns);
             REQUIRE(last);
             CHECK(last->status == c.answer.status);
-            CHECK(last->ttl == 1);
+            CHECK(last->lifetime == 1);
+            // The TTLs come back as received; only the lifetime counts down.
+            CHECK(last->ttl == c.answer.ttl);
+            CHECK(last->negative_ttl == c.answer.negative_ttl);
             CHECK_FALSE(cache.find("a.example.test", RrType::a, t0 + c.expected));
         }
     }
 }
 
-TEST_CASE("cache expiry at exact boundaries and remaining ttl", "[cache]") {
+TEST_CASE("cache expiry at exact boundaries and remaining lifetime", "[cache]") {
     Cache cache(CacheOptions{});
     cache.insert("host.example.test", RrType::a, make(Status::ok, 60), t0);
     struct Probe {
         Clock::duration at;
         bool live;
-        std::uint32_t ttl;
+        std::uint32_t lifetime;
     };
     // Remaining lifetime is rounded up so a live entry never reports 0.
     const std::vector<Probe> probes = {
@@ -110,7 +113,8 @@ TEST_CASE("cache expiry at exact boundaries and remaining ttl", "[cache]") {
                     << "ns");
         REQUIRE(found.has_value() == probe.live);
         if (found) {
-            CHECK(found->ttl == probe.ttl);
+            CHECK(found->lifetime == probe.lifetime);
+            CHECK(found->ttl == 60);
         }
     }
     // The expired entry was dropped on sight, and later finds do not resurrect it.
@@ -120,14 +124,15 @@ TEST_CASE("cache expiry at exact boundaries and remaining ttl", "[cache]") {
     CHECK(cache.stats().expired == 1);
 }
 
-TEST_CASE("cache reduces negative_ttl with the remaining lifetime", "[cache]") {
+TEST_CASE("a cached negative answer keeps its TTLs; its lifetime counts down", "[cache]") {
     Cache cache(CacheOptions{});
     cache.insert("gone.example.test", RrType::a, make(Status::nxdomain, 3600, 300), t0);
     const auto found = cache.find("gone.example.test", RrType::a, t0 + 100s);
     REQUIRE(found);
     CHECK(found->status == Status::nxdomain);
-    CHECK(found->ttl == 200);
-    CHECK(found->negative_ttl == 200);
+    CHECK(found->ttl == 3600);
+    CHECK(found->negative_ttl == 300);
+    CHECK(found->lifetime == 200);
 }
 
 TEST_CASE("cache evicts the least recently used entry", "[cache]") {
@@ -183,7 +188,7 @@ TEST_CASE("cache re-insert replaces the answer and refreshes the lifetime", "[ca
     const auto later = cache.find("x.example.test", RrType::ptr, t0 + 100s);
     REQUIRE(later);
     CHECK(later->names == std::vector<std::string>{"new.example.test"});
-    CHECK(later->ttl == 10);
+    CHECK(later->lifetime == 10);
     CHECK_FALSE(cache.find("x.example.test", RrType::ptr, t0 + 110s));
 }
 
@@ -290,11 +295,10 @@ TEST_CASE("cache returns every field of the answer it stored", "[cache]") {
             cache.insert("k.example.test", RrType::ptr, c.answer, t0);
             auto found = cache.find("k.example.test", RrType::ptr, t0);
             REQUIRE(found);
-            // ttl and negative_ttl are the remaining lifetime; everything else as stored.
-            CHECK(found->ttl == cache.lifetime(c.answer).count());
-            CHECK(found->negative_ttl == (c.answer.negative_ttl != 0 ? found->ttl : 0));
-            found->ttl = c.answer.ttl;
-            found->negative_ttl = c.answer.negative_ttl;
+            // The lifetime is the cache's; everything else as stored.
+            CHECK(found->lifetime == cache.lifetime(c.answer).count());
+            CHECK(found->ttl == c.answer.ttl);
+            CHECK(found->negative_ttl == c.answer.negative_ttl);
             CHECK(found->status == c.answer.status);
             CHECK(found->rcode == c.answer.rcode);
             CHECK(found->canonical_name == c.answer.canonical_name);

@@ -30,10 +30,12 @@ class FakeLookup final : public resolver::Lookup {
         ++lookups;
         resolver::Answer answer;
         answer.ttl = 300;
+        answer.lifetime = 300;  // as the Resolver sets it (temperror: 0, below)
         const auto found = records.find({std::string(name), type});
         if (temperror) {
             answer.status = resolver::Status::temperror;
             answer.error = "SERVFAIL";
+            answer.lifetime = 0;
         } else if (found == records.end()) {
             answer.status = resolver::Status::nxdomain;
         } else {
