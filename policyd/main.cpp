@@ -49,9 +49,7 @@ constexpr std::string_view kUsage = R"(Usage:
                                                   look the client up now and show every DNS
                                                   answer, fact and rule, and the action;
                                                   --ATTRIBUTE is any request attribute a rule
-                                                  can test: --sender ADDR, --recipient ADDR,
-                                                  --sasl-username USER, --protocol-state STATE,
-                                                  --policy-context TEXT, --server-port PORT
+                                                  can test: {attributes}
   rdns-policyd test CASES [--config FILE] [OPTIONS]
                                                   run the rule table against the cases in
                                                   CASES (TOML) and report ok / FAIL for each
@@ -90,6 +88,35 @@ struct CommandLine {
     std::vector<std::string> positional;
 };
 
+// kUsage with the explain options filled in from the condition table.
+std::string usage() {
+    std::string options;
+    std::size_t column = 60;  // where {attributes} starts in its line
+    for (const auto attr : rules::condition_attributes()) {
+        if (attr == policyd::Attr::helo_name) {
+            continue;
+        }
+        std::string option = "--" + std::string(policyd::attr_name(attr));
+        std::replace(option.begin(), option.end(), '_', '-');
+        if (!options.empty()) {
+            options += ",";
+            ++column;
+            if (column + option.size() + 1 > 96) {
+                options += "\n" + std::string(50, ' ');
+                column = 50;
+            } else {
+                options += " ";
+                ++column;
+            }
+        }
+        options += option;
+        column += option.size();
+    }
+    std::string text(kUsage);
+    const auto at = text.find("{attributes}");
+    return text.replace(at, std::string_view("{attributes}").size(), options);
+}
+
 // "--sender" -> Attr::sender: every request attribute a rule condition
 // looks at (rules/conditions.hpp) but the HELO name, which is positional.
 std::optional<policyd::Attr> explain_attribute(std::string_view arg) {
@@ -114,13 +141,13 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
         const std::string_view arg = args[i];
         auto value = [&](std::string_view option) -> std::string {
             if (i + 1 >= args.size()) {
-                std::cerr << "rdns-policyd: " << option << " needs a value\n" << kUsage;
+                std::cerr << "rdns-policyd: " << option << " needs a value\n" << usage();
                 throw std::invalid_argument("usage");
             }
             return std::string(args[++i]);
         };
         if (arg == "--help" || arg == "-h") {
-            std::cout << kUsage;
+            std::cout << usage();
             return kExitOk;
         }
         if (arg == "--version") {
@@ -151,20 +178,20 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             // explain ADDRESS [HELO]; test FILE
             line.positional.emplace_back(arg);
         } else {
-            std::cerr << "rdns-policyd: unknown argument \"" << arg << "\"\n" << kUsage;
+            std::cerr << "rdns-policyd: unknown argument \"" << arg << "\"\n" << usage();
             return kExitUsage;
         }
     }
     if (line.command == "explain") {
         if (line.positional.empty()) {
-            std::cerr << "rdns-policyd: explain needs CLIENT_IP\n" << kUsage;
+            std::cerr << "rdns-policyd: explain needs CLIENT_IP\n" << usage();
             return kExitUsage;
         }
         line.explain.client_address = line.positional[0];
         line.explain.helo_name = line.positional.size() > 1 ? line.positional[1] : "";
     }
     if (line.command == "test" && line.positional.empty()) {
-        std::cerr << "rdns-policyd: test needs CASES\n" << kUsage;
+        std::cerr << "rdns-policyd: test needs CASES\n" << usage();
         return kExitUsage;
     }
     return -1;

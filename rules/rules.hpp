@@ -104,7 +104,8 @@ class RuleTable {
     // One entry per rule in file order, then "default". Thread-safe.
     [[nodiscard]] std::vector<RuleCounters> counters() const;
 
-    // Impl is complete only in rules/rules.cpp, so in effect only
+    // Impl is complete only in rules/table.hpp (seen by table.cpp and
+    // loader.cpp), so in effect only
     // parse_rule_table() can build a table.
     struct Impl;
     explicit RuleTable(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}

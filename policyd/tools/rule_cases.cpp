@@ -10,6 +10,7 @@
 #include <sstream>
 #include <utility>
 
+#include "policyd/answer/responder.hpp"
 #include "policyd/base/sanitize.hpp"
 #include "policyd/checks/helo.hpp"
 #include "policyd/config/stack.hpp"
@@ -340,7 +341,7 @@ bool case_passes(const RuleCase& rule_case, const rules::Decision& decision) {
     return true;
 }
 
-CaseTally run_rule_cases(const rules::RuleTable& table, const std::vector<RuleCase>& cases,
+CaseTally run_rule_cases(const Config& config, const std::vector<RuleCase>& cases,
                          const LiveFacts& live, std::ostream& out) {
     CaseTally tally;
     for (const auto& rule_case : cases) {
@@ -356,7 +357,9 @@ CaseTally run_rule_cases(const rules::RuleTable& table, const std::vector<RuleCa
             continue;
         }
         const std::optional<IpAddress> client = rule_case.client;
-        const auto decision = table.evaluate(rules::Evidence{rule_case.request, *facts, client});
+        bool header_added = false;
+        const auto decision = decide(config, rules::Evidence{rule_case.request, *facts, client},
+                                     false, false, header_added);
         if (case_passes(rule_case, decision)) {
             ++tally.passed;
             out << "ok   " << sanitized(rule_case.name) << "\n";
@@ -406,7 +409,7 @@ int test_rule_cases(const Config& config, const std::string& cases_path, std::os
         io.run();
         return facts;
     };
-    const auto tally = run_rule_cases(*config.rules, cases, live, out);
+    const auto tally = run_rule_cases(config, cases, live, out);
     return tally.failed == 0 ? 0 : 1;
 }
 

@@ -80,9 +80,11 @@ struct CaseTally {
     std::size_t failed = 0;
 };
 
-// Runs every case, writing one "ok   NAME" / "FAIL NAME: ..." line each and
-// then "N passed, M failed".
-CaseTally run_rule_cases(const rules::RuleTable& table, const std::vector<RuleCase>& cases,
+// Runs every case on config's table, decided as the daemon decides
+// (decide(), policyd/answer/responder.hpp; no outage, no header due),
+// writing one "ok   NAME" / "FAIL NAME: ..." line each and then
+// "N passed, M failed".
+CaseTally run_rule_cases(const Config& config, const std::vector<RuleCase>& cases,
                          const LiveFacts& live, std::ostream& out);
 
 // The `test` subcommand: reads the case file, runs it on config's table with

@@ -62,6 +62,14 @@ rules::RuleTable table_from(std::string_view text) {
     return std::move(*table);
 }
 
+// The table as a Config, the way `rdns-policyd test` runs it.
+Config config_of(const rules::RuleTable& table) {
+    Config config;
+    config.path = "rules.toml";
+    config.rules = std::make_shared<const rules::RuleTable>(table);
+    return config;
+}
+
 std::vector<RuleCase> cases_from(const rules::RuleTable& table, std::string_view text) {
     std::vector<std::string> errors;
     auto cases = parse_rule_cases(text, "cases.toml", table, errors);
@@ -133,7 +141,7 @@ expect_action = "OK"
     REQUIRE(cases.size() == 5);
 
     std::ostringstream out;
-    const auto tally = run_rule_cases(table, cases, kNoDns, out);
+    const auto tally = run_rule_cases(config_of(table), cases, kNoDns, out);
     CHECK(tally.passed == 3);
     CHECK(tally.failed == 2);
     CHECK(out.str() ==
@@ -233,7 +241,7 @@ expect_rule = "default"
     CHECK(cases[0].request.get(Attr::protocol_state) == "RCPT");
 
     std::ostringstream out;
-    const auto tally = run_rule_cases(table, cases, kNoDns, out);
+    const auto tally = run_rule_cases(config_of(table), cases, kNoDns, out);
     INFO(out.str());
     CHECK(tally.failed == 0);
     CHECK(tally.passed == 6);
@@ -268,7 +276,7 @@ expect_rule = "default"
         return facts;
     };
     std::ostringstream out;
-    const auto tally = run_rule_cases(table, cases, live, out);
+    const auto tally = run_rule_cases(config_of(table), cases, live, out);
     CHECK(asked == std::vector<std::string>{"192.0.2.7 mail.example.com", "192.0.2.8 "});
     CHECK(tally.passed == 1);
     CHECK(tally.failed == 1);
@@ -377,7 +385,7 @@ iprev = "permerror"
 expect_rule = "exempt-role-recipients"
 )");
     std::ostringstream out;
-    const auto tally = run_rule_cases(*config->rules, cases, kNoDns, out);
+    const auto tally = run_rule_cases(*config, cases, kNoDns, out);
     INFO(out.str());
     CHECK(tally.failed == 0);
     CHECK(tally.passed == 4);
