@@ -1,9 +1,6 @@
 #include "policyd/daemon/server.hpp"
 
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
@@ -12,18 +9,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <filesystem>
 #include <functional>
 #include <list>
 #include <optional>
@@ -33,6 +25,8 @@
 #include "policyd/answer/responder.hpp"
 #include "policyd/base/sanitize.hpp"
 #include "policyd/config/stack.hpp"
+#include "policyd/daemon/listeners.hpp"
+#include "policyd/daemon/watchdog.hpp"
 #include "policyd/protocol/codec.hpp"
 #include "rules/rules.hpp"
 
@@ -59,86 +53,6 @@ auto async_assess(Assessor& assessor, const IpAddress& client, std::string_view 
         token);
 }
 
-// Cancels a session's pending read or write when its deadline passes.
-// arm() and disarm() only move the deadline: the timer is re-armed only when
-// a deadline comes earlier than the time it already waits for; when it
-// fires early it waits again for the later deadline. A timer armed and
-// cancelled for every read and every write cost a timer-queue update and a
-// handler dispatch each, per request. The state is shared with the pending
-// timer handler, so a handler that runs after the session ended finds it
-// closed instead of freed memory.
-class Watchdog {
-  public:
-    Watchdog(const asio::any_io_executor& executor, std::function<void()> cancel)
-        : state_(std::make_shared<State>(executor, std::move(cancel))) {}
-    ~Watchdog() {
-        state_->closed = true;
-        // Ends the pending wait now rather than at its deadline (which holds
-        // the state until then). Cancelling a timer does not fail in practice.
-        try {
-            state_->timer.cancel();
-        } catch (const boost::system::system_error&) {  // NOLINT(bugprone-empty-catch)
-        }
-    }
-    Watchdog(const Watchdog&) = delete;
-    Watchdog& operator=(const Watchdog&) = delete;
-
-    // The operation about to start must complete within `after` of `now`.
-    void arm(Clock::time_point now, std::chrono::seconds after) {
-        State& state = *state_;
-        state.expired = false;  // a late expiry of the previous operation does not count
-        state.deadline = now + after;
-        if (state.deadline < state.armed_for) {
-            wait_until(state_, state.deadline);
-        }
-    }
-    void disarm() { state_->deadline = Clock::time_point::max(); }
-    [[nodiscard]] bool expired() const { return state_->expired; }
-
-  private:
-    struct State {
-        State(const asio::any_io_executor& executor, std::function<void()> c)
-            : timer(executor), cancel(std::move(c)) {}
-        asio::steady_timer timer;
-        std::function<void()> cancel;
-        Clock::time_point deadline = Clock::time_point::max();   // of the pending operation
-        Clock::time_point armed_for = Clock::time_point::max();  // max: no wait pending
-        std::uint64_t generation = 0;  // of the current wait; older ones are stale
-        bool expired = false;
-        bool closed = false;
-    };
-
-    static void wait_until(const std::shared_ptr<State>& state, Clock::time_point when) {
-        state->armed_for = when;
-        const std::uint64_t generation = ++state->generation;
-        state->timer.expires_at(when);  // a wait already pending ends as aborted
-        state->timer.async_wait([state, generation](error_code ec) {
-            if (ec || state->closed || generation != state->generation) {
-                return;
-            }
-            state->armed_for = Clock::time_point::max();
-            if (state->deadline == Clock::time_point::max()) {
-                return;  // nothing pending: stay unarmed until the next arm()
-            }
-            if (Clock::now() >= state->deadline) {
-                state->expired = true;
-                state->cancel();
-                return;
-            }
-            wait_until(state, state->deadline);
-        });
-    }
-
-    std::shared_ptr<State> state_;
-};
-
-std::string describe(const asio::ip::tcp::endpoint& endpoint) {
-    if (endpoint.address().is_v6()) {
-        return "inet:[" + endpoint.address().to_string() + "]:" + std::to_string(endpoint.port());
-    }
-    return "inet:" + endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-}
-
 }  // namespace
 
 struct Server::Impl {
@@ -153,17 +67,21 @@ struct Server::Impl {
     std::chrono::seconds read_timeout;
     std::size_t max_connections;
 
-    std::list<asio::ip::tcp::acceptor> tcp_acceptors;
-    std::list<asio::local::stream_protocol::acceptor> unix_acceptors;
-    std::vector<std::string> unix_paths;
-    // One per open session: stop() wakes the sessions that are waiting for
+    Listeners listeners{io,
+                        [this](asio::ip::tcp::socket socket, std::string peer) {
+                            start_connection(std::move(socket), std::move(peer));
+                        },
+                        [this](asio::local::stream_protocol::socket socket, std::string peer) {
+                            start_connection(std::move(socket), std::move(peer));
+                        }};
+    // One per open connection: stop() wakes those that are waiting for
     // a request, and leaves alone those busy answering one.
-    struct SessionHandle {
+    struct ConnectionHandle {
         std::function<void()> cancel_read;
         bool reading = false;
     };
-    std::list<SessionHandle> session_handles;
-    std::size_t sessions = 0;
+    std::list<ConnectionHandle> connection_handles;
+    std::size_t connections = 0;
     bool stopping = false;
     asio::signal_set stop_signals{io, SIGTERM, SIGINT};
     asio::signal_set reload_signals{io, SIGHUP};
@@ -216,30 +134,30 @@ struct Server::Impl {
     // Serves one connection until the peer closes, a timeout, protocol
     // trouble or shutdown. In and Out are the same stream for sockets.
     template <typename In, typename Out>
-    // The caller has already counted the session in `sessions`.
-    awaitable<void> session(In& in, Out& out, std::string peer) {
-        auto handle = session_handles.insert(session_handles.end(), SessionHandle{[&in] {
-                                                 error_code ignored;
-                                                 in.cancel(ignored);
-                                             }});
+    // The caller has already counted the connection in `connections`.
+    awaitable<void> connection(In& in, Out& out, std::string peer) {
+        auto handle = connection_handles.insert(connection_handles.end(), ConnectionHandle{[&in] {
+                                                    error_code ignored;
+                                                    in.cancel(ignored);
+                                                }});
         SmtpSession smtp;
         try {
             co_await serve(in, out, peer, *handle, smtp);
         } catch (const std::exception& error) {
             // Internal trouble: no reply, log, disconnect (Postfix applies its
             // default_action).
-            spdlog::error("session {}: {}; closing connection", peer, error.what());
+            spdlog::error("connection {}: {}; closing connection", peer, error.what());
         }
         responder.end_session(smtp);
-        session_handles.erase(handle);
-        --sessions;
-        if (stopping && sessions == 0) {
+        connection_handles.erase(handle);
+        --connections;
+        if (stopping && connections == 0) {
             finish_stop();
         }
     }
 
     template <typename In, typename Out>
-    awaitable<void> serve(In& in, Out& out, const std::string& peer, SessionHandle& handle,
+    awaitable<void> serve(In& in, Out& out, const std::string& peer, ConnectionHandle& handle,
                           SmtpSession& smtp) {
         Watchdog watchdog(in.get_executor(), [&in, &out] {
             error_code ignored;
@@ -254,7 +172,7 @@ struct Server::Impl {
         error_code ec;
         out.non_blocking(true, ec);
         if (ec) {
-            spdlog::warn("session {}: cannot make the connection non-blocking: {}", peer,
+            spdlog::warn("connection {}: cannot make the connection non-blocking: {}", peer,
                          ec.message());
             co_return;
         }
@@ -266,7 +184,7 @@ struct Server::Impl {
                     break;
                 }
                 if (parsed.status == ParseStatus::error) {
-                    spdlog::warn("session {}: {} ({}); closing connection", peer,
+                    spdlog::warn("connection {}: {} ({}); closing connection", peer,
                                  to_string(parsed.error), parsed.detail);
                     co_return;
                 }
@@ -277,7 +195,7 @@ struct Server::Impl {
                 const auto pending = responder.begin(request, config, smtp);
                 if (!pending) {
                     spdlog::warn(
-                        "session {}: client_address \"{}\" is not an IP address; closing "
+                        "connection {}: client_address \"{}\" is not an IP address; closing "
                         "connection",
                         peer, sanitized(request.get(Attr::client_address)));
                     co_return;
@@ -294,7 +212,7 @@ struct Server::Impl {
                     spdlog::info(record);
                 }
                 if (!co_await send(out, reply, watchdog, read_timeout, ec)) {
-                    spdlog::warn("session {}: cannot send reply: {}; closing connection", peer,
+                    spdlog::warn("connection {}: cannot send reply: {}; closing connection", peer,
                                  watchdog.expired() ? "timed out" : ec.message());
                     co_return;
                 }
@@ -312,12 +230,13 @@ struct Server::Impl {
             watchdog.disarm();
             if (ec) {
                 if (watchdog.expired()) {
-                    spdlog::info("session {}: {}; closing connection", peer,
+                    spdlog::info("connection {}: {}; closing connection", peer,
                                  buffer.empty() ? "idle timeout" : "stalled in a request");
                 } else if (!buffer.empty() && ec == asio::error::eof) {
-                    spdlog::warn("session {}: connection closed in the middle of a request", peer);
+                    spdlog::warn("connection {}: connection closed in the middle of a request",
+                                 peer);
                 } else if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
-                    spdlog::warn("session {}: read failed: {}", peer, ec.message());
+                    spdlog::warn("connection {}: read failed: {}", peer, ec.message());
                 }
                 co_return;
             }
@@ -348,154 +267,24 @@ struct Server::Impl {
     }
 
     template <typename Socket>
-    void start_session(Socket socket, std::string peer) {
+    void start_connection(Socket socket, std::string peer) {
         if (stopping) {
             return;
         }
-        if (sessions >= max_connections) {
-            spdlog::warn("connection from {} refused: {} connections already open", peer, sessions);
+        if (connections >= max_connections) {
+            spdlog::warn("connection from {} refused: {} connections already open", peer,
+                         connections);
             return;  // closing the socket makes Postfix apply its default_action
         }
         // Counted now, not when the coroutine first runs: co_spawn starts it
         // on a later turn of the loop, and connections accepted on two
         // listeners in the same turn must not both slip under the limit.
-        ++sessions;
+        ++connections;
         auto owned = std::make_shared<Socket>(std::move(socket));
         asio::co_spawn(
             io,
-            [this, owned, peer]() -> awaitable<void> { co_await session(*owned, *owned, peer); },
+            [this, owned, peer]() -> awaitable<void> { co_await connection(*owned, *owned, peer); },
             asio::detached);
-    }
-
-    awaitable<void> accept_tcp(asio::ip::tcp::acceptor& acceptor) {
-        for (;;) {
-            error_code ec;
-            asio::ip::tcp::socket socket =
-                co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
-            if (ec) {
-                if (stopping || ec == asio::error::operation_aborted) {
-                    co_return;
-                }
-                // EMFILE and friends: log and keep accepting; the socket
-                // that could not be accepted stays in the backlog.
-                spdlog::error("accept failed: {}", ec.message());
-                continue;
-            }
-            socket.set_option(asio::ip::tcp::no_delay(true), ec);
-            const auto remote = socket.remote_endpoint(ec);
-            start_session(std::move(socket), ec ? std::string("tcp") : describe(remote));
-        }
-    }
-
-    awaitable<void> accept_unix(asio::local::stream_protocol::acceptor& acceptor,
-                                std::string path) {
-        for (;;) {
-            error_code ec;
-            asio::local::stream_protocol::socket socket =
-                co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
-            if (ec) {
-                if (stopping || ec == asio::error::operation_aborted) {
-                    co_return;
-                }
-                spdlog::error("accept on unix:{} failed: {}", path, ec.message());
-                continue;
-            }
-            start_session(std::move(socket), "unix:" + path);
-        }
-    }
-
-    void listen_tcp(const Endpoint& endpoint) {
-        const asio::ip::tcp::endpoint where(asio::ip::make_address(endpoint.host), endpoint.port);
-        auto& acceptor = tcp_acceptors.emplace_back(io);
-        error_code ec;
-        acceptor.open(where.protocol(), ec);
-        if (!ec) {
-            acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-        }
-        if (!ec && where.address().is_v6()) {
-            // [::] should mean IPv6 only; IPv4 is configured separately.
-            acceptor.set_option(asio::ip::v6_only(true), ec);
-        }
-        if (!ec) {
-            acceptor.bind(where, ec);
-        }
-        if (!ec) {
-            acceptor.listen(asio::socket_base::max_listen_connections, ec);
-        }
-        if (ec) {
-            throw std::runtime_error("cannot listen on " + describe(where) + ": " + ec.message());
-        }
-        spdlog::info("listening on {}", describe(acceptor.local_endpoint()));
-        asio::co_spawn(io, accept_tcp(acceptor), asio::detached);
-    }
-
-    void listen_unix(const Endpoint& endpoint) {
-        const auto& settings = config->settings;
-        const std::string& path = endpoint.path;
-        // A socket left by an earlier run would make bind() fail; anything
-        // that is not a socket is not ours to delete.
-        struct stat existing {};
-        if (::lstat(path.c_str(), &existing) == 0) {
-            if (!S_ISSOCK(existing.st_mode)) {
-                throw std::runtime_error("cannot listen on unix:" + path +
-                                         ": exists and is not a socket");
-            }
-            ::unlink(path.c_str());
-        }
-        auto& acceptor = unix_acceptors.emplace_back(io);
-        error_code ec;
-        acceptor.open(asio::local::stream_protocol(), ec);
-        if (!ec) {
-            // bind() creates the socket file with the process umask; make it
-            // owner-only until chmod() below sets the configured mode, so it
-            // is never briefly wider than asked. (One thread: no race on the
-            // process-wide umask.)
-            const mode_t previous = ::umask(0177);
-            acceptor.bind(asio::local::stream_protocol::endpoint(path), ec);
-            ::umask(previous);
-        }
-        if (!ec) {
-            acceptor.listen(asio::socket_base::max_listen_connections, ec);
-        }
-        if (ec) {
-            throw std::runtime_error("cannot listen on unix:" + path + ": " + ec.message());
-        }
-        unix_paths.push_back(path);
-        const auto mode = static_cast<mode_t>(std::stoul(settings.unix_socket_mode, nullptr, 8));
-        if (::chmod(path.c_str(), mode) != 0) {
-            throw std::runtime_error("cannot set mode of unix:" + path + ": " +
-                                     std::strerror(errno));
-        }
-        set_owner(path, settings.unix_socket_owner, settings.unix_socket_group);
-        spdlog::info("listening on unix:{}", path);
-        asio::co_spawn(io, accept_unix(acceptor, path), asio::detached);
-    }
-
-    static void set_owner(const std::string& path, const std::string& owner,
-                          const std::string& group) {
-        if (owner.empty() && group.empty()) {
-            return;
-        }
-        uid_t uid = static_cast<uid_t>(-1);
-        gid_t gid = static_cast<gid_t>(-1);
-        if (!owner.empty()) {
-            const passwd* entry = ::getpwnam(owner.c_str());
-            if (entry == nullptr) {
-                throw std::runtime_error("unix:" + path + ": no such user \"" + owner + "\"");
-            }
-            uid = entry->pw_uid;
-        }
-        if (!group.empty()) {
-            const struct group* entry = ::getgrnam(group.c_str());
-            if (entry == nullptr) {
-                throw std::runtime_error("unix:" + path + ": no such group \"" + group + "\"");
-            }
-            gid = entry->gr_gid;
-        }
-        if (::chown(path.c_str(), uid, gid) != 0) {
-            throw std::runtime_error("cannot set owner of unix:" + path + ": " +
-                                     std::strerror(errno));
-        }
     }
 
     void stop() {
@@ -504,24 +293,15 @@ struct Server::Impl {
         }
         stopping = true;
         spdlog::info("stopping: no new connections; finishing requests in progress");
-        error_code ignored;
-        for (auto& acceptor : tcp_acceptors) {
-            acceptor.close(ignored);
-        }
-        for (auto& acceptor : unix_acceptors) {
-            acceptor.close(ignored);
-        }
-        for (const auto& path : unix_paths) {
-            ::unlink(path.c_str());
-        }
-        // Idle sessions are waiting in a read: wake them so they see
-        // `stopping`. A session in the middle of a request answers it first.
-        for (auto& handle : session_handles) {
+        listeners.close();
+        // Idle connections are waiting in a read: wake them so they see
+        // `stopping`. A connection in the middle of a request answers it first.
+        for (auto& handle : connection_handles) {
             if (handle.reading) {
                 handle.cancel_read();
             }
         }
-        if (sessions == 0) {
+        if (connections == 0) {
             finish_stop();
         }
     }
@@ -545,7 +325,7 @@ struct Server::Impl {
             spdlog::error("reload of {} failed; keeping the running configuration", config->path);
             return;
         }
-        // Settings that shape listeners, the resolver and open sessions are
+        // Settings that shape listeners, the resolver and open connections are
         // fixed at start-up; say so rather than half-apply them.
         const Settings& next = fresh->settings;
         const auto fixed = restart_only_changes(config->settings, next);
@@ -614,11 +394,7 @@ void Server::listen() {
         if (!endpoint) {
             throw std::runtime_error(why);
         }
-        if (endpoint->kind == Endpoint::Kind::inet) {
-            impl_->listen_tcp(*endpoint);
-        } else {
-            impl_->listen_unix(*endpoint);
-        }
+        impl_->listeners.listen(*endpoint, impl_->config->settings);
     }
     spdlog::info("ready: {} rules from {}", impl_->config->rules->size(), impl_->config->path);
 }
@@ -629,11 +405,11 @@ void Server::serve_stdio() {
     // stdin/stdout under the logger's feet.
     auto in = std::make_shared<asio::posix::stream_descriptor>(impl.io, ::dup(STDIN_FILENO));
     auto out = std::make_shared<asio::posix::stream_descriptor>(impl.io, ::dup(STDOUT_FILENO));
-    ++impl.sessions;
+    ++impl.connections;
     asio::co_spawn(
         impl.io,
         [&impl, in, out]() -> awaitable<void> {
-            co_await impl.session(*in, *out, "stdio");
+            co_await impl.connection(*in, *out, "stdio");
             // spawn(8) mode serves exactly one peer.
             impl.stop();
         },

@@ -1,4 +1,9 @@
-// Server: listeners, sessions and signals of the daemon, on one io_context.
+// Server: the daemon's connections and signals, on one io_context. It owns
+// the resolver stack (policyd/config/stack.hpp), the Responder that answers
+// each request (policyd/answer/responder.hpp) and the Listeners
+// (policyd/daemon/listeners.hpp); what is left here is the connection loop
+// (read, parse, answer, write, under one Watchdog), reload, stop and the
+// signals.
 //
 // Contract:
 // - Everything runs on the io_context's single thread.

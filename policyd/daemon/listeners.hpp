@@ -1,0 +1,58 @@
+// Listeners: the daemon's listening endpoints (TCP, IPv4 and IPv6, and unix
+// sockets with the configured mode and owner) and their accept loops.
+//
+// Contract:
+// - Single-threaded: the io_context's thread.
+// - listen() binds one endpoint, logs "listening on ENDPOINT" (with the
+//   actual port for port 0) and starts accepting; it throws
+//   std::runtime_error naming the endpoint and the reason when it cannot
+//   serve it. A unix socket file left by an earlier run is replaced;
+//   anything else at that path is refused.
+// - Every accepted connection goes to its handler with a peer name for the
+//   log ("inet:192.0.2.1:40000", "inet:[::1]:40000", "unix:/path"); TCP
+//   connections have TCP_NODELAY set. An accept error (EMFILE, ...) is
+//   logged and accepting goes on.
+// - close() stops accepting and removes the unix socket files; idempotent.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <functional>
+#include <list>
+#include <string>
+#include <vector>
+
+#include "policyd/config/settings.hpp"
+
+namespace policyd {
+
+class Listeners {
+  public:
+    using TcpHandler = std::function<void(boost::asio::ip::tcp::socket, std::string peer)>;
+    using UnixHandler =
+        std::function<void(boost::asio::local::stream_protocol::socket, std::string peer)>;
+
+    Listeners(boost::asio::io_context& io, TcpHandler on_tcp, UnixHandler on_unix);
+    ~Listeners();
+    Listeners(const Listeners&) = delete;
+    Listeners& operator=(const Listeners&) = delete;
+
+    // unix_socket_mode, _owner and _group come from `settings`.
+    void listen(const Endpoint& endpoint, const Settings& settings);
+    void close();
+
+  private:
+    void listen_tcp(const Endpoint& endpoint);
+    void listen_unix(const Endpoint& endpoint, const Settings& settings);
+
+    boost::asio::io_context& io_;
+    TcpHandler on_tcp_;
+    UnixHandler on_unix_;
+    std::list<boost::asio::ip::tcp::acceptor> tcp_;
+    std::list<boost::asio::local::stream_protocol::acceptor> unix_;
+    std::vector<std::string> unix_paths_;
+    bool closed_ = false;
+};
+
+}  // namespace policyd
