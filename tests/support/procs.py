@@ -228,8 +228,10 @@ class Process:
         else:
             ready = self._start_probed()
         if not ready:
-            status = self.proc.poll()
+            # Stopped and reaped first: a helper whose output just ended may
+            # not have been reaped yet, and its status is the message.
             self.stop()
+            status = self.proc.returncode
             output = self.text()
             raise NotReady(
                 f"{self.what} not ready within {self.start_timeout:g}s (exit status {status}): "
