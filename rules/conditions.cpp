@@ -22,6 +22,7 @@ Subject attribute(Attr attr) {
 
 std::vector<ConditionSpec> build_specs() {
     std::vector<ConditionSpec> specs;
+    specs.reserve(policyd::kFactFields.size() + 16);
     for (const auto& fact : policyd::kFactFields) {
         specs.push_back({fact.name, Subject{Kind::fact, &fact, Attr::count_}, Form::fact_words});
     }
@@ -200,7 +201,10 @@ Read read_words(Loader& loader, const ConditionSpec& spec, const toml::node& nod
                                "\" (allowed: " + word_list(words) + ")");
         ok = false;
     }
-    return ok ? std::make_unique<BitCondition>(spec, mask) : nullptr;
+    if (!ok) {
+        return nullptr;
+    }
+    return std::make_unique<BitCondition>(spec, mask);
 }
 
 Read read_exact(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
@@ -222,7 +226,10 @@ Read read_exact(Loader& loader, const ConditionSpec& spec, const toml::node& nod
         }
         values.emplace(text);
     }
-    return ok ? std::make_unique<ExactCondition>(spec, std::move(values)) : nullptr;
+    if (!ok) {
+        return nullptr;
+    }
+    return std::make_unique<ExactCondition>(spec, std::move(values));
 }
 
 Read read_ports(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
@@ -259,7 +266,10 @@ Read read_ports(Loader& loader, const ConditionSpec& spec, const toml::node& nod
             add(element);
         }
     }
-    return ok ? std::make_unique<PortCondition>(spec, std::move(ports)) : nullptr;
+    if (!ok) {
+        return nullptr;
+    }
+    return std::make_unique<PortCondition>(spec, std::move(ports));
 }
 
 Read read_sasl(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
@@ -290,7 +300,10 @@ Read read_sasl(Loader& loader, const ConditionSpec& spec, const toml::node& node
         }
         users.emplace(item.text);
     }
-    return ok ? std::make_unique<SaslCondition>(spec, Want::users, std::move(users)) : nullptr;
+    if (!ok) {
+        return nullptr;
+    }
+    return std::make_unique<SaslCondition>(spec, Want::users, std::move(users));
 }
 
 // Sets whose entries may also come from list files ("file:PATH"), except
@@ -311,7 +324,10 @@ Read read_set(Loader& loader, const ConditionSpec& spec, const toml::node& node,
             ok = false;
         }
     }
-    return ok ? make(std::move(set)) : nullptr;
+    if (!ok) {
+        return nullptr;
+    }
+    return make(std::move(set));
 }
 
 }  // namespace

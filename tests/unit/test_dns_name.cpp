@@ -135,7 +135,7 @@ TEST_CASE("is_dns_name: the one validator of names in text form", "[dns_name]") 
     }
     CHECK(policyd::strip_root_dot("example.com.") == "example.com");
     CHECK(policyd::strip_root_dot("example.com") == "example.com");
-    CHECK(policyd::strip_root_dot("") == "");
+    CHECK(policyd::strip_root_dot("").empty());
 }
 
 TEST_CASE("ASCII case folding leaves every other byte alone", "[ascii]") {
