@@ -182,6 +182,12 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             return kExitUsage;
         }
     }
+    if (line.command != "explain" && !line.explain.attributes.empty()) {
+        std::cerr << "rdns-policyd: --" << policyd::attr_name(line.explain.attributes[0].first)
+                  << " (a request attribute) is an option of explain only\n"
+                  << usage();
+        return kExitUsage;
+    }
     if (line.command == "explain") {
         if (line.positional.empty()) {
             std::cerr << "rdns-policyd: explain needs CLIENT_IP\n" << usage();

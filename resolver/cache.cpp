@@ -152,7 +152,11 @@ std::optional<Answer> Cache::find(std::string_view name, RrType type, Clock::tim
 }
 
 std::optional<Answer> Cache::find(const CacheKey& key, Clock::time_point now) {
-    const Entry* found = key.valid() ? index_.find(key, now) : nullptr;
+    if (!key.valid()) {
+        index_.count_miss();
+        return std::nullopt;
+    }
+    const Entry* found = index_.find(key, now);
     if (found == nullptr) {
         return std::nullopt;
     }

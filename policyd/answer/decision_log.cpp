@@ -1,6 +1,7 @@
 #include "policyd/answer/decision_log.hpp"
 
 #include <charconv>
+#include <span>
 
 #include "policyd/base/sanitize.hpp"
 
@@ -57,8 +58,11 @@ std::string format_decision(const DecisionRecord& record) {
     append_field(out, "client_address", request.get(Attr::client_address));
     append_names(out, "ptr", facts.ptr_names);
     append_names(out, "verified", facts.verified_names);
+    // iprev goes with the PTR names before it and the HELO's facts with the
+    // HELO: the record's keys keep the order admins' parsers know.
+    append_field(out, kFactFields.front().name, kFactFields.front().word(facts));
     append_field(out, "helo", request.get(Attr::helo_name));
-    for (const auto& field : kFactFields) {
+    for (const auto& field : std::span(kFactFields).subspan(1)) {
         append_field(out, field.name, field.word(facts));
     }
     append_field(out, "helo_changed", facts.helo_changed ? "yes" : "no");

@@ -25,9 +25,9 @@ struct DecisionRecord {
     double elapsed_ms = 0;
 };
 
-// Keys, in order: client_address ptr verified helo, then every fact of
-// kFactFields by its name (iprev helo_syntax helo_literal helo_forward
-// helo_ptr_alignment generic_ptr iprev_dnssec helo_dnssec), then
+// Keys, in order: client_address ptr verified iprev helo, then the other
+// facts of kFactFields by their names (helo_syntax helo_literal
+// helo_forward helo_ptr_alignment generic_ptr iprev_dnssec helo_dnssec), then
 // helo_changed facts (dns|cache|instance) budget (ok|exhausted)
 // dns_outage (no|yes) rule action, then dry_run=yes answer=... in dry-run
 // mode and shadow=ID,ID when shadow rules matched, then protocol_state

@@ -9,7 +9,8 @@
 //   Key type the cache searches with (a key built on the stack, so a
 //   lookup allocates nothing).
 // - find(key, now) returns the live entry, made most recently used, or
-//   null; an entry found expired (now >= expires) is erased first.
+//   null; an entry found expired (now >= expires) is erased first. With an
+//   `accept` test, a live entry it refuses is a miss left where it is.
 // - insert(entry) replaces an equal entry, evicts the least recently used
 //   ones to stay within max_entries, and returns the stored entry; with
 //   max_entries == 0 it stores nothing and returns null.
@@ -65,8 +66,15 @@ class LruIndex {
 
     template <typename Key>
     const Entry* find(const Key& key, Clock::time_point now) {
+        return find(key, now, [](const Entry&) { return true; });
+    }
+
+    // The same, but an entry that `accept` refuses (it belongs to another
+    // client, say) is a miss and is neither touched nor erased.
+    template <typename Key, typename Accept>
+    const Entry* find(const Key& key, Clock::time_point now, const Accept& accept) {
         const auto it = set_.find(key);
-        if (it == set_.end()) {
+        if (it == set_.end() || (now < it->expires && !accept(*it))) {
             ++stats_.misses;
             return nullptr;
         }
@@ -107,6 +115,9 @@ class LruIndex {
             erase(it);
         }
     }
+
+    // A lookup the cache could not even make (a key it cannot store).
+    void count_miss() noexcept { ++stats_.misses; }
 
     [[nodiscard]] std::size_t size() const noexcept { return set_.size(); }
     [[nodiscard]] std::size_t max_entries() const noexcept { return max_entries_; }

@@ -65,7 +65,11 @@ FactsCache::FactsCache(std::size_t max_entries, std::chrono::seconds max_lifetim
 bool FactsCache::find(const IpAddress& client, std::string_view helo, Clock::time_point now,
                       Facts& facts) {
     const Key key = make_key(client, helo);
-    const Entry* entry = key.valid ? index_.find(key, now) : nullptr;
+    if (!key.valid) {
+        index_.count_miss();
+        return false;
+    }
+    const Entry* entry = index_.find(key, now);
     if (entry == nullptr) {
         return false;
     }

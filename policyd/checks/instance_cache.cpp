@@ -37,8 +37,12 @@ InstanceCache::Key InstanceCache::make_key(std::string_view instance) noexcept {
 
 bool InstanceCache::find(std::string_view instance, std::string_view client, std::string_view helo,
                          Clock::time_point now, Facts& facts, bool& header_sent) {
-    const Entry* entry = index_.find(make_key(instance), now);
-    if (entry == nullptr || entry->client() != client || entry->helo() != helo) {
+    // A reused or forged instance value is a miss: it neither borrows nor
+    // keeps alive another client's entry.
+    const Entry* entry = index_.find(make_key(instance), now, [&](const Entry& candidate) {
+        return candidate.client() == client && candidate.helo() == helo;
+    });
+    if (entry == nullptr) {
         return false;
     }
     ByteReader in(entry->facts());

@@ -279,7 +279,7 @@ void validate(const Settings& settings, std::string_view file, std::vector<std::
                              "\" is not IP or IP@PORT: " + why);
         }
     }
-    if (!settings.authserv_id.empty() && !is_dns_name(settings.authserv_id)) {
+    if (!settings.authserv_id.empty() && !is_dns_name(strip_root_dot(settings.authserv_id))) {
         errors.push_back(prefix + "headers.authserv_id: \"" + settings.authserv_id +
                          "\" is not a host name");
     }

@@ -1024,6 +1024,56 @@ def explain_shows_answers_facts_rules_and_action(ctx: Context) -> None:
     check_equal(result.returncode, 64, "explain with a bad address")
 
 
+LIVE_CASES = """
+[[case]]
+name = "a forward-confirmed client passes"
+client_address = "127.0.0.2"
+helo_name = "good.example.test"
+lookup = true
+expect_rule = "default"
+
+[[case]]
+name = "a PTR that does not resolve back is rejected"
+client_address = "127.0.0.4"
+helo_name = "good.example.test"
+lookup = true
+expect_rule = "reject-fcrdns-fail"
+expect_action = "550 5.7.25 *"
+
+[[case]]
+name = "a wrong expectation fails"
+client_address = "127.0.0.2"
+helo_name = "good.example.test"
+lookup = true
+expect_rule = "reject-no-ptr"
+"""
+
+
+@runner.test
+def test_runs_lookup_cases_against_live_dns(ctx: Context) -> None:
+    # `lookup = true` cases take their facts from the DNS server, one
+    # resolver stack shared by all of them.
+    cases = os.path.join(ctx.workdir, "live-cases.toml")
+    with open(cases, "w", encoding="utf-8") as f:
+        f.write(LIVE_CASES)
+    result = subprocess.run(
+        [ctx.binary, "test", cases, "--config", POLICY_FILE, *ctx.dns.daemon_args()],
+        capture_output=True, text=True, timeout=START_TIMEOUT)
+    check_equal(result.returncode, 1, f"test exit status (one case is wrong); {result.stderr!r}")
+    for needle in ("ok   a forward-confirmed client passes",
+                   "ok   a PTR that does not resolve back is rejected",
+                   "FAIL a wrong expectation fails: expected rule reject-no-ptr, got rule default",
+                   "2 passed, 1 failed"):
+        check(needle in result.stdout, f"test output lacks {needle!r}:\n{result.stdout}")
+
+    # A request attribute is an option of explain only.
+    result = subprocess.run([ctx.binary, "check-config", "--config", POLICY_FILE,
+                             "--server-port", "25"], capture_output=True, text=True,
+                            timeout=START_TIMEOUT)
+    check_equal(result.returncode, 64, "check-config --server-port")
+    check("is an option of explain only" in result.stderr, f"message: {result.stderr!r}")
+
+
 EXPLAIN_EXTRA_RULES = """
 [[rule]]
 id = "submission-port-only"

@@ -26,6 +26,10 @@ TEST_CASE("decision record carries every key, sanitised", "[log]") {
     CHECK(line.find(" ptr=a.example.com,b.example.com ") != std::string::npos);
     CHECK(line.find(" verified=\"\" ") != std::string::npos);
     CHECK(line.find(" iprev=fail ") != std::string::npos);
+    // The keys keep their order: iprev with the PTR names, then the HELO
+    // and its facts.
+    CHECK(line.find(" verified=\"\" iprev=fail helo=") != std::string::npos);
+    CHECK(line.find(" helo_syntax=invalid helo_literal=n/a helo_forward=n/a") != std::string::npos);
     CHECK(line.find(" helo_syntax=invalid ") != std::string::npos);
     CHECK(line.find(" facts=dns budget=ok dns_outage=no rule=reject-fcrdns-fail ") !=
           std::string::npos);

@@ -96,3 +96,21 @@ TEST_CASE("LruIndex with max_entries 0 stores nothing", "[lru]") {
     CHECK(index.size() == 0);
     CHECK(index.find(std::string_view("a"), t0) == nullptr);
 }
+
+TEST_CASE("LruIndex: an entry the caller refuses is a miss and stays where it was", "[lru]") {
+    Index index(2);
+    index.insert(make("a", 1));
+    index.insert(make("b", 2));  // used order: b, a
+    const auto refuse = [](const Entry&) { return false; };
+    CHECK(index.find(std::string_view("a"), t0, refuse) == nullptr);
+    CHECK(index.stats().misses == 1);
+    CHECK(index.stats().hits == 0);
+    // Not touched: "a" is still the least recently used and goes first.
+    index.insert(make("c", 3));
+    CHECK(index.find(std::string_view("a"), t0) == nullptr);
+    CHECK(index.find(std::string_view("b"), t0) != nullptr);
+    const auto accept = [](const Entry& entry) { return entry.value == 3; };
+    CHECK(index.find(std::string_view("c"), t0, accept) != nullptr);
+    index.count_miss();
+    CHECK(index.stats().misses == 3);
+}

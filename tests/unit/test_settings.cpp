@@ -186,3 +186,39 @@ TEST_CASE("a reload names the restart-only settings it cannot apply", "[settings
     CHECK(restart_only_changes(running, next) ==
           std::vector<std::string>{"daemon.listen", "cache.size"});
 }
+
+TEST_CASE("headers.authserv_id must be a DNS name; a root dot is allowed", "[settings][headers]") {
+    const auto load = [](const std::string& id) {
+        TempConfig file("[headers]\nauthserv_id = \"" + id + "\"\n");
+        std::vector<std::string> errors;
+        const bool ok = load_config(file.path, {}, errors).has_value();
+        return std::make_pair(ok, errors);
+    };
+    for (const char* good : {"mx.example.org", "mx.example.org.", "MX-1.example", "mx"}) {
+        INFO(good);
+        CHECK(load(good).first);
+    }
+    for (const char* bad : {"mx example", "mx;iprev=pass", "a..b", ".mx.example", "mx.example.."}) {
+        INFO(bad);
+        const auto [ok, errors] = load(bad);
+        CHECK_FALSE(ok);
+        CHECK(has_error(errors, "headers.authserv_id"));
+    }
+}
+
+TEST_CASE("forwarders: one parser for IPv4 and IPv6, port after the last @", "[settings]") {
+    std::string why;
+    const auto v6 = resolver::parse_forwarder("2001:db8::53@5353", why);
+    REQUIRE(v6);
+    CHECK(v6->address == boost::asio::ip::make_address("2001:db8::53"));
+    CHECK(v6->port == 5353);
+    const auto plain = resolver::parse_forwarder("192.0.2.53", why);
+    REQUIRE(plain);
+    CHECK(plain->port == 53);
+    CHECK_FALSE(resolver::parse_forwarder("192.0.2.53@0", why));
+    CHECK(why == "port out of range");
+    CHECK_FALSE(resolver::parse_forwarder("192.0.2.53@x", why));
+    CHECK(why == "bad port");
+    CHECK_FALSE(resolver::parse_forwarder("mx.example@53", why));
+    CHECK(why == "not an IP address");
+}
