@@ -25,6 +25,7 @@
 #include "policyd/daemon/log_sink.hpp"
 #include "policyd/daemon/server.hpp"
 #include "policyd/tools/explain.hpp"
+#include "policyd/tools/print_defaults.hpp"
 #include "policyd/tools/rule_cases.hpp"
 #include "rules/conditions.hpp"
 #include "rules/rules.hpp"

@@ -400,39 +400,39 @@ std::vector<std::string> restart_only_changes(const Settings& running, const Set
     return changed;
 }
 
-void print_defaults(std::ostream& out) {
+std::vector<SettingDoc> setting_docs() {
     const Settings defaults;
-    out << "# rdns-policyd settings and their defaults (rdns-policyd print-defaults).\n"
-           "# Settings marked [restart] take effect only when the daemon restarts.\n";
-    std::string_view section;
+    std::vector<SettingDoc> docs;
+    docs.reserve(std::size(kSettings));
     for (const auto& setting : kSettings) {
-        if (setting.section != section) {
-            section = setting.section;
-            out << "\n[" << section << "]\n";
-        }
-        out << "# " << setting.help << (setting.reloadable ? "" : " [restart]") << "\n";
-        if (!setting.choices.empty()) {
-            out << "# One of: " << choice_words(setting.choices) << "\n";
-        }
-        out << setting.key << " = ";
+        SettingDoc doc;
+        doc.section = setting.section;
+        doc.key = setting.key;
+        doc.help = setting.help;
+        doc.reloadable = setting.reloadable;
+        doc.choices = choice_words(setting.choices);
+        std::ostringstream value;
         std::visit(
             [&](auto field) {
                 using Field = decltype(field);
                 if constexpr (std::is_same_v<Field, IntField>) {
-                    out << defaults.*field << "  # " << setting.min << ".." << setting.max;
+                    value << defaults.*field;
+                    doc.bounds = std::to_string(setting.min) + ".." + std::to_string(setting.max);
                 } else if constexpr (std::is_same_v<Field, StringField>) {
-                    out << toml::value<std::string>(defaults.*field);
+                    value << toml::value<std::string>(defaults.*field);
                 } else {
                     toml::array array;
-                    for (const auto& value : defaults.*field) {
-                        array.push_back(value);
+                    for (const auto& element : defaults.*field) {
+                        array.push_back(element);
                     }
-                    out << array;
+                    value << array;
                 }
             },
             setting.field);
-        out << "\n";
+        doc.default_toml = value.str();
+        docs.push_back(std::move(doc));
     }
+    return docs;
 }
 
 std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why) {

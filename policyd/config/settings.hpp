@@ -3,8 +3,8 @@
 // Contract: every setting appears exactly once, in the table in settings.cpp
 // (section, key, type, bounds, reloadable, help). That table drives parsing
 // of the TOML file, validation, `check-config` and the documented sample
-// (`rdns-policyd print-defaults`). The rule table ([policy], [[rule]]) belongs
-// to rules/ and is loaded from the same file by load_config().
+// (`rdns-policyd print-defaults`, through setting_docs()). The rule table ([policy], [[rule]])
+// belongs to rules/ and is loaded from the same file by load_config().
 //
 // load_config() collects every error as "file:line: message" and returns
 // nullopt if there was any; it throws nothing for bad content. A Config is
@@ -12,7 +12,6 @@
 #pragma once
 
 #include <cstdint>
-#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,8 +102,19 @@ std::optional<Config> load_config(const std::string& path, const Overrides& over
 // differ between two snapshots: a reload reports them instead of applying.
 std::vector<std::string> restart_only_changes(const Settings& running, const Settings& next);
 
-// Writes the documented sample of every setting with its default value.
-void print_defaults(std::ostream& out);
+// Every setting as its declaration describes it, in declaration order: for
+// `rdns-policyd print-defaults` (policyd/tools/print_defaults.hpp) and any
+// other documentation generated from the one table.
+struct SettingDoc {
+    std::string_view section;
+    std::string_view key;
+    std::string_view help;
+    bool reloadable = false;
+    std::string choices;       // "a, b, c" for a string of fixed choices, else empty
+    std::string bounds;        // "MIN..MAX" for an integer, else empty
+    std::string default_toml;  // the default as a TOML value: 3600, "system", [ 'a' ]
+};
+std::vector<SettingDoc> setting_docs();
 
 // A listening endpoint: "inet:HOST:PORT", "inet:[V6]:PORT" or "unix:/path".
 struct Endpoint {

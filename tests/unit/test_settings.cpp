@@ -8,6 +8,7 @@
 
 #include "policyd/config/settings.hpp"
 #include "policyd/protocol/codec.hpp"
+#include "policyd/tools/print_defaults.hpp"
 #include "resolver/resolver.hpp"
 #include "rules/rules.hpp"
 
