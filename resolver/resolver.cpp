@@ -60,6 +60,18 @@ std::optional<Forwarder> parse_forwarder(std::string_view text, std::string& why
     return forwarder;
 }
 
+std::string_view to_string(RrType type) {
+    switch (type) {
+        case RrType::a:
+            return "A";
+        case RrType::aaaa:
+            return "AAAA";
+        case RrType::ptr:
+            return "PTR";
+    }
+    return "?";
+}
+
 std::string_view to_string(Status status) {
     switch (status) {
         case Status::ok:

@@ -41,6 +41,7 @@ enum class Status {
 };
 
 std::string_view to_string(Status status);
+std::string_view to_string(RrType type);  // "A", "PTR", "AAAA"
 
 struct Answer {
     Status status = Status::temperror;

@@ -19,18 +19,6 @@ namespace {
 using resolver::Answer;
 using resolver::RrType;
 
-std::string_view type_name(RrType type) {
-    switch (type) {
-        case RrType::a:
-            return "A";
-        case RrType::aaaa:
-            return "AAAA";
-        case RrType::ptr:
-            return "PTR";
-    }
-    return "?";
-}
-
 // Records every lookup and its answer on the way through.
 class TracingLookup final : public resolver::Lookup {
   public:
@@ -158,7 +146,7 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
         for (std::size_t i = 0; i < trace->entries.size(); ++i) {
             const auto& entry = trace->entries[i];
             out << (i == 0 ? "" : ",") << "{\"name\":" << quoted(sanitized(entry.name))
-                << ",\"type\":\"" << type_name(entry.type) << "\",\"status\":\""
+                << ",\"type\":\"" << resolver::to_string(entry.type) << "\",\"status\":\""
                 << resolver::to_string(entry.answer.status) << "\",\"rcode\":" << entry.answer.rcode
                 << ",\"ttl\":" << entry.answer.ttl
                 << ",\"data\":" << quoted(sanitized(answer_data(entry.answer), 4096))
@@ -192,7 +180,7 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
     out << "client " << sanitized(what.client_address) << ", HELO \"" << sanitized(what.helo_name)
         << "\"\n\nDNS answers:\n";
     for (const auto& entry : trace->entries) {
-        out << "  " << sanitized(entry.name) << " " << type_name(entry.type) << ": "
+        out << "  " << sanitized(entry.name) << " " << resolver::to_string(entry.type) << ": "
             << resolver::to_string(entry.answer.status) << " (rcode " << entry.answer.rcode
             << ", ttl " << entry.answer.ttl << ")";
         if (const auto data = answer_data(entry.answer); !data.empty()) {

@@ -411,3 +411,10 @@ TEST_CASE("cache memory per entry", "[.memory]") {
         }
     }
 }
+
+TEST_CASE("record types and statuses have their DNS names", "[cache]") {
+    CHECK(resolver::to_string(RrType::a) == "A");
+    CHECK(resolver::to_string(RrType::aaaa) == "AAAA");
+    CHECK(resolver::to_string(RrType::ptr) == "PTR");
+    CHECK(resolver::to_string(Status::nxdomain) == "nxdomain");
+}
