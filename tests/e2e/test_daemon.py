@@ -1072,6 +1072,12 @@ def test_runs_lookup_cases_against_live_dns(ctx: Context) -> None:
                             timeout=START_TIMEOUT)
     check_equal(result.returncode, 64, "check-config --server-port")
     check("is an option of explain only" in result.stderr, f"message: {result.stderr!r}")
+    # --help lists those options from the same table that accepts them.
+    result = subprocess.run([ctx.binary, "--help"], capture_output=True, text=True,
+                            timeout=START_TIMEOUT)
+    for option in ("--sender", "--recipient", "--sasl-username", "--protocol-state",
+                   "--policy-context", "--server-port"):
+        check(option in result.stdout, f"--help lacks {option}")
 
 
 EXPLAIN_EXTRA_RULES = """
