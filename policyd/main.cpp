@@ -23,6 +23,7 @@
 
 #include "policyd/config/settings.hpp"
 #include "policyd/daemon/log_sink.hpp"
+#include "policyd/daemon/logging.hpp"
 #include "policyd/daemon/server.hpp"
 #include "policyd/tools/explain.hpp"
 #include "policyd/tools/print_defaults.hpp"
@@ -213,8 +214,16 @@ bool stderr_is_stdout() {
            out.st_dev == err.st_dev && out.st_ino == err.st_ino;
 }
 
-// Returns the batching sink, or null when logging goes to syslog.
-std::shared_ptr<policyd::BatchingSink> set_up_logging(bool stdio) {
+// Returns the batching sink, or null when logging goes to the journal or
+// to syslog.
+std::shared_ptr<policyd::BatchingSink> set_up_logging(bool stdio, bool journal) {
+    if (journal) {
+        // One entry per line, with its priority (policyd/daemon/logging.hpp).
+        auto logger = std::make_shared<spdlog::logger>("rdns-policyd",
+                                                       std::make_shared<policyd::JournalSink>());
+        spdlog::set_default_logger(logger);
+        return nullptr;
+    }
     if (stdio && stderr_is_stdout()) {
         // Under spawn(8) a line on stderr would be read by smtpd as part of
         // the policy reply: log to syslog (the mail facility) instead.
@@ -301,7 +310,8 @@ int main(int argc, char** argv) {
     // A peer (or a log reader) that went away must cost an EPIPE, not the
     // process.
     static_cast<void>(::signal(SIGPIPE, SIG_IGN));
-    const auto sink = set_up_logging(line.stdio);
+    const auto sink =
+        set_up_logging(line.stdio, policyd::journal_wanted(config->settings.log_target));
     spdlog::set_level(spdlog::level::from_str(config->settings.log_level));
     try {
         boost::asio::io_context io(1);

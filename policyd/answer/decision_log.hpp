@@ -1,15 +1,21 @@
 // Decision log: the one structured record written for every answered request.
 //
-// Contract: a pure formatter. The record is "decision" followed by stable
-// key=value pairs (see format_decision). Every value that came from the
-// network or from DNS is sanitised (policyd/base/sanitize.hpp); a value holding a
-// space, quote, '=' or nothing at all is double-quoted, so the line splits
-// unambiguously on spaces outside quotes.
+// Contract: for_each_field() is the one list of the record's fields, in
+// order; the text line (format_decision) and the journal entry
+// (policyd/daemon/journal.hpp) are both made from it. Values are passed as
+// they are; each writer sanitises (policyd/base/sanitize.hpp). In the text
+// line a value holding a space, quote, '=' or nothing at all is
+// double-quoted, so the line splits unambiguously on spaces outside quotes.
+// DecisionLog is where the Responder hands each record it is to write.
 #pragma once
 
+#include <charconv>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "policyd/checks/facts.hpp"
+#include "policyd/config/settings.hpp"
 #include "policyd/protocol/request.hpp"
 #include "rules/rules.hpp"
 
@@ -25,14 +31,84 @@ struct DecisionRecord {
     double elapsed_ms = 0;
 };
 
-// Keys, in order: client_address ptr verified iprev helo, then the other
-// facts of kFactFields by their names (helo_syntax helo_literal
-// helo_forward helo_ptr_alignment generic_ptr iprev_dnssec helo_dnssec), then
-// helo_changed facts (dns|cache|instance) budget (ok|exhausted)
-// dns_outage (no|yes) rule action, then dry_run=yes answer=... in dry-run
-// mode and shadow=ID,ID when shadow rules matched, then protocol_state
-// sender recipient queue_id instance elapsed_ms.
+// Calls visit(key, value) for every field, in order: client_address ptr
+// verified (names joined by ','), iprev helo, then the other facts of
+// kFactFields by their names (helo_syntax helo_literal helo_forward
+// helo_ptr_alignment generic_ptr iprev_dnssec helo_dnssec), then
+// helo_changed facts (dns|cache|instance) budget (ok|exhausted) dns_outage
+// (no|yes) rule action, then dry_run=yes answer=... in dry-run mode and
+// shadow=ID,ID when shadow rules matched, then protocol_state sender
+// recipient queue_id instance elapsed_ms. `scratch` holds joined values.
+template <typename Visit>
+void for_each_field(const DecisionRecord& record, std::string& scratch, Visit&& visit) {
+    const Request& request = record.request;
+    const Facts& facts = record.facts;
+    const auto joined = [&scratch](const std::vector<std::string>& names) -> std::string_view {
+        scratch.clear();
+        for (const auto& name : names) {
+            if (!scratch.empty()) {
+                scratch += ',';
+            }
+            scratch += name;
+        }
+        return scratch;
+    };
+    visit("client_address", request.get(Attr::client_address));
+    visit("ptr", joined(facts.ptr_names));
+    visit("verified", joined(facts.verified_names));
+    // iprev goes with the PTR names before it and the HELO's facts with the
+    // HELO: the record's keys keep the order admins' parsers know.
+    visit(kFactFields.front().name, kFactFields.front().word(facts));
+    visit("helo", request.get(Attr::helo_name));
+    for (const auto& field : std::span(kFactFields).subspan(1)) {
+        visit(field.name, field.word(facts));
+    }
+    visit("helo_changed", facts.helo_changed ? "yes" : "no");
+    visit("facts", record.facts_source);
+    visit("budget", facts.budget_exhausted ? "exhausted" : "ok");
+    visit("dns_outage", record.dns_outage ? "yes" : "no");
+    visit("rule", record.decision.rule_id);
+    visit("action", record.decision.action);
+    if (record.decision.dry_run) {
+        visit("dry_run", "yes");
+        visit("answer", record.decision.answer());
+    }
+    if (!record.decision.shadow.empty()) {
+        scratch.clear();
+        for (const auto& hit : record.decision.shadow) {
+            scratch += (scratch.empty() ? "" : ",") + hit.rule_id;
+        }
+        visit("shadow", std::string_view(scratch));
+    }
+    visit("protocol_state", request.get(Attr::protocol_state));
+    visit("sender", request.get(Attr::sender));
+    visit("recipient", request.get(Attr::recipient));
+    visit("queue_id", request.get(Attr::queue_id));
+    visit("instance", request.get(Attr::instance));
+    char elapsed[32];  // NOLINT(*-avoid-c-arrays): to_chars needs a buffer
+    const auto written = std::to_chars(elapsed, elapsed + sizeof elapsed, record.elapsed_ms,
+                                       std::chars_format::fixed, 3);
+    visit("elapsed_ms", std::string_view(elapsed, static_cast<std::size_t>(written.ptr - elapsed)));
+}
+
+// "decision" and every field as ` key=value`.
 std::string format_decision(const DecisionRecord& record);
+
+// Where the Responder writes the records it is to log. Single-threaded.
+class DecisionLog {
+  public:
+    virtual ~DecisionLog() = default;
+    // False when nothing would be written (its level is off): the record is
+    // then not even built.
+    [[nodiscard]] virtual bool wanted() const = 0;
+    virtual void write(const DecisionRecord& record) = 0;
+};
+
+// [log] decisions: is this decision to be logged at all? not-dunno logs a
+// decision whose action is not DUNNO, that a shadow rule matched, or that
+// the [outage] action made; an Authentication-Results header
+// (header_added) goes on every accepted message and counts as DUNNO.
+bool decision_logged(DecisionLogging logging, const rules::Decision& decision, bool header_added);
 
 // Appends ` key=value`, quoting and sanitising value as described above.
 void append_field(std::string& out, std::string_view key, std::string_view value);

@@ -33,11 +33,12 @@ rules::Decision decide(const Config& config, const rules::Evidence& evidence, bo
 }
 
 Responder::Responder(Assessor& assessor, InstanceCache& instances, std::function<bool()> outage,
-                     bool remember_messages)
+                     bool remember_messages, DecisionLog* log)
     : assessor_(assessor),
       instances_(instances),
       outage_(std::move(outage)),
-      remember_messages_(remember_messages) {}
+      remember_messages_(remember_messages),
+      log_(log) {}
 
 std::optional<Responder::Pending> Responder::begin(const Request& request,
                                                    std::shared_ptr<const Config> snapshot,
@@ -76,8 +77,8 @@ std::optional<Responder::Pending> Responder::begin(const Request& request,
     return pending;
 }
 
-std::string Responder::finish(const Request& request, SmtpSession& session, const Pending& pending,
-                              std::string& reply, bool want_record) {
+void Responder::finish(const Request& request, SmtpSession& session, const Pending& pending,
+                       std::string& reply) {
     Facts& facts = session.facts;
     const std::string_view instance = request.get(Attr::instance);
     const std::string_view helo = request.get(Attr::helo_name);
@@ -109,13 +110,13 @@ std::string Responder::finish(const Request& request, SmtpSession& session, cons
     }
     // In dry-run the table's choice is logged and DUNNO is sent.
     format_reply(decision.answer(), reply);
-    if (!want_record) {
-        return {};
+    if (log_ == nullptr || !log_->wanted() ||
+        !decision_logged(pending.snapshot->decision_logging, decision, header_added)) {
+        return;
     }
     const double elapsed_ms =
         std::chrono::duration<double, std::milli>(Clock::now() - pending.started).count();
-    return format_decision(
-        DecisionRecord{request, facts, pending.source, outage, decision, elapsed_ms});
+    log_->write(DecisionRecord{request, facts, pending.source, outage, decision, elapsed_ms});
 }
 
 void Responder::end_session(const SmtpSession& session) {

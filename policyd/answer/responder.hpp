@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 
+#include "policyd/answer/decision_log.hpp"
 #include "policyd/base/address.hpp"
 #include "policyd/checks/assessment.hpp"
 #include "policyd/checks/facts.hpp"
@@ -71,8 +72,10 @@ class Responder {
   public:
     using Clock = std::chrono::steady_clock;
 
+    // `log` (may be null: nothing is logged) gets the decision record of
+    // every request that [log] decisions says to log.
     Responder(Assessor& assessor, InstanceCache& instances, std::function<bool()> outage,
-              bool remember_messages);
+              bool remember_messages, DecisionLog* log = nullptr);
 
     // One request between its two halves.
     struct Pending {
@@ -88,12 +91,12 @@ class Responder {
     std::optional<Pending> begin(const Request& request, std::shared_ptr<const Config> snapshot,
                                  SmtpSession& session);
 
-    // Decides on session.facts, appends "action=...\n\n" to reply and
-    // returns the decision record (policyd/answer/decision_log.hpp), or ""
-    // when want_record is false (formatting it is the dearest part of a
-    // warm answer: skip it when it is not logged).
-    std::string finish(const Request& request, SmtpSession& session, const Pending& pending,
-                       std::string& reply, bool want_record);
+    // Decides on session.facts, appends "action=...\n\n" to reply and hands
+    // the decision record to the DecisionLog when it is to be logged (the
+    // record is the dearest part of a warm answer: it is not built when the
+    // log does not want it).
+    void finish(const Request& request, SmtpSession& session, const Pending& pending,
+                std::string& reply);
 
     // The connection closes: smtpd may reconnect in the middle of a message
     // (its policy connection reached smtpd_policy_service_max_ttl, or ours
@@ -107,6 +110,7 @@ class Responder {
     InstanceCache& instances_;
     std::function<bool()> outage_;
     bool remember_messages_;
+    DecisionLog* log_;
 };
 
 }  // namespace policyd

@@ -137,6 +137,15 @@ const Setting kSettings[] = {
      "downstream. Needs daemon.instance_cache_size > 0."},
     {"log", "level", &Settings::log_level, 0, 0, "debug|info|warning|error", true,
      "Least severe messages logged; decisions are logged at info."},
+    {"log", "target", &Settings::log_target, 0, 0, "auto|stderr|journal", false,
+     "Where log lines go: \"journal\" sends each one to journald with fields (a decision is one "
+     "entry whose RDNS_* fields can be queried: journalctl RDNS_RULE=reject-no-ptr); \"stderr\" "
+     "writes text lines; \"auto\" is the journal when stderr is connected to it (systemd sets "
+     "JOURNAL_STREAM), else stderr."},
+    {"log", "decisions", &Settings::log_decisions, 0, 0, "all|not-dunno|none", true,
+     "Which decisions are logged (at info): all; not-dunno, only those whose action is not "
+     "DUNNO (or that a shadow rule matched), which keeps a busy server's log to what was "
+     "refused, deferred or marked; none."},
 };
 
 std::string where(std::string_view file, const toml::source_region& region) {
@@ -374,6 +383,11 @@ std::optional<Config> load_config(const std::string& path, const Overrides& over
                 std::move(std::get<rules::ActionTemplate>(parsed)));
         }
     }
+
+    config.decision_logging = config.settings.log_decisions == "none" ? DecisionLogging::none
+                              : config.settings.log_decisions == "not-dunno"
+                                  ? DecisionLogging::not_dunno
+                                  : DecisionLogging::all;
 
     auto table = rules::parse_rule_table(root, path, errors);
     if (table) {

@@ -75,6 +75,8 @@ struct Settings {
     std::string authserv_id;
     // [log]
     std::string log_level = "info";
+    std::string log_target = "auto";
+    std::string log_decisions = "all";
 
     [[nodiscard]] ProtocolLimits protocol_limits() const;
     [[nodiscard]] resolver::ResolverOptions resolver_options() const;
@@ -87,9 +89,13 @@ struct Overrides {
     std::optional<std::string> unbound_config;
 };
 
+// Which decisions are logged ([log] decisions).
+enum class DecisionLogging { all, not_dunno, none };
+
 struct Config {
     std::string path;
     Settings settings;
+    DecisionLogging decision_logging = DecisionLogging::all;  // settings.log_decisions
     std::shared_ptr<const rules::RuleTable> rules;
     // outage.action, validated; null when not set (the rules decide as usual).
     std::shared_ptr<const rules::ActionTemplate> outage_action;

@@ -26,6 +26,7 @@
 #include "policyd/base/sanitize.hpp"
 #include "policyd/config/stack.hpp"
 #include "policyd/daemon/listeners.hpp"
+#include "policyd/daemon/logging.hpp"
 #include "policyd/daemon/watchdog.hpp"
 #include "policyd/protocol/codec.hpp"
 #include "rules/rules.hpp"
@@ -59,6 +60,8 @@ struct Server::Impl {
     asio::io_context& io;
     std::shared_ptr<const Config> config;
     Overrides overrides;
+    // Text lines or journal entries ([log] target; policyd/daemon/logging.hpp).
+    std::unique_ptr<DecisionLog> decision_log;
     // The resolver stack and the caches (policyd/config/stack.hpp).
     Stack stack;
     Responder responder;
@@ -91,10 +94,11 @@ struct Server::Impl {
         : io(context),
           config(std::move(snapshot)),
           overrides(std::move(given)),
+          decision_log(make_decision_log(journal_wanted(config->settings.log_target))),
           stack(context, config->settings, Stack::Caches::on, log_health_change),
           responder(
               stack.assessor(), stack.instances(), [this] { return stack.health().outage(); },
-              config->settings.instance_cache_size > 0),
+              config->settings.instance_cache_size > 0, decision_log.get()),
           limits(config->settings.protocol_limits()),
           idle_timeout(config->settings.idle_timeout_s),
           read_timeout(config->settings.read_timeout_s),
@@ -204,13 +208,7 @@ struct Server::Impl {
                     smtp.facts = co_await async_assess(stack.assessor(), pending->client,
                                                        request.get(Attr::helo_name), use_awaitable);
                 }
-                // Formatting the record costs more than the rest of a warm
-                // answer's user-space work; skip it when info is not logged.
-                const std::string record = responder.finish(
-                    request, smtp, *pending, reply, spdlog::should_log(spdlog::level::info));
-                if (!record.empty()) {
-                    spdlog::info(record);
-                }
+                responder.finish(request, smtp, *pending, reply);
                 if (!co_await send(out, reply, watchdog, read_timeout, ec)) {
                     spdlog::warn("connection {}: cannot send reply: {}; closing connection", peer,
                                  watchdog.expired() ? "timed out" : ec.message());

@@ -1,7 +1,9 @@
 // The decision record: stable keys, quoting, and no raw attacker bytes.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "policyd/answer/decision_log.hpp"
+#include "policyd/daemon/logging.hpp"
 
 using namespace policyd;
 
@@ -41,4 +43,51 @@ TEST_CASE("decision record carries every key, sanitised", "[log]") {
     CHECK(line.find('\r') == std::string::npos);
     CHECK(line.find('\n') == std::string::npos);
     CHECK(line.find("helo=\"evil\\x0d\\x0aX-Injected: yes \\\"quoted\\\"\"") != std::string::npos);
+}
+
+TEST_CASE("a decision's journal entry: a sentence, a priority, RDNS_* fields", "[log][journal]") {
+    Request request;
+    request.set(Attr::client_address, "192.0.2.1");
+    request.set(Attr::helo_name, "evil\r\nX: y");
+    request.set(Attr::sender, std::string(5000, 'a') + "@example.com");
+    Facts facts;
+    facts.iprev = Iprev::permerror;
+    rules::Decision decision;
+    decision.rule_id = "reject-no-ptr";
+    decision.action = "550 5.7.25 no PTR";
+    decision.shadow = {{"would-warn", "WARN x"}};
+    const auto fields =
+        journal_fields(DecisionRecord{request, facts, "dns", false, decision, 2.25});
+    const auto field = [&](std::string_view name) -> std::string {
+        for (const auto& f : fields) {
+            if (f.starts_with(std::string(name) + "=")) {
+                return f.substr(name.size() + 1);
+            }
+        }
+        return "(absent)";
+    };
+    CHECK(field("MESSAGE") ==
+          "decision: 192.0.2.1 HELO evil\\x0d\\x0aX: y, PTR (none), iprev permerror: rule "
+          "reject-no-ptr: 550 5.7.25 no PTR [shadow would-warn]");
+    CHECK(field("PRIORITY") == "5");  // notice: the policy at work, not an error
+    CHECK(field("SYSLOG_IDENTIFIER") == "rdns-policyd");
+    CHECK(field("RDNS_CLIENT_ADDRESS") == "192.0.2.1");
+    CHECK(field("RDNS_RULE") == "reject-no-ptr");
+    CHECK(field("RDNS_IPREV") == "permerror");
+    CHECK(field("RDNS_HELO") == "evil\\x0d\\x0aX: y");  // sanitised, no raw CR/LF
+    CHECK(field("RDNS_SHADOW") == "would-warn");
+    CHECK(field("RDNS_ELAPSED_MS") == "2.250");
+    // Bounded: kMaxJournalValue bytes of input, then "...".
+    CHECK(field("RDNS_SENDER").size() == kMaxJournalValue + 3);
+    // One field per record key, every one of them.
+    std::string scratch;
+    std::size_t keys = 0;
+    for_each_field(DecisionRecord{request, facts, "dns", false, decision, 2.25}, scratch,
+                   [&keys](std::string_view, std::string_view) { ++keys; });
+    CHECK(fields.size() == keys + 3);
+
+    decision.action = "DUNNO";
+    decision.rule_id = "outage";
+    const auto outage = journal_fields(DecisionRecord{request, facts, "dns", true, decision, 1.0});
+    CHECK(std::find(outage.begin(), outage.end(), "PRIORITY=4") != outage.end());
 }

@@ -86,14 +86,25 @@ iprev = "permerror"
 action = "550 5.7.25 no PTR for {client_address}"
 )";
 
+// Keeps the text of every record it is handed.
+class RecordingLog final : public DecisionLog {
+  public:
+    [[nodiscard]] bool wanted() const override { return true; }
+    void write(const DecisionRecord& record) override {
+        records.push_back(format_decision(record));
+    }
+    std::vector<std::string> records;
+};
+
 struct Fixture {
     boost::asio::io_context io;
+    RecordingLog log;
     FakeLookup dns{io};
     AssessmentOptions options;
     Assessor assessor{io, dns, options, std::make_shared<FactsCache>(100, std::chrono::hours(1))};
     InstanceCache instances{100, std::chrono::seconds(900)};
     bool outage = false;
-    Responder responder{assessor, instances, [this] { return outage; }, true};
+    Responder responder{assessor, instances, [this] { return outage; }, true, &log};
     std::shared_ptr<const Config> config = config_from(kPolicy);
 
     Fixture() {
@@ -129,7 +140,11 @@ struct Fixture {
         }
         Answer answer;
         answer.source = pending->source;
-        answer.record = responder.finish(request, session, *pending, answer.reply, true);
+        const std::size_t logged = log.records.size();
+        responder.finish(request, session, *pending, answer.reply);
+        if (log.records.size() > logged) {
+            answer.record = log.records.back();
+        }
         return answer;
     }
 };
@@ -216,4 +231,21 @@ TEST_CASE("decide() is the daemon's decision on given facts", "[responder]") {
     facts.iprev = Iprev::pass;
     CHECK(decide(*config, evidence, false, true, header).action.rfind("PREPEND ", 0) == 0);
     CHECK(header);
+}
+
+TEST_CASE("[log] decisions = not-dunno logs only what was not let through", "[responder][log]") {
+    Fixture f;
+    f.config = config_from(std::string(kPolicy) + "\n[log]\ndecisions = \"not-dunno\"\n");
+    SmtpSession first;
+    // Let through (the header rides on DUNNO): not logged.
+    CHECK(f.ask(first, "192.0.2.1", "msg1").record.empty());
+    SmtpSession second;
+    const auto rejected = f.ask(second, "192.0.2.9", "msg2");
+    CHECK(rejected.record.find(" rule=reject-no-ptr ") != std::string::npos);
+    CHECK(f.log.records.size() == 1);
+
+    f.config = config_from(std::string(kPolicy) + "\n[log]\ndecisions = \"none\"\n");
+    SmtpSession third;
+    CHECK(f.ask(third, "192.0.2.9", "msg3").record.empty());
+    CHECK(f.log.records.size() == 1);
 }

@@ -1,0 +1,52 @@
+// Logging targets: where log lines and decision records go, text on stderr
+// (policyd/daemon/log_sink.hpp) or journald entries with fields.
+//
+// Contract:
+// - journal_wanted(target): "journal" yes, "stderr" no, "auto" when stderr
+//   is the journal stream systemd connected ($JOURNAL_STREAM names
+//   stderr's device and inode).
+// - JournalSink: an spdlog sink that sends each line as one journal entry
+//   (MESSAGE, PRIORITY from the level, SYSLOG_IDENTIFIER=rdns-policyd).
+// - make_decision_log(journal): the DecisionLog the Responder writes to.
+//   Text: the `decision key=value` line at info. Journal: one entry per
+//   decision, MESSAGE a sentence that reads on its own in journalctl -u, and
+//   every field of for_each_field() as RDNS_<KEY> (RDNS_CLIENT_ADDRESS,
+//   RDNS_RULE, ...), sanitised and at most kMaxJournalValue bytes each.
+//   PRIORITY: notice for a reject or a defer (the policy at work, not an
+//   error of ours), warning for the [outage] action, info otherwise. Both
+//   want a record only when info is logged.
+// - Single-threaded, like the loggers (spdlog _st). A journal that cannot
+//   be written to loses the entry; logging never stops the daemon.
+#pragma once
+
+#include <spdlog/sinks/base_sink.h>
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policyd/answer/decision_log.hpp"
+
+namespace policyd {
+
+inline constexpr std::size_t kMaxJournalValue = 1024;
+inline constexpr std::string_view kJournalFieldPrefix = "RDNS_";
+
+bool journal_wanted(std::string_view target);
+
+class JournalSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+  protected:
+    void sink_it_(const spdlog::details::log_msg& message) override;
+    void flush_() override {}
+};
+
+std::unique_ptr<DecisionLog> make_decision_log(bool journal);
+
+// The journal entry of one decision, as "FIELD=value" strings (exposed for
+// unit tests; write() sends exactly these).
+std::vector<std::string> journal_fields(const DecisionRecord& record);
+
+}  // namespace policyd
