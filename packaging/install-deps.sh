@@ -11,8 +11,9 @@ libfmt-dev libsystemd-dev libtomlplusplus-dev libre2-dev libpsl-dev publicsuffix
 # layers, and ldns-keygen/ldns-signzone for the DNSSEC test zones; nsd: the
 # authoritative server that serves those zones; postfix + swaks: the
 # end-to-end layer; python3: the e2e driver and the layering check;
-# clang-format: the format check; git: the list of tracked sources.
-test="$build catch2 ldnsutils postfix swaks python3 iproute2 nsd clang-format git"
+# clang-format: the format check; git: the list of tracked sources;
+# systemd: systemd-journald and journalctl for the journal test.
+test="$build catch2 ldnsutils postfix swaks python3 iproute2 nsd clang-format git systemd"
 
 case "${1:-}" in
   build) wanted=$build ;;
