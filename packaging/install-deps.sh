@@ -12,7 +12,8 @@ libfmt-dev libsystemd-dev libtomlplusplus-dev libre2-dev libpsl-dev publicsuffix
 # authoritative server that serves those zones; postfix + swaks: the
 # end-to-end layer; python3: the e2e driver and the layering check;
 # clang-format: the format check; git: the list of tracked sources;
-# systemd: systemd-journald and journalctl for the journal test.
+# systemd: systemd-journald and journalctl for the journal test,
+# systemd-socket-activate and systemd-analyze for the systemd tests.
 test="$build catch2 ldnsutils postfix swaks python3 iproute2 nsd clang-format git systemd"
 
 case "${1:-}" in

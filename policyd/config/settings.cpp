@@ -449,6 +449,15 @@ std::vector<SettingDoc> setting_docs() {
     return docs;
 }
 
+std::string to_string(const Endpoint& endpoint) {
+    if (endpoint.kind == Endpoint::Kind::unix_socket) {
+        return "unix:" + endpoint.path;
+    }
+    const bool v6 = endpoint.host.find(':') != std::string::npos;
+    return "inet:" + (v6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" +
+           std::to_string(endpoint.port);
+}
+
 std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why) {
     Endpoint endpoint;
     if (text.starts_with("unix:")) {

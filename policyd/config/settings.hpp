@@ -131,6 +131,11 @@ struct Endpoint {
     std::string path;  // unix
 };
 
+// The endpoint in its one canonical text form: "inet:192.0.2.1:10045",
+// "inet:[2001:db8::1]:10045", "unix:/path" (how sockets passed by systemd
+// are matched to daemon.listen).
+std::string to_string(const Endpoint& endpoint);
+
 // Parses an endpoint; on failure returns nullopt and sets why.
 std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why);
 

@@ -165,6 +165,31 @@ void Listeners::listen_unix(const Endpoint& endpoint, const Settings& settings) 
     asio::co_spawn(io_, accept_loop(acceptor, "unix:" + path, closed_, on_unix_), asio::detached);
 }
 
+void Listeners::adopt(int fd, const std::string& endpoint, bool unix_socket) {
+    error_code ec;
+    if (unix_socket) {
+        auto& acceptor = unix_.emplace_back(io_);
+        acceptor.assign(asio::local::stream_protocol(), fd, ec);
+        if (ec) {
+            throw std::runtime_error("cannot serve " + endpoint +
+                                     " passed by systemd: " + ec.message());
+        }
+        spdlog::info("listening on {} (socket passed by systemd)", endpoint);
+        asio::co_spawn(io_, accept_loop(acceptor, endpoint, closed_, on_unix_), asio::detached);
+        return;
+    }
+    const auto protocol =
+        endpoint.starts_with("inet:[") ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
+    auto& acceptor = tcp_.emplace_back(io_);
+    acceptor.assign(protocol, fd, ec);
+    if (ec) {
+        throw std::runtime_error("cannot serve " + endpoint +
+                                 " passed by systemd: " + ec.message());
+    }
+    spdlog::info("listening on {} (socket passed by systemd)", endpoint);
+    asio::co_spawn(io_, accept_loop(acceptor, endpoint, closed_, on_tcp_), asio::detached);
+}
+
 void Listeners::close() {
     if (closed_) {
         return;

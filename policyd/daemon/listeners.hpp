@@ -12,7 +12,8 @@
 //   log ("inet:192.0.2.1:40000", "inet:[::1]:40000", "unix:/path"); TCP
 //   connections have TCP_NODELAY set. An accept error (EMFILE, ...) is
 //   logged and accepting goes on.
-// - close() stops accepting and removes the unix socket files; idempotent.
+// - close() stops accepting and removes the unix socket files it bound;
+//   idempotent.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -40,6 +41,10 @@ class Listeners {
 
     // unix_socket_mode, _owner and _group come from `settings`.
     void listen(const Endpoint& endpoint, const Settings& settings);
+    // Serves a listening socket systemd passed (policyd/daemon/systemd.hpp);
+    // the Listeners own the descriptor from now on. Its mode and owner are
+    // the socket unit's, and close() leaves a unix socket's file to systemd.
+    void adopt(int fd, const std::string& endpoint, bool unix_socket);
     void close();
 
   private:

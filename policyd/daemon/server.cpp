@@ -6,6 +6,7 @@
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -27,6 +28,7 @@
 #include "policyd/config/stack.hpp"
 #include "policyd/daemon/listeners.hpp"
 #include "policyd/daemon/logging.hpp"
+#include "policyd/daemon/systemd.hpp"
 #include "policyd/daemon/watchdog.hpp"
 #include "policyd/protocol/codec.hpp"
 #include "rules/rules.hpp"
@@ -86,6 +88,8 @@ struct Server::Impl {
     std::list<ConnectionHandle> connection_handles;
     std::size_t connections = 0;
     bool stopping = false;
+    Notifier notifier{io};
+    std::uint64_t requests = 0;  // answered, for the STATUS= line
     asio::signal_set stop_signals{io, SIGTERM, SIGINT};
     asio::signal_set reload_signals{io, SIGHUP};
     asio::signal_set counter_signals{io, SIGUSR1};
@@ -209,6 +213,7 @@ struct Server::Impl {
                                                        request.get(Attr::helo_name), use_awaitable);
                 }
                 responder.finish(request, smtp, *pending, reply);
+                ++requests;
                 if (!co_await send(out, reply, watchdog, read_timeout, ec)) {
                     spdlog::warn("connection {}: cannot send reply: {}; closing connection", peer,
                                  watchdog.expired() ? "timed out" : ec.message());
@@ -290,6 +295,7 @@ struct Server::Impl {
             return;
         }
         stopping = true;
+        notifier.stopping();
         spdlog::info("stopping: no new connections; finishing requests in progress");
         listeners.close();
         // Idle connections are waiting in a read: wake them so they see
@@ -305,6 +311,7 @@ struct Server::Impl {
     }
 
     void finish_stop() {
+        notifier.stop_watchdog();
         error_code ignored;
         stop_signals.cancel(ignored);
         reload_signals.cancel(ignored);
@@ -313,7 +320,21 @@ struct Server::Impl {
         stack.shutdown();
     }
 
+    // The STATUS= line systemctl status shows.
+    [[nodiscard]] std::string status() const {
+        return std::to_string(connections) + " connections open, " + std::to_string(requests) +
+               " requests answered, " + std::to_string(config->rules->size()) + " rules, DNS " +
+               (stack.health().outage() ? "outage" : "ok");
+    }
+
     void reload() {
+        notifier.reloading();
+        apply_reload();
+        // Whatever the outcome: the running configuration serves.
+        notifier.ready(status());
+    }
+
+    void apply_reload() {
         std::vector<std::string> errors;
         auto fresh = load_config(config->path, overrides, errors);
         if (!fresh) {
@@ -386,15 +407,48 @@ Server::Server(asio::io_context& io, std::shared_ptr<const Config> config, Overr
 Server::~Server() = default;
 
 void Server::listen() {
-    for (const auto& text : impl_->config->settings.listen) {
+    auto& impl = *impl_;
+    // Sockets systemd passed serve the endpoints they match; the others are
+    // bound here. A passed socket daemon.listen does not name is served too
+    // (the socket unit is the admin's word: the shipped one adds Postfix's
+    // private/ socket, which the daemon could not bind itself), and said so.
+    auto passed = passed_sockets();
+    for (const auto& text : impl.config->settings.listen) {
         std::string why;
         const auto endpoint = parse_endpoint(text, why);
         if (!endpoint) {
             throw std::runtime_error(why);
         }
-        impl_->listeners.listen(*endpoint, impl_->config->settings);
+        const std::string canonical = to_string(*endpoint);
+        const auto match = std::find_if(passed.begin(), passed.end(), [&](const auto& socket) {
+            return socket.fd >= 0 && socket.endpoint == canonical;
+        });
+        if (match != passed.end()) {
+            impl.listeners.adopt(match->fd, match->endpoint, match->unix_socket);
+            match->fd = -1;
+            continue;
+        }
+        impl.listeners.listen(*endpoint, impl.config->settings);
     }
-    spdlog::info("ready: {} rules from {}", impl_->config->rules->size(), impl_->config->path);
+    for (auto& socket : passed) {
+        if (socket.fd < 0) {
+            continue;
+        }
+        if (socket.endpoint.empty()) {
+            spdlog::warn(
+                "systemd passed descriptor {}, which is not a listening stream socket; "
+                "closing it",
+                socket.fd);
+            ::close(socket.fd);
+            continue;
+        }
+        spdlog::info("{} was passed by systemd but is not in daemon.listen; serving it anyway",
+                     socket.endpoint);
+        impl.listeners.adopt(socket.fd, socket.endpoint, socket.unix_socket);
+    }
+    spdlog::info("ready: {} rules from {}", impl.config->rules->size(), impl.config->path);
+    impl.notifier.ready(impl.status());
+    impl.notifier.start_watchdog([&impl] { return impl.status(); });
 }
 
 void Server::serve_stdio() {

@@ -197,6 +197,7 @@ class Process:
         start_timeout: float = START_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
         poll_interval: float = 0.02,
+        env: dict[str, str] | None = None,
     ):
         if (ready is None) == (probe is None):
             raise ValueError("a Process needs exactly one of ready= and probe=")
@@ -210,6 +211,8 @@ class Process:
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.poll_interval = poll_interval
+        # Variables added to (or replacing those of) our own environment.
+        self.env = dict(os.environ, **env) if env else None
         self.proc: subprocess.Popen | None = None
         self.log: OutputCollector | None = None
         self.ready_line: str | None = None
@@ -246,7 +249,7 @@ class Process:
         stdout = subprocess.PIPE if self.merge_stdout else subprocess.DEVNULL
         stderr = subprocess.STDOUT if self.merge_stdout else subprocess.PIPE
         self.proc = subprocess.Popen(
-            self.argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
+            self.argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=self.env
         )
         stream = self.proc.stdout if self.merge_stdout else self.proc.stderr
         self.log = OutputCollector(stream, self.what)
@@ -259,7 +262,8 @@ class Process:
         err = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
         try:
             self.proc = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+                self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                env=self.env
             )
         finally:
             if self.log_path:
