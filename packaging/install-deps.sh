@@ -13,8 +13,10 @@ libfmt-dev libsystemd-dev libtomlplusplus-dev libre2-dev libpsl-dev publicsuffix
 # end-to-end layer; python3: the e2e driver and the layering check;
 # clang-format: the format check; git: the list of tracked sources;
 # systemd: systemd-journald and journalctl for the journal test,
-# systemd-socket-activate and systemd-analyze for the systemd tests.
-test="$build catch2 ldnsutils postfix swaks python3 iproute2 nsd clang-format git systemd"
+# systemd-socket-activate and systemd-analyze for the systemd tests;
+# groff-base: the man pages' render check.
+test="$build catch2 ldnsutils postfix swaks python3 iproute2 nsd clang-format git systemd
+groff-base"
 
 case "${1:-}" in
   build) wanted=$build ;;

@@ -28,6 +28,7 @@
 #include "policyd/tools/explain.hpp"
 #include "policyd/tools/print_defaults.hpp"
 #include "policyd/tools/rule_cases.hpp"
+#include "policyd/tools/usage.hpp"
 #include "rules/conditions.hpp"
 #include "rules/rules.hpp"
 
@@ -41,46 +42,6 @@ constexpr int kExitUsage = 64;   // command line is wrong (EX_USAGE)
 
 constexpr std::string_view kDefaultConfig = "/etc/rdns-policyd/rdns-policyd.toml";
 
-constexpr std::string_view kUsage = R"(Usage:
-  rdns-policyd [--config FILE] [OPTIONS]          serve in the foreground
-  rdns-policyd --stdio [--config FILE] [OPTIONS]  serve one session on stdin/stdout (spawn(8))
-  rdns-policyd check-config [--config FILE] [OPTIONS]
-                                                  validate the configuration and exit
-  rdns-policyd explain CLIENT_IP [HELO] [--ATTRIBUTE VALUE ...] [--json]
-               [--config FILE] [OPTIONS]
-                                                  look the client up now and show every DNS
-                                                  answer, fact and rule, and the action;
-                                                  --ATTRIBUTE is any request attribute a rule
-                                                  can test: {attributes}
-  rdns-policyd test CASES [--config FILE] [OPTIONS]
-                                                  run the rule table against the cases in
-                                                  CASES (TOML) and report ok / FAIL for each
-  rdns-policyd print-defaults                     print every setting with its default
-  rdns-policyd --help | --version
-
-Options (they override the configuration file):
-  --config FILE          configuration file (default /etc/rdns-policyd/rdns-policyd.toml)
-  --listen ENDPOINT      serve ENDPOINT instead of daemon.listen; repeatable.
-                         inet:127.0.0.1:10045, inet:[::1]:10045, unix:/path/to/socket;
-                         port 0 lets the system choose (the log says which)
-  --forwarder IP[@PORT]  send DNS queries to this forwarder; repeatable; implies
-                         resolver.upstream = "forward"
-  --unbound-config FILE  libunbound configuration file (resolver.unbound_config)
-
-Signals:
-  SIGTERM, SIGINT  stop accepting, finish requests in progress, exit 0
-  SIGHUP           reload the configuration (a bad file keeps the running one)
-  SIGUSR1          log every rule's hit counters
-
-Exit status:
-  0   success (served until SIGTERM, or the configuration is valid)
-  1   could not start serving (an endpoint could not be bound, the resolver failed)
-  1   (test) some case failed
-  2   the configuration does not parse or validate (each error printed as file:line: message);
-      for test, also the case file
-  64  the command line is wrong
-)";
-
 struct CommandLine {
     std::string command = "serve";  // serve | check-config | print-defaults | explain | test
     std::string config{kDefaultConfig};
@@ -89,35 +50,6 @@ struct CommandLine {
     policyd::ExplainRequest explain;
     std::vector<std::string> positional;
 };
-
-// kUsage with the explain options filled in from the condition table.
-std::string usage() {
-    std::string options;
-    std::size_t column = 60;  // where {attributes} starts in its line
-    for (const auto attr : rules::condition_attributes()) {
-        if (attr == policyd::Attr::helo_name) {
-            continue;
-        }
-        std::string option = "--" + std::string(policyd::attr_name(attr));
-        std::replace(option.begin(), option.end(), '_', '-');
-        if (!options.empty()) {
-            options += ",";
-            ++column;
-            if (column + option.size() + 1 > 96) {
-                options += "\n" + std::string(50, ' ');
-                column = 50;
-            } else {
-                options += " ";
-                ++column;
-            }
-        }
-        options += option;
-        column += option.size();
-    }
-    std::string text(kUsage);
-    const auto at = text.find("{attributes}");
-    return text.replace(at, std::string_view("{attributes}").size(), options);
-}
 
 // "--sender" -> Attr::sender: every request attribute a rule condition
 // looks at (rules/conditions.hpp) but the HELO name, which is positional.
@@ -143,13 +75,13 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
         const std::string_view arg = args[i];
         auto value = [&](std::string_view option) -> std::string {
             if (i + 1 >= args.size()) {
-                std::cerr << "rdns-policyd: " << option << " needs a value\n" << usage();
+                std::cerr << "rdns-policyd: " << option << " needs a value\n" << policyd::usage();
                 throw std::invalid_argument("usage");
             }
             return std::string(args[++i]);
         };
         if (arg == "--help" || arg == "-h") {
-            std::cout << usage();
+            std::cout << policyd::usage();
             return kExitOk;
         }
         if (arg == "--version") {
@@ -180,26 +112,26 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             // explain ADDRESS [HELO]; test FILE
             line.positional.emplace_back(arg);
         } else {
-            std::cerr << "rdns-policyd: unknown argument \"" << arg << "\"\n" << usage();
+            std::cerr << "rdns-policyd: unknown argument \"" << arg << "\"\n" << policyd::usage();
             return kExitUsage;
         }
     }
     if (line.command != "explain" && !line.explain.attributes.empty()) {
         std::cerr << "rdns-policyd: --" << policyd::attr_name(line.explain.attributes[0].first)
                   << " (a request attribute) is an option of explain only\n"
-                  << usage();
+                  << policyd::usage();
         return kExitUsage;
     }
     if (line.command == "explain") {
         if (line.positional.empty()) {
-            std::cerr << "rdns-policyd: explain needs CLIENT_IP\n" << usage();
+            std::cerr << "rdns-policyd: explain needs CLIENT_IP\n" << policyd::usage();
             return kExitUsage;
         }
         line.explain.client_address = line.positional[0];
         line.explain.helo_name = line.positional.size() > 1 ? line.positional[1] : "";
     }
     if (line.command == "test" && line.positional.empty()) {
-        std::cerr << "rdns-policyd: test needs CASES\n" << usage();
+        std::cerr << "rdns-policyd: test needs CASES\n" << policyd::usage();
         return kExitUsage;
     }
     return -1;

@@ -23,16 +23,10 @@ constexpr std::array<std::pair<Macro, std::string_view>, 7> kMacros{{
 
 std::string known_macros() {
     std::string list;
-    const auto add = [&list](std::string_view name) {
+    for (const auto name : macro_names()) {
         list += list.empty() ? "{" : ", {";
         list += name;
         list += '}';
-    };
-    for (const auto& entry : kMacros) {
-        add(entry.second);
-    }
-    for (const auto& fact : policyd::kFactFields) {
-        add(fact.name);
     }
     return list;
 }
@@ -252,6 +246,18 @@ std::string_view macro_value(Macro macro, std::uint8_t fact, const Evidence& evi
 }
 
 }  // namespace
+
+std::vector<std::string_view> macro_names() {
+    std::vector<std::string_view> names;
+    names.reserve(kMacros.size() + policyd::kFactFields.size());
+    for (const auto& entry : kMacros) {
+        names.push_back(entry.second);
+    }
+    for (const auto& fact : policyd::kFactFields) {
+        names.push_back(fact.name);
+    }
+    return names;
+}
 
 std::variant<ActionTemplate, std::string> parse_action(std::string_view text) {
     if (text.empty()) {

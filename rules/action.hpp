@@ -69,6 +69,10 @@ class ActionTemplate {
     std::size_t literal_bytes_ = 0;
 };
 
+// Every macro's name, in the order the "known:" message lists them (those
+// of kMacros, then every fact).
+std::vector<std::string_view> macro_names();
+
 // The template, or an error message (without file:line) saying what is wrong.
 std::variant<ActionTemplate, std::string> parse_action(std::string_view text);
 

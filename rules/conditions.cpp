@@ -332,6 +332,35 @@ Read read_set(Loader& loader, const ConditionSpec& spec, const toml::node& node,
 
 }  // namespace
 
+std::string_view describe(Form form) {
+    switch (form) {
+        case Form::fact_words:
+            return "one or a list of the fact's values";
+        case Form::protocol_states:
+            return "one or a list of Postfix's protocol states (CONNECT, EHLO, HELO, MAIL, RCPT, "
+                   "DATA, END-OF-MESSAGE, VRFY, ETRN), any case";
+        case Form::exact:
+            return "one or a list of exact, case-sensitive strings";
+        case Form::ports:
+            return "a port number or a list of them (1-65535)";
+        case Form::sasl:
+            return "true (authenticated), false (not), or a list of user names";
+        case Form::cidrs:
+            return "addresses and networks, IPv4 and IPv6 (192.0.2.0/24, 2001:db8::/32), or "
+                   "\"file:PATH\" entries listing them";
+        case Form::names:
+            return "host names (\"name.example\") or domain suffixes (\".example\"), or "
+                   "\"file:PATH\" entries listing them";
+        case Form::addresses:
+            return "mail address patterns (user@domain, @domain, @.domain, user@, <>), or "
+                   "\"file:PATH\" entries listing them";
+        case Form::regexes:
+            return "RE2 regular expressions (linear time), unanchored and case-insensitive "
+                   "unless (?-i)";
+    }
+    return "";
+}
+
 std::span<const ConditionSpec> condition_specs() {
     return specs();
 }

@@ -49,6 +49,9 @@ enum class Form {
     regexes,          // RE2 (RegexSet)
 };
 
+// What a condition of this form takes, in one sentence (for the man page).
+std::string_view describe(Form form);
+
 struct ConditionSpec {
     std::string_view key;
     Subject subject;

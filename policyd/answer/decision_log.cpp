@@ -50,6 +50,28 @@ std::string format_decision(const DecisionRecord& record) {
     return out;
 }
 
+std::string journal_field_name(std::string_view key) {
+    std::string name(kJournalFieldPrefix);
+    for (const char c : key) {
+        name += c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+    }
+    return name;
+}
+
+std::vector<std::string_view> decision_keys() {
+    // A record that has every optional field: in dry-run, with a shadow hit.
+    const Request request;
+    const Facts facts;
+    rules::Decision decision;
+    decision.dry_run = true;
+    decision.shadow.push_back({"r", "DUNNO"});
+    std::vector<std::string_view> keys;
+    std::string scratch;
+    for_each_field(DecisionRecord{request, facts, "dns", false, decision, 0}, scratch,
+                   [&keys](std::string_view key, std::string_view) { keys.push_back(key); });
+    return keys;
+}
+
 bool decision_logged(DecisionLogging logging, const rules::Decision& decision, bool header_added) {
     switch (logging) {
         case DecisionLogging::all:

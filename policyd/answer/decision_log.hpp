@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policyd/checks/facts.hpp"
 #include "policyd/config/settings.hpp"
@@ -90,6 +91,17 @@ void for_each_field(const DecisionRecord& record, std::string& scratch, Visit&& 
                                        std::chars_format::fixed, 3);
     visit("elapsed_ms", std::string_view(elapsed, static_cast<std::size_t>(written.ptr - elapsed)));
 }
+
+// A decision in the journal (policyd/daemon/logging.hpp): each field of the
+// record under its journal name ("rule" -> "RDNS_RULE"), its value
+// sanitised and at most kMaxJournalValue bytes.
+inline constexpr std::string_view kJournalFieldPrefix = "RDNS_";
+inline constexpr std::size_t kMaxJournalValue = 1024;
+std::string journal_field_name(std::string_view key);
+
+// Every key for_each_field() can write, in order (dry_run, answer and
+// shadow included, which only some records have).
+std::vector<std::string_view> decision_keys();
 
 // "decision" and every field as ` key=value`.
 std::string format_decision(const DecisionRecord& record);

@@ -144,10 +144,7 @@ std::vector<std::string> journal_fields(const DecisionRecord& record) {
     fields.emplace_back("SYSLOG_IDENTIFIER=rdns-policyd");
     std::string scratch;
     for_each_field(record, scratch, [&fields](std::string_view key, std::string_view value) {
-        std::string field(kJournalFieldPrefix);
-        for (const char c : key) {
-            field += c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-        }
+        std::string field = journal_field_name(key);
         field += '=';
         append_sanitized(field, value, kMaxJournalValue);
         fields.push_back(std::move(field));

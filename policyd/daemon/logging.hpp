@@ -10,8 +10,9 @@
 // - make_decision_log(journal): the DecisionLog the Responder writes to.
 //   Text: the `decision key=value` line at info. Journal: one entry per
 //   decision, MESSAGE a sentence that reads on its own in journalctl -u, and
-//   every field of for_each_field() as RDNS_<KEY> (RDNS_CLIENT_ADDRESS,
-//   RDNS_RULE, ...), sanitised and at most kMaxJournalValue bytes each.
+//   every field of for_each_field() under journal_field_name() (RDNS_RULE,
+//   ...; policyd/answer/decision_log.hpp), sanitised and at most
+//   kMaxJournalValue bytes each.
 //   PRIORITY: notice for a reject or a defer (the policy at work, not an
 //   error of ours), warning for the [outage] action, info otherwise. Both
 //   want a record only when info is logged.
@@ -31,9 +32,6 @@
 #include "policyd/answer/decision_log.hpp"
 
 namespace policyd {
-
-inline constexpr std::size_t kMaxJournalValue = 1024;
-inline constexpr std::string_view kJournalFieldPrefix = "RDNS_";
 
 bool journal_wanted(std::string_view target);
 
