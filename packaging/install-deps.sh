@@ -18,10 +18,16 @@ libfmt-dev libsystemd-dev libtomlplusplus-dev libre2-dev libpsl-dev publicsuffix
 test="$build catch2 ldnsutils postfix swaks python3 iproute2 nsd clang-format git systemd
 groff-base"
 
+# package: what dpkg-buildpackage, debhelper and lintian need (make package,
+# and the install / purge test of make test, which renders the installed man
+# page with man-db).
+package="$build debhelper dpkg-dev lintian git man-db"
+
 case "${1:-}" in
   build) wanted=$build ;;
-  test) wanted=$test ;;
-  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+  test) wanted="$test $package" ;;
+  package) wanted=$package ;;
+  *) echo "usage: $0 build|test|package" >&2; exit 2 ;;
 esac
 
 missing=""
