@@ -447,3 +447,20 @@ def binary_from_argv() -> str:
         print("0 passed, 1 failed")
         sys.exit(1)
     return binary
+
+
+def main_with_dns(runner: Runner, prefix: str, make_context) -> int:
+    """The main() of an e2e script whose tests need only the DNS fixture:
+    a work directory, a context from make_context() with .binary, .workdir
+    and .dns set, every test of `runner` run on it; the exit status."""
+    started = time.monotonic()
+    binary = binary_from_argv()
+    with workdir(prefix) as wd:
+        ctx = make_context()
+        ctx.binary = binary
+        ctx.workdir = wd
+        with contextlib.ExitStack() as stack:
+            ctx.dns = runner.set_up(stack, "test DNS set-up", DnsFixture(wd), "ldns-testns output")
+            if ctx.dns is not None:
+                runner.run(ctx)
+        return runner.finish(started)

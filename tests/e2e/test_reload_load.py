@@ -22,7 +22,6 @@ and as the reply; each connection switches table exactly once per reload
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -38,12 +37,11 @@ from harness import (  # noqa: E402
     DnsFixture,
     PolicyClient,
     Runner,
-    binary_from_argv,
     check,
     check_equal,
+    main_with_dns,
     parse_decision,
     policy_request,
-    workdir,
 )
 
 CLIENTS = 8  # threads, one persistent connection each
@@ -324,17 +322,7 @@ def reload_under_load_never_fails_nor_mixes_tables(ctx: Context) -> None:
 
 
 def main() -> int:
-    started = time.monotonic()
-    binary = binary_from_argv()
-    with workdir("rdns-e2e-reload-load-") as wd:
-        ctx = Context()
-        ctx.binary = binary
-        ctx.workdir = wd
-        with contextlib.ExitStack() as stack:
-            ctx.dns = runner.set_up(stack, "test DNS set-up", DnsFixture(wd), "ldns-testns output")
-            if ctx.dns is not None:
-                runner.run(ctx)
-        return runner.finish(started)
+    return main_with_dns(runner, "rdns-e2e-reload-load-", Context)
 
 
 if __name__ == "__main__":

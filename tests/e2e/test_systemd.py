@@ -18,7 +18,6 @@ Every process is stopped and reaped; every wait is bounded.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -34,12 +33,11 @@ from harness import (  # noqa: E402
     DnsFixture,
     PolicyClient,
     Runner,
-    binary_from_argv,
     check,
     check_equal,
+    main_with_dns,
     policy_request,
     procs,
-    workdir,
 )
 
 WATCHDOG_USEC = 400_000
@@ -191,17 +189,7 @@ def a_passed_socket_not_in_the_configuration_is_served_with_a_warning(ctx: Conte
 
 
 def main() -> int:
-    started = time.monotonic()
-    binary = binary_from_argv()
-    with workdir("rdns-e2e-systemd-") as wd:
-        ctx = Context()
-        ctx.binary = binary
-        ctx.workdir = wd
-        with contextlib.ExitStack() as stack:
-            ctx.dns = runner.set_up(stack, "test DNS set-up", DnsFixture(wd), "ldns-testns output")
-            if ctx.dns is not None:
-                runner.run(ctx)
-        return runner.finish(started)
+    return main_with_dns(runner, "rdns-e2e-systemd-", Context)
 
 
 if __name__ == "__main__":
