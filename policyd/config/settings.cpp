@@ -49,7 +49,8 @@ const Setting kSettings[] = {
      "Seconds an idle connection is kept; must exceed Postfix's smtpd_policy_service_max_idle "
      "(300 s), or Postfix waits a second to reconnect."},
     {"daemon", "read_timeout_s", &Settings::read_timeout_s, 1, 3600, "", false,
-     "Seconds a peer may stall in the middle of a request before it is disconnected."},
+     "Seconds a request may take to arrive whole, from its first byte, however the peer "
+     "trickles it; and a reply to be taken. A peer that takes longer is disconnected."},
     {"daemon", "max_connections", &Settings::max_connections, 1, 100000, "", false,
      "Connections served at once; further ones are closed at once (Postfix then applies its "
      "default_action)."},

@@ -6,12 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
@@ -55,10 +58,18 @@ void set_owner(const std::string& path, const std::string& owner, const std::str
 }
 
 // Accepts until the acceptor is closed. A TCP peer is named by its address;
-// a unix peer by the socket's path (`name`).
+// a unix peer by the socket's path (`name`). When accept fails (EMFILE when
+// the descriptors run out, ENFILE, ENOBUFS), it would fail again at once: the
+// loop waits, 50 ms doubling to 1 s, logs the first failure of the run and
+// the recovery, and accepts again; the connection stays in the backlog.
 template <typename Acceptor, typename Handler>
 asio::awaitable<void> accept_loop(Acceptor& acceptor, std::string name, const bool& closed,
                                   const Handler& handler) {
+    constexpr std::chrono::milliseconds kFirstPause{50};
+    constexpr std::chrono::milliseconds kLongestPause{1000};
+    std::chrono::milliseconds pause = kFirstPause;
+    std::uint64_t failures = 0;
+    asio::steady_timer timer(acceptor.get_executor());
     for (;;) {
         error_code ec;
         auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
@@ -66,10 +77,21 @@ asio::awaitable<void> accept_loop(Acceptor& acceptor, std::string name, const bo
             if (closed || ec == asio::error::operation_aborted) {
                 co_return;
             }
-            // EMFILE and friends: log and keep accepting; the connection
-            // that could not be accepted stays in the backlog.
-            spdlog::error("accept on {} failed: {}", name, ec.message());
+            if (failures++ == 0) {
+                spdlog::error(
+                    "accept on {} failed: {}; pausing accepts (up to {} ms each) until it works "
+                    "again",
+                    name, ec.message(), kLongestPause.count());
+            }
+            timer.expires_after(pause);
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            pause = std::min(pause * 2, kLongestPause);
             continue;
+        }
+        if (failures != 0) {
+            spdlog::warn("accept on {} works again after {} failed attempts", name, failures);
+            failures = 0;
+            pause = kFirstPause;
         }
         std::string peer = name;
         if constexpr (std::is_same_v<Acceptor, asio::ip::tcp::acceptor>) {

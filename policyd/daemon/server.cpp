@@ -89,7 +89,10 @@ struct Server::Impl {
     std::size_t connections = 0;
     bool stopping = false;
     Notifier notifier{io};
-    std::uint64_t requests = 0;  // answered, for the STATUS= line
+    static constexpr std::chrono::seconds kRefusedLogInterval{10};
+    std::uint64_t refused = 0;  // connections refused since the last line about it
+    std::optional<Clock::time_point> refused_logged;  // when the last such line went out
+    std::uint64_t requests = 0;                       // answered, for the STATUS= line
     asio::signal_set stop_signals{io, SIGTERM, SIGINT};
     asio::signal_set reload_signals{io, SIGHUP};
     asio::signal_set counter_signals{io, SIGUSR1};
@@ -173,6 +176,7 @@ struct Server::Impl {
             out.cancel(ignored);
         });
         std::string buffer;
+        Clock::time_point request_deadline;  // the request in `buffer` must be whole by then
         std::string reply;
         std::array<char, 8192> chunk{};
         Request request;
@@ -197,6 +201,9 @@ struct Server::Impl {
                     co_return;
                 }
                 buffer.erase(0, parsed.consumed);
+                // A pipelined next request's bytes are here already: its
+                // time starts now.
+                request_deadline = Clock::now() + read_timeout;
                 reply.clear();
                 // Answered without a coroutine frame of its own unless the
                 // facts need DNS.
@@ -224,8 +231,13 @@ struct Server::Impl {
                 co_return;
             }
             // Idle between requests: Postfix's own max idle is 300 s. In the
-            // middle of a request: a stalled peer.
-            watchdog.arm(Clock::now(), buffer.empty() ? idle_timeout : read_timeout);
+            // middle of a request: it must arrive whole by the deadline its
+            // first byte set, however the peer trickles the rest.
+            if (buffer.empty()) {
+                watchdog.arm(Clock::now(), idle_timeout);
+            } else {
+                watchdog.arm_until(request_deadline);
+            }
             handle.reading = true;
             const std::size_t n = co_await in.async_read_some(
                 asio::buffer(chunk), asio::redirect_error(use_awaitable, ec));
@@ -242,6 +254,9 @@ struct Server::Impl {
                     spdlog::warn("connection {}: read failed: {}", peer, ec.message());
                 }
                 co_return;
+            }
+            if (buffer.empty()) {
+                request_deadline = Clock::now() + read_timeout;
             }
             buffer.append(chunk.data(), n);
         }
@@ -275,8 +290,18 @@ struct Server::Impl {
             return;
         }
         if (connections >= max_connections) {
-            spdlog::warn("connection from {} refused: {} connections already open", peer,
-                         connections);
+            // One line per kRefusedLogInterval, not per connection: a flood
+            // of them must not become a flood of log lines.
+            ++refused;
+            const auto now = Clock::now();
+            if (!refused_logged || now - *refused_logged >= kRefusedLogInterval) {
+                spdlog::warn(
+                    "connection from {} refused: {} connections already open "
+                    "(daemon.max_connections); {} refused since the last such line",
+                    peer, connections, refused);
+                refused = 0;
+                refused_logged = now;
+            }
             return;  // closing the socket makes Postfix apply its default_action
         }
         // Counted now, not when the coroutine first runs: co_spawn starts it

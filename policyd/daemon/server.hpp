@@ -13,8 +13,11 @@
 //   reply, after one sanitised warning: Postfix then applies its
 //   default_action.
 // - An idle connection is kept for daemon.idle_timeout_s (longer than
-//   Postfix's 300 s max idle); a peer that stalls in the middle of a request,
-//   or does not read its replies, is dropped after daemon.read_timeout_s.
+//   Postfix's 300 s max idle); a request must arrive whole within
+//   daemon.read_timeout_s of its first byte (a trickling peer cannot stretch
+//   it), and a reply must be taken within it, or the peer is dropped.
+// - Connections beyond daemon.max_connections are closed at once, with one
+//   log line per 10 s that counts them.
 // - The configuration is an immutable snapshot behind a shared_ptr; each
 //   request takes the snapshot current when it starts, so a reload
 //   (reload()) never mixes two rule tables in one answer.

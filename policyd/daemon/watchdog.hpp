@@ -2,7 +2,8 @@
 // or write when that operation's deadline passes.
 //
 // Contract:
-// - arm(now, after) before an operation, disarm() after it; expired() says
+// - arm(now, after) or arm_until(deadline) before an operation, disarm()
+//   after it; expired() says
 //   whether the last armed operation was cancelled by its deadline.
 // - arm() and disarm() only move the deadline: the timer is re-armed only
 //   when a deadline comes earlier than the time it already waits for; when
@@ -42,10 +43,13 @@ class Watchdog {
     Watchdog& operator=(const Watchdog&) = delete;
 
     // The operation about to start must complete within `after` of `now`.
-    void arm(Clock::time_point now, std::chrono::seconds after) {
+    void arm(Clock::time_point now, std::chrono::seconds after) { arm_until(now + after); }
+    // The operation about to start must complete by `deadline` (a request's
+    // whole arrival, however many reads it takes).
+    void arm_until(Clock::time_point deadline) {
         State& state = *state_;
         state.expired = false;  // a late expiry of the previous operation does not count
-        state.deadline = now + after;
+        state.deadline = deadline;
         if (state.deadline < state.armed_for) {
             wait_until(state_, state.deadline);
         }

@@ -54,6 +54,7 @@ from harness import (  # noqa: E402
     policy_request,
     workdir,
 )
+import procs  # noqa: E402
 from procs import stop_process  # noqa: E402
 
 # (label, client, helo, extra attributes, expected reply, expected rule id
@@ -734,6 +735,9 @@ def stalled_peer_is_disconnected_but_idle_peer_is_not(ctx: Context) -> None:
         check(not any("idle timeout" in l for l in since), f"an idle peer timed out: {since}")
 
 
+REFUSAL_FLOOD = 30
+
+
 @runner.test
 def connections_beyond_max_connections_are_refused(ctx: Context) -> None:
     config = write_config(ctx, "maxconn", policy_text(daemon="max_connections = 2\n"))
@@ -745,11 +749,17 @@ def connections_beyond_max_connections_are_refused(ctx: Context) -> None:
             # Answered, so surely accepted and counted.
             check_equal(first.ask(request), NO_PTR, "first connection")
             check_equal(second.ask(request), NO_PTR, "second connection")
+            mark = daemon.log.mark()
             for label, endpoint in (("tcp", tcp), ("unix", unix)):
-                mark = daemon.log.mark()
                 with PolicyClient(endpoint) as third:
                     check_equal(third.try_ask(request), None, f"third connection ({label})")
-                daemon.wait_log(r"connection from \S+ refused: 2 connections already open", mark)
+            daemon.wait_log(r"connection from \S+ refused: 2 connections already open", mark)
+            # A flood of refusals is one line per 10 s, not one per connection.
+            for _ in range(REFUSAL_FLOOD):
+                with PolicyClient(tcp) as extra:
+                    check_equal(extra.try_ask(request), None, "a refused connection")
+            refusals = [l for l in daemon.log_since(mark) if " refused: " in l]
+            check_equal(len(refusals), 1, f"refusal log lines for {REFUSAL_FLOOD + 2}: {refusals}")
             check_equal(first.ask(request), NO_PTR, "first connection after the refusals")
             check_equal(second.ask(request), NO_PTR, "second connection after the refusals")
         # The daemon sees the two closes asynchronously: poll, bounded.
@@ -761,6 +771,85 @@ def connections_beyond_max_connections_are_refused(ctx: Context) -> None:
             if reply is None:
                 time.sleep(0.05)
         check_equal(reply, NO_PTR, "a new connection once the others closed")
+
+
+TRICKLE_TIMEOUT_S = 2
+TRICKLE_INTERVAL = 0.25  # a byte this often restarted a per-read timeout forever
+
+
+@runner.test
+def a_trickling_peer_cannot_stretch_the_request_deadline(ctx: Context) -> None:
+    config = write_config(ctx, "trickle",
+                          policy_text(daemon=f"read_timeout_s = {TRICKLE_TIMEOUT_S}\n"))
+    with own_daemon(ctx, "trickle", config) as daemon:
+        with PolicyClient(daemon.endpoint("inet:127.0.0.1:")) as client:
+            client.send(b"request=smtpd_access_policy\nclient_address=127.0.0.")
+            started = time.monotonic()
+            closed = False
+            # One byte per interval, bounded in count: the daemon must close
+            # the connection read_timeout_s after the first byte.
+            for _ in range(int(4 * TRICKLE_TIMEOUT_S / TRICKLE_INTERVAL)):
+                time.sleep(TRICKLE_INTERVAL)
+                try:
+                    client.sock.sendall(b"3")
+                    client.sock.settimeout(0.01)
+                    if client.sock.recv(1) == b"":
+                        closed = True
+                        break
+                except socket.timeout:
+                    continue
+                except OSError:
+                    closed = True
+                    break
+            took = time.monotonic() - started
+        check(closed, "the trickling peer was never dropped")
+        check(TRICKLE_TIMEOUT_S - 0.2 <= took <= TRICKLE_TIMEOUT_S + 1.5,
+              f"dropped after {took:.2f}s, not about {TRICKLE_TIMEOUT_S}s")
+        daemon.wait_log(r"stalled in a request; closing connection")
+
+
+FD_LIMIT = 64  # the daemon's RLIMIT_NOFILE in the descriptor-exhaustion drill
+
+
+@runner.test
+def descriptor_exhaustion_pauses_accepts_and_recovers(ctx: Context) -> None:
+    config = write_config(ctx, "emfile", policy_text())
+    request, _ = policy_request("127.0.0.3", "good.example.test")
+    argv = ["prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}", ctx.binary, "--config", config,
+            "--listen", "inet:127.0.0.1:0", *ctx.dns.daemon_args()]
+    daemon = procs.Server(argv, "rdns-policyd (emfile)")
+    runner.add_diagnostic("rdns-policyd (emfile) stderr", daemon.text)
+    with daemon, contextlib.ExitStack() as clients:
+        endpoint = daemon.endpoint("inet:127.0.0.1:")
+        held = []
+        # More connections than descriptors: the later ones wait in the backlog.
+        for _ in range(FD_LIMIT + 16):
+            held.append(clients.enter_context(PolicyClient(endpoint)))
+        line = daemon.log.wait_for(lambda l: "pausing accepts" in l, 10.0)
+        check(line is not None and "Too many open files" in line, f"the EMFILE line: {line!r}")
+        # Paused, not spinning: little CPU while the descriptors stay exhausted.
+        before = procs_cpu_seconds(daemon.proc.pid)
+        time.sleep(1.0)
+        spent = procs_cpu_seconds(daemon.proc.pid) - before
+        check(spent < 0.3, f"{spent:.2f}s of CPU in 1 s while accept fails: it spins")
+        failures = [l for l in daemon.text().splitlines() if "pausing accepts" in l]
+        check_equal(len(failures), 1, "EMFILE log lines")
+        clients.close()  # every connection goes: descriptors free up
+        deadline = time.monotonic() + 10.0
+        reply = None
+        while reply is None and time.monotonic() < deadline:
+            with PolicyClient(endpoint) as client:
+                reply = client.try_ask(request)
+        check_equal(reply, NO_PTR, "a request once descriptors are free again")
+        check(daemon.log.wait_for(lambda l: "works again after" in l, 5.0) is not None,
+              "no 'works again' line")
+
+
+def procs_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @runner.test
