@@ -20,7 +20,11 @@ What it does, in order:
 
 Usage: cpu-bench.py --build-dir DIR [--daemon NAME=PATH ...] [--rounds 3]
                     [--requests 200000] [--connections 100] [--clients 100]
-                    [--log-level warning] [--json-out FILE]
+                    [--log-level warning] [--log-target stderr|journal]
+                    [--json-out FILE]
+With --log-target journal the daemons log to journald (one entry per
+decision, at info level); run it where a journald listens, e.g. a private
+one: see tests/e2e/test_journal.py for how.
 Without --daemon it measures DIR/rdns-policyd as "daemon".
 
 Every process started is terminated and reaped; every run is bounded in
@@ -84,6 +88,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--clients", type=int, default=100, help="the warm client set")
     parser.add_argument("--log-level", default="warning", choices=["warning", "info"])
+    parser.add_argument("--log-target", default="stderr", choices=["stderr", "journal"])
     parser.add_argument("--json-out")
     args = parser.parse_args()
     if not 1 <= args.rounds <= 20 or not 1 <= args.requests <= 10_000_000:
@@ -111,7 +116,9 @@ def main() -> int:
         ubconf = rb.write_unbound_config(workdir, reverse, parents)
         conf = os.path.join(workdir, "policy.toml")
         with open(conf, "w", encoding="ascii") as f:
-            f.write(rb.POLICY.format(level=args.log_level))
+            # [log] target goes into the [log] section run-bench.py writes.
+            f.write(rb.POLICY.format(level=args.log_level).replace(
+                "[log]\n", f'[log]\ntarget = "{args.log_target}"\n', 1))
         with procs.Nsd(workdir, zones, 1, rb.nsd_start_timeout(args.clients)) as nsd:
             for round_no in range(1, args.rounds + 1):
                 rb.log(f"round {round_no} of {args.rounds}; load average {rb.loadavg()}")
@@ -134,7 +141,8 @@ def main() -> int:
         mine = sorted((r for r in runs if r["server"] == name), key=lambda r: r["cpu_us_per_request"])
         median[name] = mine[len(mine) // 2]
     print(f"\nCPU per warm request, {args.connections} connections, {args.requests} requests, "
-          f"log level {args.log_level}, median of {args.rounds} round(s):\n")
+          f"log level {args.log_level} to {args.log_target}, median of {args.rounds} "
+          "round(s):\n")
     print("| server | µs CPU / request | req/s | p99 ms | CPU vs ceiling | CPU vs "
           f"{names[1]} | every round (µs) |")
     print("|---|---:|---:|---:|---:|---:|---|")
