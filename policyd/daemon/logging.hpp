@@ -15,14 +15,17 @@
 //   kMaxJournalValue bytes each.
 //   PRIORITY: notice for a reject or a defer (the policy at work, not an
 //   error of ours), warning for the [outage] action, info otherwise. Both
-//   want a record only when info is logged.
+//   want a record only when info is logged. Decision entries go through a
+//   JournalSocket (below), never blocking the event loop.
 // - Single-threaded, like the loggers (spdlog _st). A journal that cannot
 //   be written to loses the entry; logging never stops the daemon.
 #pragma once
 
 #include <spdlog/sinks/base_sink.h>
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +45,33 @@ class JournalSink final : public spdlog::sinks::base_sink<spdlog::details::null_
 };
 
 std::unique_ptr<DecisionLog> make_decision_log(bool journal);
+
+// The journal's native socket, written without ever blocking: a decision
+// entry that journald cannot take at once (its socket buffer is full) is
+// dropped and counted, and the count is logged at most once a minute, so a
+// journald that falls behind slows nothing down. Entries are "FIELD=value\n"
+// lines (journald's native protocol); every value is sanitised already, so
+// none holds a newline.
+class JournalSocket {
+  public:
+    static constexpr const char* kDefaultPath = "/run/systemd/journal/socket";
+
+    explicit JournalSocket(const std::string& path = kDefaultPath);
+    ~JournalSocket();
+    JournalSocket(const JournalSocket&) = delete;
+    JournalSocket& operator=(const JournalSocket&) = delete;
+
+    // True when the entry went out.
+    bool send(const std::vector<std::string>& fields);
+    [[nodiscard]] std::uint64_t dropped() const { return dropped_; }
+
+  private:
+    int fd_ = -1;
+    std::string buffer_;
+    std::uint64_t dropped_ = 0;
+    std::uint64_t reported_ = 0;
+    std::chrono::steady_clock::time_point last_report_{};
+};
 
 // The journal entry of one decision, as "FIELD=value" strings (exposed for
 // unit tests; write() sends exactly these).

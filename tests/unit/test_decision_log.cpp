@@ -1,6 +1,14 @@
 // The decision record: stable keys, quoting, and no raw attacker bytes.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <string>
 
 #include "policyd/answer/decision_log.hpp"
 #include "policyd/daemon/logging.hpp"
@@ -90,4 +98,41 @@ TEST_CASE("a decision's journal entry: a sentence, a priority, RDNS_* fields", "
     decision.rule_id = "outage";
     const auto outage = journal_fields(DecisionRecord{request, facts, "dns", true, decision, 1.0});
     CHECK(std::find(outage.begin(), outage.end(), "PRIORITY=4") != outage.end());
+}
+
+TEST_CASE("the journal socket never blocks: what journald cannot take is dropped and counted",
+          "[log][journal]") {
+    const std::string path = "/tmp/rdns-policyd-journal-test-" + std::to_string(::getpid());
+    ::unlink(path.c_str());
+    const int server = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(server >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+    REQUIRE(::bind(server, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    const int small = 4096;
+    ::setsockopt(server, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+
+    JournalSocket journal(path);
+    const std::vector<std::string> fields = {"MESSAGE=decision: 192.0.2.1", "PRIORITY=6",
+                                             "RDNS_RULE=default"};
+    CHECK(journal.send(fields));
+    std::array<char, 256> received{};
+    const auto got = ::recv(server, received.data(), received.size(), 0);
+    CHECK(std::string(received.data(), got > 0 ? static_cast<std::size_t>(got) : 0) ==
+          "MESSAGE=decision: 192.0.2.1\nPRIORITY=6\nRDNS_RULE=default\n");
+    // Nobody reads now: the buffer fills, and sending goes on without waiting.
+    const auto started = std::chrono::steady_clock::now();
+    for (int i = 0; i < 10000; ++i) {
+        journal.send(fields);
+    }
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+    CHECK(journal.dropped() > 0);
+    ::close(server);
+    ::unlink(path.c_str());
+
+    JournalSocket nowhere("/nonexistent/journal/socket");
+    CHECK_FALSE(nowhere.send(fields));
+    CHECK(nowhere.dropped() == 1);
 }
