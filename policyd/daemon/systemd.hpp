@@ -49,9 +49,6 @@ class Notifier {
     void start_watchdog(std::function<std::string()> status);
     void stop_watchdog();
 
-    // The interval systemd asked for, zero when there is no watchdog.
-    [[nodiscard]] std::chrono::microseconds watchdog_interval() const { return interval_; }
-
   private:
     void arm();
 

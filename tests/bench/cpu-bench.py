@@ -48,27 +48,16 @@ rb = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(rb)
 procs = rb.procs
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds (fields 14 and 15 of stat)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        # The command name (field 2) may hold spaces; it ends at the last ')'.
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def measure(args, server, port: int) -> dict:
     bench = argparse.Namespace(rdns_bench=args.rdns_bench, client_range=args.clients,
                                client_base=args.client_base, clients=args.clients)
     limit = args.duration + 60
     rb.run_json(rb.bench_argv(bench, port, args.connections, "warm", args.duration, args.clients),
                 limit)
-    before = cpu_seconds(server.proc.pid)
+    before = procs.cpu_seconds(server.proc.pid)
     result = rb.run_json(rb.bench_argv(bench, port, args.connections, "warm", args.duration,
                                        args.requests), limit)
-    spent = cpu_seconds(server.proc.pid) - before
+    spent = procs.cpu_seconds(server.proc.pid) - before
     answered = result["ok"]
     result["cpu_s"] = spent
     result["cpu_us_per_request"] = spent / answered * 1e6 if answered else float("nan")

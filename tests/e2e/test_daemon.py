@@ -828,9 +828,9 @@ def descriptor_exhaustion_pauses_accepts_and_recovers(ctx: Context) -> None:
         line = daemon.log.wait_for(lambda l: "pausing accepts" in l, 10.0)
         check(line is not None and "Too many open files" in line, f"the EMFILE line: {line!r}")
         # Paused, not spinning: little CPU while the descriptors stay exhausted.
-        before = procs_cpu_seconds(daemon.proc.pid)
+        before = procs.cpu_seconds(daemon.proc.pid)
         time.sleep(1.0)
-        spent = procs_cpu_seconds(daemon.proc.pid) - before
+        spent = procs.cpu_seconds(daemon.proc.pid) - before
         check(spent < 0.3, f"{spent:.2f}s of CPU in 1 s while accept fails: it spins")
         failures = [l for l in daemon.text().splitlines() if "pausing accepts" in l]
         check_equal(len(failures), 1, "EMFILE log lines")
@@ -843,13 +843,6 @@ def descriptor_exhaustion_pauses_accepts_and_recovers(ctx: Context) -> None:
         check_equal(reply, NO_PTR, "a request once descriptors are free again")
         check(daemon.log.wait_for(lambda l: "works again after" in l, 5.0) is not None,
               "no 'works again' line")
-
-
-def procs_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @runner.test

@@ -96,6 +96,15 @@ def stop_process(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> int |
         return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a running process, in seconds (/proc/PID/stat fields
+    14 and 15; the command name before them may hold spaces and ends at the
+    last ')')."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # --------------------------------------------------------------------------
 # Processes
 

@@ -84,10 +84,21 @@ def a_probed_server_is_ready_when_it_accepts() -> None:
         check(procs.accepts_tcp(srv.port), "serve_on_free_port: ready when it accepts")
 
 
+def cpu_seconds_counts_a_busy_child() -> None:
+    script = "import sys, time; print('ready', file=sys.stderr, flush=True); " \
+             "end = time.monotonic() + 0.5\nwhile time.monotonic() < end: pass\ntime.sleep(60)"
+    with procs.Process([PY, "-c", script], "busy", ready=r"^ready", start_timeout=10) as proc:
+        before = procs.cpu_seconds(proc.proc.pid)
+        deadline = time.monotonic() + 5
+        while procs.cpu_seconds(proc.proc.pid) - before < 0.3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(procs.cpu_seconds(proc.proc.pid) - before >= 0.3, "cpu_seconds: counts a busy child")
+
+
 def main() -> int:
     for test in (free_port_can_be_bound, ready_line_is_awaited_and_the_process_reaped,
                  a_helper_that_exits_early_is_not_ready, stop_process_kills_what_ignores_sigterm,
-                 a_probed_server_is_ready_when_it_accepts):
+                 a_probed_server_is_ready_when_it_accepts, cpu_seconds_counts_a_busy_child):
         test()
     print(f"{len(failures)} failed")
     return 1 if failures else 0
