@@ -341,7 +341,6 @@ resolver::ResolverOptions Settings::resolver_options() const {
 
 std::optional<Config> load_config(const std::string& path, const Overrides& overrides,
                                   std::vector<std::string>& errors) {
-    const std::size_t errors_before = errors.size();
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         errors.push_back(path + ": cannot open configuration file");
@@ -349,10 +348,15 @@ std::optional<Config> load_config(const std::string& path, const Overrides& over
     }
     std::stringstream text;
     text << in.rdbuf();
+    return parse_config(text.str(), path, overrides, errors);
+}
 
+std::optional<Config> parse_config(std::string_view text, const std::string& path,
+                                   const Overrides& overrides, std::vector<std::string>& errors) {
+    const std::size_t errors_before = errors.size();
     toml::table root;
     try {
-        root = toml::parse(text.str(), path);
+        root = toml::parse(text, path);
     } catch (const toml::parse_error& error) {
         errors.push_back(path + ":" + std::to_string(error.source().begin.line) + ": " +
                          std::string(error.description()));

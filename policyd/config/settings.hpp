@@ -103,6 +103,9 @@ struct Config {
 
 std::optional<Config> load_config(const std::string& path, const Overrides& overrides,
                                   std::vector<std::string>& errors);
+// The same for configuration text already read; `path` names it in errors.
+std::optional<Config> parse_config(std::string_view text, const std::string& path,
+                                   const Overrides& overrides, std::vector<std::string>& errors);
 
 // The names ("section.key") of settings marked restart-only whose values
 // differ between two snapshots: a reload reports them instead of applying.
