@@ -2,11 +2,26 @@
 #   make run   install build packages (as root), build, serve in the foreground
 #   make test  install test packages (as root), build, run every test layer
 #   make package  the Debian package (lintian-clean) in $(BUILD)/package/
+#   make fuzz  every fuzz target for FUZZ_RUNS executions (docs/ROBUSTNESS.md)
 BUILD ?= build
 CONFIG ?= packaging/rdns-policyd.toml
 JOBS ?= $(shell nproc)
+# The sanitizer trees of make test (docs/ROBUSTNESS.md): ASan + UBSan with
+# the fuzz targets, built by clang; TSan for what crosses threads.
+SAN_BUILD ?= $(BUILD)/sanitize
+TSAN_BUILD ?= $(BUILD)/tsan
+SAN_LOGS = $(abspath $(BUILD))/sanitizer-reports
+FUZZ_RUNS ?= 10000000
+FUZZ_TARGETS = codec config rule_cases helo address generic_ptr dns_answer
+# Every report goes to a file as well as failing its process, so a report
+# from a helper process whose exit status no test reads still fails make test.
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(SAN_LOGS)/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(SAN_LOGS)/ubsan \
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:log_path=$(SAN_LOGS)/tsan \
+	RDNS_SANITIZED=1
 
-.PHONY: all build run test package deps-build deps-test deps-package format tidy clean
+.PHONY: all build run test test-plain test-sanitize test-tsan fuzz package deps-build \
+	deps-test deps-package format tidy clean
 
 all: build
 
@@ -28,9 +43,44 @@ build: deps-build $(BUILD)/CMakeCache.txt
 run: build
 	$(BUILD)/rdns-policyd --config $(CONFIG)
 
-test: deps-test $(BUILD)/CMakeCache.txt
+test: test-plain test-sanitize
+
+test-plain: deps-test $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+$(SAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(SAN_BUILD) -DRDNS_WERROR=ON -DCMAKE_CXX_COMPILER=clang++ \
+		-DRDNS_SANITIZE=address,undefined -DRDNS_FUZZ=ON
+
+$(TSAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(TSAN_BUILD) -DRDNS_WERROR=ON -DCMAKE_CXX_COMPILER=clang++ \
+		-DRDNS_SANITIZE=thread
+
+# The whole suite again under ASan + UBSan, with every fuzz target for a
+# bounded time.
+test-sanitize: deps-test $(SAN_BUILD)/CMakeCache.txt
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
+	cd $(SAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS)
+	sh tests/check-sanitizer-reports.sh $(SAN_LOGS)
+
+# Under TSan, the parts that run on libunbound's worker thread: the resolver
+# and the checks against real DNS servers, and the daemon end to end.
+test-tsan: deps-test $(TSAN_BUILD)/CMakeCache.txt
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target rdns-policyd integration_tests
+	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
+	cd $(TSAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) \
+		-R '^(integration: |e2e: daemon over|e2e: reload under load)'
+	sh tests/check-sanitizer-reports.sh $(SAN_LOGS)
+
+# Each fuzz target for FUZZ_RUNS executions, two at a time; what they find
+# stays in $(SAN_BUILD)/tests/fuzz/found/NAME.
+fuzz: deps-test $(SAN_BUILD)/CMakeCache.txt
+	cmake --build $(SAN_BUILD) -j $(JOBS) $(addprefix --target fuzz_,$(FUZZ_TARGETS))
+	printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(JOBS) -I NAME sh tests/fuzz/run-fuzz.sh \
+		$(SAN_BUILD)/tests/fuzz/fuzz_NAME tests/fuzz/corpus/NAME \
+		$(SAN_BUILD)/tests/fuzz/found/NAME 86400 $(FUZZ_RUNS)
 
 # The Debian package, in $(BUILD)/package/, lintian-clean.
 package: deps-package

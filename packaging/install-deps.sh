@@ -14,9 +14,11 @@ libfmt-dev libsystemd-dev libtomlplusplus-dev libre2-dev libpsl-dev publicsuffix
 # clang-format: the format check; git: the list of tracked sources;
 # systemd: systemd-journald and journalctl for the journal test,
 # systemd-socket-activate and systemd-analyze for the systemd tests;
-# groff-base: the man pages' render check.
+# groff-base: the man pages' render check; clang, libclang-rt-14-dev (its
+# sanitizer and libFuzzer runtimes) and llvm (llvm-symbolizer, for reports
+# that name source lines): the sanitizer trees and the fuzz targets.
 test="$build catch2 ldnsutils postfix swaks python3 iproute2 nsd clang-format git systemd
-groff-base"
+groff-base clang libclang-rt-14-dev llvm"
 
 # package: what dpkg-buildpackage, debhelper and lintian need (make package,
 # and the install / purge test of make test, which renders the installed man

@@ -39,7 +39,6 @@ constexpr std::uint8_t kSecure = 1;
 constexpr std::uint8_t kBogus = 2;
 constexpr std::uint8_t kCanonicalIsKey = 4;
 constexpr std::uint8_t kNegativeTtl = 8;
-constexpr std::size_t kMaxField = 255;
 
 struct Packed {
     policyd::ByteBlock data;

@@ -1,0 +1,102 @@
+// The policy protocol codec (policyd/protocol/codec.hpp) on hostile bytes,
+// the way a session drives it: parse, drop what a complete request used,
+// parse again; then every complete request is decided on the shipped rule
+// table with facts taken from the input, and the answer formatted.
+//
+// Invariants: a complete request consumes at least one byte and no more
+// than the buffer; an error names itself; the action sent back holds no
+// control character and stays within kMaxActionBytes; the reply is one
+// "action=...\n\n".
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fuzz_input.hpp"
+#include "policyd/answer/responder.hpp"
+#include "policyd/base/address.hpp"
+#include "policyd/checks/facts.hpp"
+#include "policyd/config/settings.hpp"
+#include "policyd/protocol/codec.hpp"
+#include "rules/action.hpp"
+
+namespace {
+
+const policyd::Config& shipped() {
+    static const policyd::Config config = [] {
+        std::vector<std::string> errors;
+        auto loaded =
+            policyd::load_config(RDNS_SOURCE_DIR "/packaging/rdns-policyd.toml", {}, errors);
+        fuzz::require(loaded.has_value(), "the shipped configuration loads");
+        return *loaded;
+    }();
+    return config;
+}
+
+void decide_and_reply(const policyd::Request& request, fuzz::Input& input) {
+    policyd::Facts facts;
+    for (const auto& field : policyd::kFactFields) {
+        field.set(facts, static_cast<std::uint8_t>(input.byte() % field.words.size()));
+    }
+    facts.ptr_names.emplace_back(input.piece());
+    if ((input.byte() & 1U) != 0) {
+        facts.verified_names.push_back(facts.ptr_names.front());
+    }
+    const auto client = policyd::parse_ip(request.get(policyd::Attr::client_address));
+    bool header_added = false;
+    const bool outage = (input.byte() & 1U) != 0;
+    const bool header_due = (input.byte() & 1U) != 0;
+    const auto decision = policyd::decide(shipped(), rules::Evidence{request, facts, client},
+                                          outage, header_due, header_added);
+    const std::string_view action = decision.answer();
+    fuzz::require(!action.empty(), "an action is sent");
+    fuzz::require(action.size() <= rules::kMaxActionBytes, "the action fits kMaxActionBytes");
+    for (const char c : action) {
+        const auto byte = static_cast<unsigned char>(c);
+        fuzz::require(byte >= 0x20 && byte != 0x7f, "no control character in the action");
+    }
+    std::string reply;
+    policyd::format_reply(action, reply);
+    fuzz::require(reply.size() == action.size() + 9 && reply.rfind("action=", 0) == 0 &&
+                      reply.ends_with("\n\n"),
+                  "the reply is one action line and an empty line");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    fuzz::Input input(data, size);
+    // The first byte picks the limits, so small limits are reached too.
+    const std::uint8_t shape = input.byte();
+    policyd::ProtocolLimits limits;
+    if ((shape & 1U) != 0) {
+        limits.max_line_bytes = 64;
+        limits.max_request_bytes = 512;
+        limits.max_attributes = 8;
+    }
+    const std::string_view facts_bytes = input.bytes(16);
+    std::string_view buffer = input.rest();
+    policyd::Request request;
+    for (int round = 0; round < 64 && !buffer.empty(); ++round) {
+        const auto result = policyd::parse_request(buffer, limits, request);
+        if (result.status == policyd::ParseStatus::incomplete) {
+            fuzz::require(result.consumed == 0, "an incomplete request consumes nothing");
+            break;
+        }
+        if (result.status == policyd::ParseStatus::error) {
+            fuzz::require(result.error != policyd::ProtocolError::none, "an error says which");
+            fuzz::require(!policyd::to_string(result.error).empty(), "an error has a name");
+            break;
+        }
+        fuzz::require(result.consumed > 0 && result.consumed <= buffer.size(),
+                      "a complete request consumes part of the buffer");
+        fuzz::require(request.get(policyd::Attr::request) == "smtpd_access_policy",
+                      "a request has the right type");
+        fuzz::Input facts_input(reinterpret_cast<const std::uint8_t*>(facts_bytes.data()),
+                                facts_bytes.size());
+        decide_and_reply(request, facts_input);
+        buffer.remove_prefix(result.consumed);
+    }
+    return 0;
+}
