@@ -12,7 +12,8 @@ SAN_BUILD ?= $(BUILD)/sanitize
 TSAN_BUILD ?= $(BUILD)/tsan
 SAN_LOGS = $(abspath $(BUILD))/sanitizer-reports
 FUZZ_RUNS ?= 10000000
-FUZZ_TARGETS = codec config rule_cases helo address generic_ptr dns_answer
+# Every tests/fuzz/fuzz_NAME.cpp is a target (tests/fuzz/CMakeLists.txt reads the same).
+FUZZ_TARGETS = $(patsubst tests/fuzz/fuzz_%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
 # Every report goes to a file as well as failing its process, so a report
 # from a helper process whose exit status no test reads still fails make test.
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(SAN_LOGS)/asan \
@@ -43,7 +44,7 @@ build: deps-build $(BUILD)/CMakeCache.txt
 run: build
 	$(BUILD)/rdns-policyd --config $(CONFIG)
 
-test: test-plain test-sanitize
+test: test-plain test-sanitize test-tsan
 
 test-plain: deps-test $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -61,6 +62,7 @@ $(TSAN_BUILD)/CMakeCache.txt:
 # bounded time.
 test-sanitize: deps-test $(SAN_BUILD)/CMakeCache.txt
 	cmake --build $(SAN_BUILD) -j $(JOBS)
+	sh tests/check-sanitizer-reports.sh --self-test address
 	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
 	cd $(SAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS)
 	sh tests/check-sanitizer-reports.sh $(SAN_LOGS)
@@ -69,12 +71,13 @@ test-sanitize: deps-test $(SAN_BUILD)/CMakeCache.txt
 # and the checks against real DNS servers, and the daemon end to end.
 test-tsan: deps-test $(TSAN_BUILD)/CMakeCache.txt
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target rdns-policyd integration_tests
+	sh tests/check-sanitizer-reports.sh --self-test thread
 	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
 	cd $(TSAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) \
-		-R '^(integration: |e2e: daemon over|e2e: reload under load)'
+		-R '^(integration:|e2e: daemon over|e2e: reload under load)'
 	sh tests/check-sanitizer-reports.sh $(SAN_LOGS)
 
-# Each fuzz target for FUZZ_RUNS executions, two at a time; what they find
+# Each fuzz target for FUZZ_RUNS executions, JOBS at a time; what they find
 # stays in $(SAN_BUILD)/tests/fuzz/found/NAME.
 fuzz: deps-test $(SAN_BUILD)/CMakeCache.txt
 	cmake --build $(SAN_BUILD) -j $(JOBS) $(addprefix --target fuzz_,$(FUZZ_TARGETS))
