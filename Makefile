@@ -92,8 +92,11 @@ package: deps-package
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
-tidy: $(BUILD)/CMakeCache.txt
-	run-clang-tidy -quiet -p $(BUILD) $$(git ls-files '*.cpp')
+# The fuzz targets are compiled only in the sanitizer tree, so they are
+# checked with its compilation database.
+tidy: $(BUILD)/CMakeCache.txt $(SAN_BUILD)/CMakeCache.txt
+	run-clang-tidy -quiet -p $(BUILD) $$(git ls-files '*.cpp' ':!tests/fuzz')
+	run-clang-tidy -quiet -p $(SAN_BUILD) $$(git ls-files 'tests/fuzz/*.cpp')
 
 clean:
 	rm -rf $(BUILD)
