@@ -172,9 +172,11 @@ Answer convert_result(int err, const ub_result* result, RrType type, std::size_t
 // Decodes an uncompressed wire-format name (the whole rdata) into dotted,
 // lower-case text without the final dot. Returns "" (record skipped) for
 // malformed data, a compression pointer, the root name, or a label with a
-// byte that is not printable ASCII or is '.' or '\\': such a PTR target can
-// never be a host name, and escaping it would only hand hostile text to the
-// rule table and the log.
+// byte that no DNS name in text form has (policyd::is_dns_name: letters,
+// digits, '-', '_'). Such a PTR target can never be a host name, and every
+// consumer of PTR names relies on that: a name like "x);iprev=pass.evil"
+// would otherwise close the comment of our Authentication-Results header
+// and append a forged result, or reach the rule table and the log.
 std::string decode_wire_name(const unsigned char* data, std::size_t len) {
     if (data == nullptr || len == 0 || len > kMaxWireName) {
         return {};
@@ -196,7 +198,8 @@ std::string decode_wire_name(const unsigned char* data, std::size_t len) {
         }
         for (std::size_t i = 0; i < label; ++i) {
             const unsigned char c = data[pos + i];
-            if (c <= 0x20 || c >= 0x7f || c == '.' || c == '\\') {
+            const char ch = static_cast<char>(c);
+            if (!(policyd::is_alpha(ch) || policyd::is_digit(ch) || ch == '-' || ch == '_')) {
                 return {};
             }
             out.push_back(policyd::ascii_lower(static_cast<char>(c)));

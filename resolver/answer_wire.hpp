@@ -25,9 +25,10 @@ Answer convert(int err, const ub_result* result, RrType type, std::size_t max_re
 Answer make_error(std::string error);
 
 // Decodes an uncompressed wire-format name (the whole rdata of a PTR) into
-// dotted, lower-case text without the final dot; "" when it is malformed,
-// compressed, the root name, or holds a byte that is not printable ASCII or
-// is '.' or '\\'.
+// dotted, lower-case text without the final dot, always a DNS name
+// (policyd::is_dns_name); "" when it is malformed, compressed, the root
+// name, or holds a byte no DNS name has (anything but letters, digits, '-'
+// and '_').
 std::string decode_wire_name(const unsigned char* data, std::size_t len);
 
 // RFC 2308 section 5: min(SOA TTL, SOA MINIMUM) of the authority section's

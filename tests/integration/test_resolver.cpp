@@ -111,7 +111,8 @@ TEST_CASE("resolver maps real DNS answers", "[resolver]") {
          "10.2.0.192.in-addr.arpa",
          0,
          ""},
-        {"PTR: a target with '.' inside a label is skipped",
+        {"PTR: targets that are no host names ('.' in a label, \"x);iprev=pass\", '*') are "
+         "skipped",
          "11.2.0.192.in-addr.arpa",
          RrType::ptr,
          Status::ok,
