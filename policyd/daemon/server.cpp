@@ -188,8 +188,7 @@ struct Server::Impl {
         Clock::time_point request_deadline;  // the request in `buffer` must be whole by then
         std::string reply;
         Request request;
-        bool just_woken = false;  // back from waiting for input: others had their turn
-        unsigned unwaited = 0;    // reads in a row without waiting (or yielding)
+        unsigned unwaited = 0;  // reads since the others last had their turn
         // Replies are written at once where the socket takes them (below),
         // and input is read where it is waiting, else awaited.
         error_code ec;
@@ -246,10 +245,17 @@ struct Server::Impl {
             }
             // Whatever has arrived is read at once; only when nothing has
             // does the connection wait, without a buffer, for more.
-            const bool woken = just_woken;
-            just_woken = false;
-            std::size_t n = in.read_some(asio::buffer(read_chunk), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            bool waited = false;     // the others have had their turn since
+            bool timed_out = false;  // the wait ended by the deadline
+            std::size_t n = 0;
+            for (;;) {
+                n = in.read_some(asio::buffer(read_chunk), ec);
+                if (ec == asio::error::interrupted) {
+                    continue;
+                }
+                if (ec != asio::error::would_block && ec != asio::error::try_again) {
+                    break;
+                }
                 // Idle between requests: Postfix's own max idle is 300 s. In
                 // the middle of a request: it must arrive whole by the
                 // deadline its first byte set, however the peer trickles.
@@ -262,15 +268,14 @@ struct Server::Impl {
                 co_await in.async_wait(In::wait_read, asio::redirect_error(use_awaitable, ec));
                 handle.reading = false;
                 watchdog.disarm();
-                if (!ec) {
-                    just_woken = true;
-                    continue;  // readable: read it above, after the buffered requests
+                if (ec) {
+                    timed_out = watchdog.expired();
+                    break;
                 }
-            } else if (ec == asio::error::interrupted) {
-                continue;
+                waited = true;
             }
             if (ec) {
-                if (watchdog.expired()) {
+                if (timed_out) {
                     spdlog::info("connection {}: {}; closing connection", peer,
                                  buffer.empty() ? "idle timeout" : "stalled in a request");
                 } else if (!buffer.empty() && ec == asio::error::eof) {
@@ -289,7 +294,7 @@ struct Server::Impl {
             // floods) is read kUnwaitedReads times in a row at most, then
             // every other connection has its turn. Not after every read:
             // a continuation per request measured 14 % more CPU.
-            unwaited = woken ? 0 : unwaited + 1;
+            unwaited = waited ? 1 : unwaited + 1;
             if (unwaited >= kUnwaitedReads) {
                 unwaited = 0;
                 co_await asio::defer(in.get_executor(), use_awaitable);
