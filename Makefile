@@ -10,15 +10,15 @@ JOBS ?= $(shell nproc)
 # the fuzz targets, built by clang; TSan for what crosses threads.
 SAN_BUILD ?= $(BUILD)/sanitize
 TSAN_BUILD ?= $(BUILD)/tsan
-SAN_LOGS = $(abspath $(BUILD))/sanitizer-reports
 FUZZ_RUNS ?= 10000000
 # Every tests/fuzz/fuzz_NAME.cpp is a target (tests/fuzz/CMakeLists.txt reads the same).
 FUZZ_TARGETS = $(patsubst tests/fuzz/fuzz_%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
-# Every report goes to a file as well as failing its process, so a report
-# from a helper process whose exit status no test reads still fails make test.
-SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(SAN_LOGS)/asan \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(SAN_LOGS)/ubsan \
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:log_path=$(SAN_LOGS)/tsan \
+# Every report goes to a file (in the tree's own reports/) as well as failing
+# its process, so a report from a helper process whose exit status no test
+# reads still fails make test. $(1) is the folder.
+san_env = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(1)/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(1)/ubsan \
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:log_path=$(1)/tsan \
 	RDNS_SANITIZED=1
 
 .PHONY: all build run test test-plain test-sanitize test-tsan fuzz package deps-build \
@@ -63,19 +63,21 @@ $(TSAN_BUILD)/CMakeCache.txt:
 test-sanitize: deps-test $(SAN_BUILD)/CMakeCache.txt
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	sh tests/check-sanitizer-reports.sh --self-test address
-	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
-	cd $(SAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS)
-	sh tests/check-sanitizer-reports.sh $(SAN_LOGS)
+	rm -rf $(SAN_BUILD)/reports && mkdir -p $(SAN_BUILD)/reports
+	cd $(SAN_BUILD) && $(call san_env,$(abspath $(SAN_BUILD))/reports) \
+		ctest --output-on-failure -j $(JOBS)
+	sh tests/check-sanitizer-reports.sh $(SAN_BUILD)/reports
 
 # Under TSan, the parts that run on libunbound's worker thread: the resolver
 # and the checks against real DNS servers, and the daemon end to end.
 test-tsan: deps-test $(TSAN_BUILD)/CMakeCache.txt
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target rdns-policyd integration_tests
 	sh tests/check-sanitizer-reports.sh --self-test thread
-	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
-	cd $(TSAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) \
+	rm -rf $(TSAN_BUILD)/reports && mkdir -p $(TSAN_BUILD)/reports
+	cd $(TSAN_BUILD) && $(call san_env,$(abspath $(TSAN_BUILD))/reports) \
+		ctest --output-on-failure -j $(JOBS) \
 		-R '^(integration:|e2e: daemon over|e2e: reload under load)'
-	sh tests/check-sanitizer-reports.sh $(SAN_LOGS)
+	sh tests/check-sanitizer-reports.sh $(TSAN_BUILD)/reports
 
 # Each fuzz target for FUZZ_RUNS executions, JOBS at a time; what they find
 # stays in $(SAN_BUILD)/tests/fuzz/found/NAME.

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Fails when any process of a sanitizer run wrote a report (the *_OPTIONS
-# log_path of make test's SAN_ENV), and prints them: a report from a helper
+# log_path of make test's san_env), and prints them: a report from a helper
 # process counts even when no test looked at that process's exit status.
 #   check-sanitizer-reports.sh DIR
 #   check-sanitizer-reports.sh --self-test address|thread

@@ -378,6 +378,11 @@ class PolicyClient:
             self.send(data)
         except (BrokenPipeError, ConnectionResetError):
             return None
+        return self.read_or_closed(timeout)
+
+    def read_or_closed(self, timeout: float = REPLY_TIMEOUT) -> str | None:
+        """The next reply, or None when the daemon closed the connection
+        before sending a byte of it; a partial reply raises."""
         deadline = time.monotonic() + timeout
         while b"\n\n" not in self.buffer:
             remaining = deadline - time.monotonic()

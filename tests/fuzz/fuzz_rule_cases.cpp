@@ -3,7 +3,8 @@
 // with tests/e2e/cases.toml among the seeds) and, when they parse, run
 // through the same decide() the daemon uses.
 //
-// Invariants: a refused file says why; a parsed one runs, every case passes
+// Invariants: a refused file says why, each error naming the file and the
+// line; a parsed one runs, every case passes
 // or fails (the tally adds up) and nothing is looked up in DNS (a case that
 // asks for live DNS gets no facts).
 #include <cstddef>
@@ -39,6 +40,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::string> errors;
     const auto cases = policyd::parse_rule_cases(text, "fuzz-cases.toml", *example().rules, errors);
     if (!errors.empty()) {
+        for (const auto& error : errors) {
+            fuzz::require(error.rfind("fuzz-cases.toml:", 0) == 0,
+                          "every error names the file and line");
+        }
         return 0;
     }
     std::ostringstream out;

@@ -31,14 +31,22 @@ def codec() -> None:
                 sender="alice@example.com", recipient="bob@example.net", queue_id="",
                 instance="123.456.7", size="12345", client_port="40000",
                 server_address="192.0.2.1", server_port="25")
-    facts = bytes(range(16))
+    # The facts bytes of tests/fuzz/fuzz_codec.cpp (kFactsBytes): a value per
+    # fact, a PTR name in wire form, the verified, outage and header-due bits.
+    def facts_bytes(values: bytes, ptr: str, bits: bytes) -> bytes:
+        name = wire_name(ptr)
+        return (values + bytes([len(name)]) + name + bits).ljust(80, b"\0")[:80]
+
+    facts = facts_bytes(bytes(range(8)), "mail.example.com", b"\x01\x00\x01")
     one = request(**base)
     write("codec", "one-request", b"\x00" + facts + one)
     write("codec", "two-pipelined", b"\x00" + facts + one + one.replace(b"RCPT", b"DATA"))
     write("codec", "crlf", b"\x00" + facts + one.replace(b"\n", b"\r\n"))
     write("codec", "small-limits", b"\x01" + facts + one)
     v6 = dict(base, client_address="2001:db8::25", helo_name="[IPv6:2001:db8::25]")
-    write("codec", "ipv6-literal", b"\x00" + bytes(16) + request(**v6))
+    write("codec", "ipv6-literal", b"\x00" + facts_bytes(bytes(8), "", b"") + request(**v6))
+    outage = facts_bytes(bytes([3, 0, 3, 2, 3, 1, 0, 0]), "x.example", b"\x00\x01\x00")
+    write("codec", "outage", b"\x00" + outage + one)
     write("codec", "sasl", b"\x00" + facts + request(**dict(base, sasl_username="alice",
                                                             sasl_method="PLAIN")))
     write("codec", "empty-request", b"\x00" + facts + b"\n")
@@ -109,9 +117,11 @@ def soa_packet(rcode: int, soa_ttl: int, minimum: int) -> bytes:
 
 
 def dns_answer() -> None:
-    # type (0 A, 1 AAAA, 2 PTR), flags, record count, records, why_bogus, canonname, packet
-    def seed(type_: int, flags: int, records, why: bytes, canon: bytes, packet: bytes) -> bytes:
-        body = bytes([type_, flags, len(records)])
+    # type (0 A, 1 AAAA, 2 PTR), flags, rcode, record count, records, why_bogus, canonname,
+    # packet (tests/fuzz/fuzz_dns_answer.cpp)
+    def seed(type_: int, flags: int, records, why: bytes, canon: bytes, packet: bytes,
+             rcode: int = 0) -> bytes:
+        body = bytes([type_, flags, rcode, len(records)])
         for record in records:
             body += bytes([len(record)]) + record
         body += bytes([len(why)]) + why + bytes([len(canon)]) + canon
@@ -126,9 +136,10 @@ def dns_answer() -> None:
     write("dns_answer", "a-two", seed(0, havedata, [bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2])],
                                       b"", b"", b""))
     write("dns_answer", "aaaa-one", seed(1, havedata, [bytes(15) + b"\x01"], b"", b"", b""))
-    write("dns_answer", "nxdomain-soa", seed(2, 3 << 1, [], b"", b"", soa_packet(3, 300, 60)))
+    write("dns_answer", "nxdomain-soa", seed(2, 0, [], b"", b"", soa_packet(3, 300, 60), rcode=3))
     write("dns_answer", "nodata-soa", seed(0, 0, [], b"", b"", soa_packet(0, 30, 900)))
-    write("dns_answer", "servfail", seed(2, 2 << 1, [], b"", b"", b""))
+    write("dns_answer", "servfail", seed(2, 0, [], b"", b"", b"", rcode=2))
+    write("dns_answer", "rcode-23", seed(0, 0, [], b"", b"", b"", rcode=23))
     write("dns_answer", "bogus", seed(2, 0x40 | 0x01 | havedata, [wire_name("x.example")],
                                       b"signature expired\x01\x7f", b"x.example\x00", b""))
     write("dns_answer", "compressed-ptr", seed(2, havedata, [b"\x04mail\xc0\x0c"], b"", b"", b""))

@@ -1,9 +1,11 @@
 #!/bin/sh
-# Runs one libFuzzer target: first every seed and every earlier finding
-# once (a regression run), then fuzzes for SECONDS, or for RUNS executions
-# when given. New inputs go to FOUND_DIR, never into the seed corpus in the
-# repository; a crash, leak, timeout or broken invariant leaves its input
-# there as crash-*, leak-* or timeout-* and fails the run.
+# Runs one libFuzzer target: first every seed once (a regression run), then
+# fuzzes for SECONDS, or for RUNS executions when given, starting from the
+# seeds and everything earlier runs left in FOUND_DIR (libFuzzer runs each
+# of those first, so an earlier finding fails again until it is fixed). New
+# inputs go to FOUND_DIR, never into the seed corpus in the repository; a
+# crash, leak, timeout or broken invariant leaves its input there as
+# crash-*, leak-* or timeout-* and fails the run.
 #   run-fuzz.sh TARGET SEED_DIR FOUND_DIR SECONDS [RUNS]
 set -eu
 target=$1 seeds=$2 found=$3 seconds=$4 runs=${5:--1}
