@@ -140,6 +140,10 @@ void CachingLookup::lookup(std::string_view name, RrType type, Handler handler) 
     }
 }
 
+std::size_t CachingLookup::capacity() const {
+    return state_->cache.options().max_entries;
+}
+
 const CachingLookup::Stats& CachingLookup::stats() const {
     state_->stats.cache = state_->cache.stats();
     state_->stats.in_flight = state_->flights.size();

@@ -58,6 +58,8 @@ class CachingLookup final : public Lookup {
     void lookup(std::string_view name, RrType type, Handler handler) override;
 
     [[nodiscard]] const Stats& stats() const;
+    // The answer cache's max_entries.
+    [[nodiscard]] std::size_t capacity() const;
 
   private:
     struct State;

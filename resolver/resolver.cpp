@@ -87,6 +87,31 @@ std::string_view to_string(Status status) {
     return "unknown";
 }
 
+Outcome outcome_of(const Answer& answer) {
+    constexpr int kServFail = 2;
+    constexpr int kRefused = 5;
+    switch (answer.status) {
+        case Status::ok:
+            return Outcome::ok;
+        case Status::nxdomain:
+            return Outcome::nxdomain;
+        case Status::nodata:
+            return Outcome::nodata;
+        case Status::temperror:
+            break;
+    }
+    if (answer.bogus) {
+        return Outcome::bogus;
+    }
+    if (answer.error == kTimeoutError) {
+        return Outcome::timeout;
+    }
+    if (answer.rcode == kServFail) {
+        return Outcome::servfail;
+    }
+    return answer.rcode == kRefused ? Outcome::refused : Outcome::error;
+}
+
 namespace {
 
 constexpr int kClassIn = 1;
@@ -322,7 +347,7 @@ void Resolver::Impl::on_timeout(std::uint64_t id) {
     if (it == pending_.end() || !it->second->handler) {
         return;  // answered in the meantime
     }
-    deliver(*it->second, make_error("timeout"));
+    deliver(*it->second, make_error(std::string(kTimeoutError)));
     // After a successful ub_cancel the callback is never called; otherwise it
     // will be, and frees the Pending then.
     if (ctx_ != nullptr && ub_cancel(ctx_, it->second->async_id) == 0) {

@@ -18,6 +18,7 @@
 //   afterwards and no bad anchor surfaces later as failing lookups.
 #pragma once
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <chrono>
@@ -43,6 +44,12 @@ enum class Status {
 std::string_view to_string(Status status);
 std::string_view to_string(RrType type);  // "A", "PTR", "AAAA"
 
+// Every type the resolver asks, for listings (metrics name each one).
+inline constexpr std::array<RrType, 3> kRrTypes{RrType::ptr, RrType::a, RrType::aaaa};
+
+// Answer::error of a lookup the Resolver's own deadline cut off.
+inline constexpr std::string_view kTimeoutError = "timeout";
+
 struct Answer {
     Status status = Status::temperror;
     int rcode = 0;          // DNS rcode as received (0 when none arrived)
@@ -65,6 +72,23 @@ struct Answer {
     bool secure = false;  // DNSSEC-validated
     bool bogus = false;   // DNSSEC validation failed
 };
+
+// What became of one lookup, for metrics: the Status, with temperror told
+// apart by its cause (the rcode the upstream sent, our deadline, DNSSEC, or
+// anything else: a resolver error, shutdown, a name that cannot be asked).
+enum class Outcome : std::uint8_t {
+    ok,
+    nxdomain,
+    nodata,
+    servfail,
+    refused,
+    timeout,
+    bogus,
+    error
+};
+inline constexpr std::array<std::string_view, 8> kOutcomeWords{
+    "ok", "nxdomain", "nodata", "servfail", "refused", "timeout", "bogus", "error"};
+Outcome outcome_of(const Answer& answer);
 
 // A forwarder as the configuration writes it: "IP" or "IP@PORT", IPv6
 // included ("2001:db8::53@5353": the port follows the last '@'); the port is

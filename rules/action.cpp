@@ -62,6 +62,23 @@ constexpr std::array<std::pair<std::string_view, Kind>, 14> kKeywords{{
     {"BCC", Kind::address},
 }};
 
+ActionClass class_of(Kind kind) {
+    switch (kind) {
+        case Kind::bare:
+            return ActionClass::accept;
+        case Kind::reject_text:
+            return ActionClass::reject;
+        case Kind::defer_text:
+            return ActionClass::defer;
+        case Kind::optional_text:
+        case Kind::filter:
+        case Kind::prepend:
+        case Kind::address:
+            break;
+    }
+    return ActionClass::other;
+}
+
 // RFC 3463 class.subject.detail: class 2, 4 or 5; subject and detail 1-3 digits.
 bool valid_enhanced_code(std::string_view word) {
     if (word.size() < 5 || (word[0] != '2' && word[0] != '4' && word[0] != '5') || word[1] != '.') {
@@ -246,6 +263,20 @@ std::string_view macro_value(Macro macro, std::uint8_t fact, const Evidence& evi
 }
 
 }  // namespace
+
+ActionClass action_class(std::string_view action) {
+    const std::string_view keyword = action.substr(0, action.find(' '));
+    if (keyword.size() == 3 && is_digit(keyword[0]) && is_digit(keyword[1]) &&
+        is_digit(keyword[2])) {
+        return keyword[0] == '4'   ? ActionClass::defer
+               : keyword[0] == '5' ? ActionClass::reject
+                                   : ActionClass::other;
+    }
+    const auto* found = std::find_if(kKeywords.begin(), kKeywords.end(), [&](const auto& entry) {
+        return iequals(entry.first, keyword);
+    });
+    return found == kKeywords.end() ? ActionClass::other : class_of(found->second);
+}
 
 std::vector<std::string_view> macro_names() {
     std::vector<std::string_view> names;

@@ -22,6 +22,7 @@
 //   hostile HELO name can never break the one-line policy reply.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -68,6 +69,15 @@ class ActionTemplate {
     std::vector<Segment> segments_;
     std::size_t literal_bytes_ = 0;
 };
+
+// What an action does with the mail, for counting decisions (metrics):
+// accept (OK, DUNNO), defer (DEFER, DEFER_IF_REJECT, DEFER_IF_PERMIT, 4NN),
+// reject (REJECT, 5NN) or other (HOLD, DISCARD, WARN, INFO, FILTER, PREPEND,
+// REDIRECT, BCC, and text that is no action). Keywords case-insensitive.
+enum class ActionClass : std::uint8_t { accept, defer, reject, other };
+inline constexpr std::array<std::string_view, 4> kActionClassWords{"accept", "defer", "reject",
+                                                                   "other"};
+ActionClass action_class(std::string_view action);
 
 // Every macro's name, in the order the "known:" message lists them (those
 // of kMacros, then every fact).

@@ -56,7 +56,7 @@ std::optional<Responder::Pending> Responder::begin(const Request& request,
     const std::string_view instance = request.get(Attr::instance);
     const std::string_view helo = request.get(Attr::helo_name);
     const std::string_view client_text = request.get(Attr::client_address);
-    pending.source = "instance";
+    pending.source = FactsSource::instance;
     if (session.message_known && instance == session.instance && client_text == session.client &&
         helo == session.helo) {
         return pending;
@@ -69,10 +69,10 @@ std::optional<Responder::Pending> Responder::begin(const Request& request,
         return pending;
     }
     if (assessor_.find_cached(*client, helo, pending.started, session.facts)) {
-        pending.source = "cache";
+        pending.source = FactsSource::cache;
         return pending;
     }
-    pending.source = "dns";
+    pending.source = FactsSource::dns;
     pending.needs_dns = true;
     return pending;
 }
@@ -110,13 +110,16 @@ void Responder::finish(const Request& request, SmtpSession& session, const Pendi
     }
     // In dry-run the table's choice is logged and DUNNO is sent.
     format_reply(decision.answer(), reply);
+    const auto elapsed = Clock::now() - pending.started;
+    tally_.count(decision, header_added, pending.source, facts, elapsed);
     if (log_ == nullptr || !log_->wanted() ||
         !decision_logged(pending.snapshot->decision_logging, decision, header_added)) {
         return;
     }
-    const double elapsed_ms =
-        std::chrono::duration<double, std::milli>(Clock::now() - pending.started).count();
-    log_->write(DecisionRecord{request, facts, pending.source, outage, decision, elapsed_ms});
+    const double elapsed_ms = std::chrono::duration<double, std::milli>(elapsed).count();
+    log_->write(DecisionRecord{request, facts,
+                               kFactsSourceWords[static_cast<std::size_t>(pending.source)], outage,
+                               decision, elapsed_ms});
 }
 
 void Responder::end_session(const SmtpSession& session) {

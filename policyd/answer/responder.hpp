@@ -30,6 +30,7 @@
 #include <string_view>
 
 #include "policyd/answer/decision_log.hpp"
+#include "policyd/answer/tally.hpp"
 #include "policyd/base/address.hpp"
 #include "policyd/checks/assessment.hpp"
 #include "policyd/checks/facts.hpp"
@@ -82,7 +83,7 @@ class Responder {
         Clock::time_point started;
         std::shared_ptr<const Config> snapshot;
         IpAddress client;
-        std::string_view source;  // of the facts: "dns", "cache" or "instance"
+        FactsSource source = FactsSource::instance;
         bool new_message = false;
         bool header_sent = false;  // for a message found in the InstanceCache
         bool needs_dns = false;    // assess into session.facts before finish()
@@ -104,6 +105,8 @@ class Responder {
     void end_session(const SmtpSession& session);
 
     [[nodiscard]] Assessor& assessor() { return assessor_; }
+    // Every request finish() answered, counted (policyd/answer/tally.hpp).
+    [[nodiscard]] const Tally& tally() const { return tally_; }
 
   private:
     Assessor& assessor_;
@@ -111,6 +114,7 @@ class Responder {
     std::function<bool()> outage_;
     bool remember_messages_;
     DecisionLog* log_;
+    Tally tally_;
 };
 
 }  // namespace policyd

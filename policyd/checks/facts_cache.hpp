@@ -55,6 +55,7 @@ class FactsCache {
                 Clock::time_point now, std::chrono::seconds lifetime);
 
     [[nodiscard]] const FactsCacheStats& stats() const noexcept { return index_.stats(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return index_.max_entries(); }
 
   private:
     // The address as 16 bytes (IPv4 in the first four) plus its family.

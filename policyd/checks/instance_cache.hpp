@@ -54,6 +54,8 @@ class InstanceCache {
                 const Facts& facts, Clock::time_point now, bool header_sent);
 
     [[nodiscard]] std::size_t size() const { return index_.size(); }
+    [[nodiscard]] const LruStats& stats() const noexcept { return index_.stats(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return index_.max_entries(); }
 
   private:
     // The instance and its hash, computed once per call: entries keep their

@@ -136,6 +136,11 @@ const Setting kSettings[] = {
      "through with DUNNO is answered with PREPEND Authentication-Results: <authserv_id>; "
      "iprev=<result> policy.iprev=<client> (RFC 8601), once per message, for content filters "
      "downstream. Needs daemon.instance_cache_size > 0."},
+    {"metrics", "listen", &Settings::metrics_listen, 0, 0, "", false,
+     "Where Prometheus scrapes GET /metrics: \"inet:HOST:PORT\" or \"unix:/path\"; empty "
+     "serves no metrics. The shipped configuration uses inet:127.0.0.1:10046, next to the policy "
+     "port and outside the 9100-9999 range Prometheus exporters take their ports from. Serve "
+     "it on loopback or a management network: the numbers say what your mail server rejects."},
     {"log", "level", &Settings::log_level, 0, 0, "debug|info|warning|error", true,
      "Least severe messages logged; decisions are logged at info."},
     {"log", "target", &Settings::log_target, 0, 0, "auto|stderr|journal", false,
@@ -280,6 +285,23 @@ void validate(const Settings& settings, std::string_view file, std::vector<std::
         std::string why;
         if (!parse_endpoint(text, why)) {
             errors.push_back(prefix + "daemon.listen: " + why);
+        }
+    }
+    if (!settings.metrics_listen.empty()) {
+        std::string why;
+        const auto metrics = parse_endpoint(settings.metrics_listen, why);
+        if (!metrics) {
+            errors.push_back(prefix + "metrics.listen: " + why);
+        } else {
+            for (const auto& text : settings.listen) {
+                const auto policy = parse_endpoint(text, why);
+                // Port 0 asks the kernel for any free port: two of those never clash.
+                const bool any_port = metrics->kind == Endpoint::Kind::inet && metrics->port == 0;
+                if (policy && !any_port && to_string(*policy) == to_string(*metrics)) {
+                    errors.push_back(prefix + "metrics.listen: " + settings.metrics_listen +
+                                     " is also in daemon.listen");
+                }
+            }
         }
     }
     for (const auto& text : settings.forwarders) {

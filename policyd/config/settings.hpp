@@ -73,6 +73,8 @@ struct Settings {
     std::string outage_action;
     // [headers]
     std::string authserv_id;
+    // [metrics]
+    std::string metrics_listen;
     // [log]
     std::string log_level = "info";
     std::string log_target = "auto";

@@ -5,6 +5,7 @@
 
 #include "policyd/checks/facts_cache.hpp"
 #include "resolver/caching_lookup.hpp"
+#include "resolver/lookup_meter.hpp"
 
 namespace policyd {
 namespace {
@@ -49,8 +50,10 @@ Stack::Stack(boost::asio::io_context& io, const Settings& settings, Caches cache
              resolver::UpstreamHealth::ChangeHandler on_health_change, const Tap& tap)
     : options_(assessment_options(settings)),
       resolver_(io, settings.resolver_options()),
-      // Health sees only what really goes upstream: it sits behind every cache.
-      health_(resolver_, health_options(settings), std::move(on_health_change)),
+      // The meter and the health watch see only what really goes upstream:
+      // they sit behind every cache.
+      meter_(std::make_unique<resolver::LookupMeter>(resolver_)),
+      health_(*meter_, health_options(settings), std::move(on_health_change)),
       instances_(caches == Caches::on ? static_cast<std::size_t>(settings.instance_cache_size) : 0,
                  std::chrono::seconds(settings.instance_ttl_s)) {
     resolver::Lookup* lookup = &health_;
@@ -58,18 +61,43 @@ Stack::Stack(boost::asio::io_context& io, const Settings& settings, Caches cache
         tap_ = tap(*lookup);
         lookup = tap_.get();
     }
-    std::shared_ptr<FactsCache> facts;
     if (caches == Caches::on) {
         cache_ = std::make_unique<resolver::CachingLookup>(
             io, *lookup, cache_options(settings), static_cast<std::size_t>(settings.max_waiters));
         lookup = cache_.get();
-        facts = std::make_shared<FactsCache>(static_cast<std::size_t>(settings.cache_clients),
-                                             std::chrono::seconds(settings.cache_max_ttl_s));
+        facts_ = std::make_shared<FactsCache>(static_cast<std::size_t>(settings.cache_clients),
+                                              std::chrono::seconds(settings.cache_max_ttl_s));
     }
-    assessor_ = std::make_unique<Assessor>(io, *lookup, options_, std::move(facts));
+    assessor_ = std::make_unique<Assessor>(io, *lookup, options_, facts_);
 }
 
 Stack::~Stack() = default;
+
+std::array<Stack::CacheReport, 3> Stack::caches() const {
+    std::array<CacheReport, 3> report{};
+    report[0].name = "answers";
+    report[1].name = "clients";
+    report[2].name = "messages";
+    if (cache_) {
+        report[0].stats = cache_->stats().cache;
+        report[0].capacity = cache_->capacity();
+    }
+    if (facts_) {
+        report[1].stats = facts_->stats();
+        report[1].capacity = facts_->capacity();
+    }
+    report[2].stats = instances_.stats();
+    report[2].capacity = instances_.capacity();
+    return report;
+}
+
+std::uint64_t Stack::coalesced() const {
+    return cache_ ? cache_->stats().coalesced : 0;
+}
+
+std::uint64_t Stack::waiters_refused() const {
+    return cache_ ? cache_->stats().too_many_waiters : 0;
+}
 
 void Stack::shutdown() {
     resolver_.shutdown();

@@ -19,10 +19,15 @@
 //   lookups in flight (their handlers still run, with temperror).
 #pragma once
 
+#include <array>
 #include <boost/asio/io_context.hpp>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string_view>
 
+#include "policyd/base/lru_index.hpp"
 #include "policyd/checks/assessment.hpp"
 #include "policyd/checks/instance_cache.hpp"
 #include "policyd/config/settings.hpp"
@@ -31,7 +36,8 @@
 
 namespace resolver {
 class CachingLookup;
-}
+class LookupMeter;
+}  // namespace resolver
 
 namespace policyd {
 
@@ -54,15 +60,33 @@ class Stack {
     [[nodiscard]] InstanceCache& instances() { return instances_; }
     [[nodiscard]] const resolver::UpstreamHealth& health() const { return health_; }
     [[nodiscard]] const AssessmentOptions& options() const { return options_; }
+    // What went upstream (behind every cache): answers by type and outcome,
+    // their latency, lookups in flight.
+    [[nodiscard]] const resolver::LookupMeter& meter() const { return *meter_; }
+
+    // The three caches, for metrics; a cache that is off (Caches::off, or
+    // its size 0) reports zeros and capacity 0.
+    struct CacheReport {
+        std::string_view name;  // "answers", "clients", "messages"
+        LruStats stats;
+        std::size_t capacity = 0;
+    };
+    [[nodiscard]] std::array<CacheReport, 3> caches() const;
+    // The answer cache's coalescing: handlers that joined a lookup in
+    // flight, and those refused by cache.max_waiters.
+    [[nodiscard]] std::uint64_t coalesced() const;
+    [[nodiscard]] std::uint64_t waiters_refused() const;
 
     void shutdown();
 
   private:
     AssessmentOptions options_;
     resolver::Resolver resolver_;
+    std::unique_ptr<resolver::LookupMeter> meter_;
     resolver::UpstreamHealth health_;
     std::unique_ptr<resolver::Lookup> tap_;
     std::unique_ptr<resolver::CachingLookup> cache_;
+    std::shared_ptr<FactsCache> facts_;
     std::unique_ptr<Assessor> assessor_;
     InstanceCache instances_;
 };

@@ -105,8 +105,12 @@ asio::awaitable<void> accept_loop(Acceptor& acceptor, std::string name, const bo
 
 }  // namespace
 
-Listeners::Listeners(asio::io_context& io, TcpHandler on_tcp, UnixHandler on_unix)
-    : io_(io), on_tcp_(std::move(on_tcp)), on_unix_(std::move(on_unix)) {}
+Listeners::Listeners(asio::io_context& io, TcpHandler on_tcp, UnixHandler on_unix,
+                     std::string_view role)
+    : io_(io),
+      on_tcp_(std::move(on_tcp)),
+      on_unix_(std::move(on_unix)),
+      prefix_(role.empty() ? std::string() : std::string(role) + " ") {}
 
 Listeners::~Listeners() {
     close();
@@ -141,7 +145,7 @@ void Listeners::listen_tcp(const Endpoint& endpoint) {
     if (ec) {
         throw std::runtime_error("cannot listen on " + describe(where) + ": " + ec.message());
     }
-    spdlog::info("listening on {}", describe(acceptor.local_endpoint()));
+    spdlog::info("{}listening on {}", prefix_, describe(acceptor.local_endpoint()));
     asio::co_spawn(io_,
                    accept_loop(acceptor, describe(acceptor.local_endpoint()), closed_, on_tcp_),
                    asio::detached);
@@ -183,7 +187,7 @@ void Listeners::listen_unix(const Endpoint& endpoint, const Settings& settings) 
         throw std::runtime_error("cannot set mode of unix:" + path + ": " + std::strerror(errno));
     }
     set_owner(path, settings.unix_socket_owner, settings.unix_socket_group);
-    spdlog::info("listening on unix:{}", path);
+    spdlog::info("{}listening on unix:{}", prefix_, path);
     asio::co_spawn(io_, accept_loop(acceptor, "unix:" + path, closed_, on_unix_), asio::detached);
 }
 
@@ -196,7 +200,7 @@ void Listeners::adopt(int fd, const std::string& endpoint, bool unix_socket) {
             throw std::runtime_error("cannot serve " + endpoint +
                                      " passed by systemd: " + ec.message());
         }
-        spdlog::info("listening on {} (socket passed by systemd)", endpoint);
+        spdlog::info("{}listening on {} (socket passed by systemd)", prefix_, endpoint);
         asio::co_spawn(io_, accept_loop(acceptor, endpoint, closed_, on_unix_), asio::detached);
         return;
     }
@@ -208,7 +212,7 @@ void Listeners::adopt(int fd, const std::string& endpoint, bool unix_socket) {
         throw std::runtime_error("cannot serve " + endpoint +
                                  " passed by systemd: " + ec.message());
     }
-    spdlog::info("listening on {} (socket passed by systemd)", endpoint);
+    spdlog::info("{}listening on {} (socket passed by systemd)", prefix_, endpoint);
     asio::co_spawn(io_, accept_loop(acceptor, endpoint, closed_, on_tcp_), asio::detached);
 }
 

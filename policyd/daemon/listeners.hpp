@@ -22,6 +22,7 @@
 #include <functional>
 #include <list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policyd/config/settings.hpp"
@@ -34,7 +35,10 @@ class Listeners {
     using UnixHandler =
         std::function<void(boost::asio::local::stream_protocol::socket, std::string peer)>;
 
-    Listeners(boost::asio::io_context& io, TcpHandler on_tcp, UnixHandler on_unix);
+    // `role` names them in the log ("metrics listening on ..."); empty for
+    // the policy endpoints.
+    Listeners(boost::asio::io_context& io, TcpHandler on_tcp, UnixHandler on_unix,
+              std::string_view role = {});
     ~Listeners();
     Listeners(const Listeners&) = delete;
     Listeners& operator=(const Listeners&) = delete;
@@ -57,6 +61,7 @@ class Listeners {
     std::list<boost::asio::ip::tcp::acceptor> tcp_;
     std::list<boost::asio::local::stream_protocol::acceptor> unix_;
     std::vector<std::string> unix_paths_;
+    std::string prefix_;
     bool closed_ = false;
 };
 

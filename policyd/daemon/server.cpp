@@ -30,6 +30,8 @@
 #include "policyd/config/stack.hpp"
 #include "policyd/daemon/listeners.hpp"
 #include "policyd/daemon/logging.hpp"
+#include "policyd/daemon/metrics.hpp"
+#include "policyd/daemon/metrics_http.hpp"
 #include "policyd/daemon/systemd.hpp"
 #include "policyd/daemon/watchdog.hpp"
 #include "policyd/protocol/codec.hpp"
@@ -44,6 +46,11 @@ using boost::system::error_code;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+double unix_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 // Adapts the callback-based Assessor to a coroutine. The completion handler
 // of use_awaitable is move-only; Assessor takes a copyable std::function.
@@ -102,6 +109,8 @@ struct Server::Impl {
     std::uint64_t refused = 0;  // connections refused since the last line about it
     std::optional<Clock::time_point> refused_logged;  // when the last such line went out
     std::uint64_t requests = 0;                       // answered, for the STATUS= line
+    ServerCounters counters;  // for the metrics (policyd/daemon/metrics.hpp)
+    MetricsHttp metrics{io, [this] { return render_metrics_now(); }};
     asio::signal_set stop_signals{io, SIGTERM, SIGINT};
     asio::signal_set reload_signals{io, SIGHUP};
     asio::signal_set counter_signals{io, SIGUSR1};
@@ -111,7 +120,8 @@ struct Server::Impl {
           config(std::move(snapshot)),
           overrides(std::move(given)),
           decision_log(make_decision_log(journal_wanted(config->settings.log_target))),
-          stack(context, config->settings, Stack::Caches::on, log_health_change),
+          stack(context, config->settings, Stack::Caches::on,
+                [this](const resolver::HealthSnapshot& state) { health_changed(state); }),
           responder(
               stack.assessor(), stack.instances(), [this] { return stack.health().outage(); },
               config->settings.instance_cache_size > 0, decision_log.get()),
@@ -120,8 +130,19 @@ struct Server::Impl {
           read_timeout(config->settings.read_timeout_s),
           max_connections(static_cast<std::size_t>(config->settings.max_connections)) {
         restart_interrupted_calls();
+        counters.started_unix = unix_now();
+        counters.last_good_config_unix = counters.started_unix;
         spdlog::info("public suffix list: {}", stack.options().psl->source());
     }
+
+    std::string render_metrics_now() {
+        counters.connections_open = connections;
+        ++counters.scrapes;
+        return render_metrics(
+            MetricsSources{responder.tally(), stack, counters, *config, stack.health().outage()});
+    }
+
+    void count(SessionError error) { ++counters.session_errors[static_cast<std::size_t>(error)]; }
 
     // Boost 1.74's signal_set installs its handlers without SA_RESTART. A
     // signal that arrives while a log write() blocks (stderr is a full pipe
@@ -139,8 +160,9 @@ struct Server::Impl {
     }
 
     // One line when an outage begins and one when it ends, never per request.
-    static void log_health_change(const resolver::HealthSnapshot& state) {
+    void health_changed(const resolver::HealthSnapshot& state) {
         if (state.outage) {
+            ++counters.outages_begun;
             spdlog::error(
                 "dns outage begins: {} of {} upstream answers in the window were "
                 "temperror",
@@ -209,6 +231,12 @@ struct Server::Impl {
                     break;
                 }
                 if (parsed.status == ParseStatus::error) {
+                    const auto* known =
+                        std::find(kProtocolErrors.begin(), kProtocolErrors.end(), parsed.error);
+                    if (known != kProtocolErrors.end()) {
+                        ++counters.protocol_errors[static_cast<std::size_t>(
+                            known - kProtocolErrors.begin())];
+                    }
                     spdlog::warn("connection {}: {} ({}); closing connection", peer,
                                  to_string(parsed.error), parsed.detail);
                     co_return;
@@ -222,6 +250,7 @@ struct Server::Impl {
                 // facts need DNS.
                 const auto pending = responder.begin(request, config, smtp);
                 if (!pending) {
+                    count(SessionError::bad_client_address);
                     spdlog::warn(
                         "connection {}: client_address \"{}\" is not an IP address; closing "
                         "connection",
@@ -235,6 +264,7 @@ struct Server::Impl {
                 responder.finish(request, smtp, *pending, reply);
                 ++requests;
                 if (!co_await send(out, reply, watchdog, read_timeout, ec)) {
+                    count(SessionError::reply_not_taken);
                     spdlog::warn("connection {}: cannot send reply: {}; closing connection", peer,
                                  watchdog.expired() ? "timed out" : ec.message());
                     co_return;
@@ -276,9 +306,13 @@ struct Server::Impl {
             }
             if (ec) {
                 if (timed_out) {
+                    if (!buffer.empty()) {
+                        count(SessionError::stalled_request);
+                    }
                     spdlog::info("connection {}: {}; closing connection", peer,
                                  buffer.empty() ? "idle timeout" : "stalled in a request");
                 } else if (!buffer.empty() && ec == asio::error::eof) {
+                    count(SessionError::closed_mid_request);
                     spdlog::warn("connection {}: connection closed in the middle of a request",
                                  peer);
                 } else if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
@@ -333,6 +367,7 @@ struct Server::Impl {
             // One line per kRefusedLogInterval, not per connection: a flood
             // of them must not become a flood of log lines.
             ++refused;
+            ++counters.connections_refused;
             const auto now = Clock::now();
             if (!refused_logged || now - *refused_logged >= kRefusedLogInterval) {
                 spdlog::warn(
@@ -348,6 +383,7 @@ struct Server::Impl {
         // on a later turn of the loop, and connections accepted on two
         // listeners in the same turn must not both slip under the limit.
         ++connections;
+        ++counters.connections_accepted;
         auto owned = std::make_shared<Socket>(std::move(socket));
         asio::co_spawn(
             io,
@@ -382,6 +418,7 @@ struct Server::Impl {
         reload_signals.cancel(ignored);
         counter_signals.cancel(ignored);
         log_counters();
+        metrics.close();
         stack.shutdown();
     }
 
@@ -407,6 +444,8 @@ struct Server::Impl {
                 spdlog::error("reload: {}", error);
             }
             spdlog::error("reload of {} failed; keeping the running configuration", config->path);
+            ++counters.reloads_failed;
+            counters.last_reload_ok = false;
             return;
         }
         // Settings that shape listeners, the resolver and open connections are
@@ -424,6 +463,9 @@ struct Server::Impl {
         spdlog::set_level(spdlog::level::from_str(next.log_level));
         log_counters();  // the new table starts counting from zero
         config = std::make_shared<const Config>(std::move(*fresh));
+        ++counters.reloads_succeeded;
+        counters.last_reload_ok = true;
+        counters.last_good_config_unix = unix_now();
         spdlog::info("reloaded {}: {} rules", config->path, config->rules->size());
     }
 
@@ -478,6 +520,23 @@ void Server::listen() {
     // (the socket unit is the admin's word: the shipped one adds Postfix's
     // private/ socket, which the daemon could not bind itself), and said so.
     auto passed = passed_sockets();
+    if (const auto& text = impl.config->settings.metrics_listen; !text.empty()) {
+        std::string why;
+        const auto endpoint = parse_endpoint(text, why);
+        if (!endpoint) {
+            throw std::runtime_error(why);
+        }
+        const std::string canonical = to_string(*endpoint);
+        const auto match = std::find_if(passed.begin(), passed.end(), [&](const auto& socket) {
+            return socket.fd >= 0 && socket.endpoint == canonical;
+        });
+        if (match != passed.end()) {
+            impl.metrics.adopt(match->fd, match->endpoint, match->unix_socket);
+            match->fd = -1;
+        } else {
+            impl.metrics.listen(*endpoint, impl.config->settings);
+        }
+    }
     for (const auto& text : impl.config->settings.listen) {
         std::string why;
         const auto endpoint = parse_endpoint(text, why);

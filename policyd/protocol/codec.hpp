@@ -25,6 +25,7 @@
 // then applies its default_action) and log `detail`.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -54,6 +55,13 @@ enum class ProtocolError {
 
 // Stable kebab-case name for logs and metrics: "line-too-long", "nul-byte", ...
 std::string_view to_string(ProtocolError error);
+
+// Every error (none excluded), for listings such as the metrics.
+inline constexpr std::array<ProtocolError, 7> kProtocolErrors{
+    ProtocolError::line_too_long,       ProtocolError::request_too_large,
+    ProtocolError::too_many_attributes, ProtocolError::nul_byte,
+    ProtocolError::malformed_line,      ProtocolError::unsupported_request,
+    ProtocolError::missing_request};
 
 struct ParseResult {
     ParseStatus status = ParseStatus::incomplete;

@@ -205,3 +205,33 @@ TEST_CASE("expand keeps a hostile value from breaking the reply line", "[action]
         CHECK(out.back() == 'h');
     }
 }
+
+TEST_CASE("action_class sorts every action by what it does with the mail", "[action][metrics]") {
+    using rules::ActionClass;
+    const std::pair<const char*, ActionClass> table[] = {
+        {"OK", ActionClass::accept},
+        {"dunno", ActionClass::accept},
+        {"REJECT", ActionClass::reject},
+        {"reject 5.7.1 go away", ActionClass::reject},
+        {"550 5.7.25 no PTR", ActionClass::reject},
+        {"DEFER", ActionClass::defer},
+        {"DEFER_IF_PERMIT try later", ActionClass::defer},
+        {"DEFER_IF_REJECT", ActionClass::defer},
+        {"450 4.7.25 try later", ActionClass::defer},
+        {"WARN generic PTR", ActionClass::other},
+        {"HOLD", ActionClass::other},
+        {"DISCARD", ActionClass::other},
+        {"INFO x", ActionClass::other},
+        {"FILTER smtp:[127.0.0.1]:10025", ActionClass::other},
+        {"PREPEND X-Test: 1", ActionClass::other},
+        {"REDIRECT a@example.org", ActionClass::other},
+        {"BCC a@example.org", ActionClass::other},
+        {"250 ok", ActionClass::other},
+        {"", ActionClass::other},
+        {"OKAY", ActionClass::other},
+    };
+    for (const auto& [action, expected] : table) {
+        INFO(action);
+        CHECK(rules::action_class(action) == expected);
+    }
+}

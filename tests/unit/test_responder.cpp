@@ -139,7 +139,7 @@ struct Fixture {
             REQUIRE(done);
         }
         Answer answer;
-        answer.source = pending->source;
+        answer.source = kFactsSourceWords[static_cast<std::size_t>(pending->source)];
         const std::size_t logged = log.records.size();
         responder.finish(request, session, *pending, answer.reply);
         if (log.records.size() > logged) {
@@ -248,4 +248,36 @@ TEST_CASE("[log] decisions = not-dunno logs only what was not let through", "[re
     SmtpSession third;
     CHECK(f.ask(third, "192.0.2.9", "msg3").record.empty());
     CHECK(f.log.records.size() == 1);
+}
+
+TEST_CASE("the tally counts every answer once, by rule, class, source and fact",
+          "[responder][metrics]") {
+    Fixture f;
+    const auto rule = [&](std::string_view id) {
+        Tally::RuleCounts found;
+        f.responder.tally().for_each_rule([&](std::string_view seen, const auto& counts) {
+            if (seen == id) {
+                found = counts;
+            }
+        });
+        return found;
+    };
+    const auto cls = [](rules::ActionClass c) { return static_cast<std::size_t>(c); };
+    SmtpSession session;
+    f.ask(session, "192.0.2.1", "msg1");  // the header rides on DUNNO: accept
+    f.ask(session, "192.0.2.1", "msg1");  // the same message: instance
+    SmtpSession other;
+    f.ask(other, "192.0.2.9", "msg2");  // no PTR: rejected, from DNS
+    const Tally& tally = f.responder.tally();
+    CHECK(tally.requests(FactsSource::dns) == 2);
+    CHECK(tally.requests(FactsSource::instance) == 1);
+    CHECK(tally.requests(FactsSource::cache) == 0);
+    CHECK(rule("default").decided[cls(rules::ActionClass::accept)] == 2);
+    CHECK(rule("reject-no-ptr").decided[cls(rules::ActionClass::reject)] == 1);
+    CHECK(rule("reject-no-ptr").decided[cls(rules::ActionClass::accept)] == 0);
+    const auto iprev = static_cast<std::size_t>(find_fact("iprev") - kFactFields.data());
+    CHECK(tally.fact(iprev, static_cast<std::size_t>(Iprev::pass)) == 2);
+    CHECK(tally.fact(iprev, static_cast<std::size_t>(Iprev::permerror)) == 1);
+    CHECK(tally.latency().count() == 3);
+    CHECK(tally.budget_exhausted() == 0);
 }
