@@ -16,9 +16,10 @@ libfmt-dev libsystemd-dev libtomlplusplus-dev libre2-dev libpsl-dev publicsuffix
 # systemd-socket-activate and systemd-analyze for the systemd tests;
 # groff-base: the man pages' render check; clang, libclang-rt-14-dev (its
 # sanitizer and libFuzzer runtimes) and llvm (llvm-symbolizer, for reports
-# that name source lines): the sanitizer trees and the fuzz targets.
+# that name source lines): the sanitizer trees and the fuzz targets;
+# prometheus: promtool and the real server the metrics test scrapes with.
 test="$build catch2 ldnsutils postfix swaks python3 iproute2 nsd clang-format git systemd
-groff-base clang libclang-rt-14-dev llvm"
+groff-base clang libclang-rt-14-dev llvm prometheus"
 
 # package: what dpkg-buildpackage, debhelper and lintian need (make package,
 # and the install / purge test of make test, which renders the installed man
@@ -53,6 +54,15 @@ echo "rdns-policyd: installing$missing" >&2
 # never blocks and leaves the system's own Postfix unconfigured.
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
+# The servers installed here (postfix, nsd, prometheus) are started by the
+# tests as private instances on loopback; none may start as a system
+# service on all interfaces at install time. policy-rc.d(8) says so to
+# invoke-rc.d, for the install only, where the machine has no policy yet.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -q
 # shellcheck disable=SC2086 # word splitting of the package list is intended
 apt-get install -y -q --no-install-recommends $missing

@@ -1,5 +1,5 @@
 // LookupMeter: counts and times the lookups that go upstream, as a Lookup
-// decorator, for the daemon's metrics (policyd/daemon/metrics.hpp).
+// decorator, for the daemon's metrics (policyd/metrics/metrics.hpp).
 //
 // Contract:
 // - Single-threaded (the event loop); lookups and answers pass through

@@ -24,9 +24,10 @@ LAYERS = {
     "rules": 3,             # the rule table: conditions, evaluation, actions, loader
     "policyd/config": 4,    # settings, the configuration snapshot, the resolver stack
     "policyd/answer": 5,    # answering one request: decision, overrides, header, record
-    "policyd/daemon": 6,    # listeners, connections, signals, logging
-    "policyd/tools": 6,     # explain, test (rule cases)
-    "policyd": 7,           # main.cpp only
+    "policyd/metrics": 6,   # every exported metric, declared once, and the exposition text
+    "policyd/daemon": 7,    # listeners, connections, signals, logging, the metrics endpoint
+    "policyd/tools": 7,     # explain, test (rule cases), man pages
+    "policyd": 8,           # main.cpp only
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

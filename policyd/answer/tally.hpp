@@ -1,5 +1,5 @@
 // Tally: what the Responder answered, counted since the daemon started, for
-// the metrics endpoint (policyd/daemon/metrics.hpp). A reload keeps the
+// the metrics endpoint (policyd/metrics/metrics.hpp). A reload keeps the
 // counts: a rule that stays in the table keeps counting under its id.
 //
 // Contract:

@@ -1,5 +1,5 @@
 // Histogram: counts of durations in fixed buckets, the shape Prometheus
-// scrapes (policyd/daemon/metrics.hpp). The one histogram of every layer
+// scrapes (policyd/metrics/metrics.hpp). The one histogram of every layer
 // that measures a latency (DNS lookups, requests).
 //
 // Contract:

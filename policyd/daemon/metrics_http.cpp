@@ -23,8 +23,8 @@
 #include <utility>
 
 #include "policyd/daemon/listeners.hpp"
-#include "policyd/daemon/metrics.hpp"
 #include "policyd/daemon/watchdog.hpp"
+#include "policyd/metrics/metrics.hpp"
 
 namespace policyd {
 namespace asio = boost::asio;

@@ -1,6 +1,6 @@
 // MetricsHttp: the [metrics] listen endpoint, a minimal HTTP/1.1 server
 // (Boost.Beast) on the daemon's own event loop that answers GET /metrics
-// with render() (policyd/daemon/metrics.hpp).
+// with render() (policyd/metrics/metrics.hpp).
 //
 // Contract:
 // - Single-threaded: the io_context's thread; render() is called there, per

@@ -30,10 +30,10 @@
 #include "policyd/config/stack.hpp"
 #include "policyd/daemon/listeners.hpp"
 #include "policyd/daemon/logging.hpp"
-#include "policyd/daemon/metrics.hpp"
 #include "policyd/daemon/metrics_http.hpp"
 #include "policyd/daemon/systemd.hpp"
 #include "policyd/daemon/watchdog.hpp"
+#include "policyd/metrics/metrics.hpp"
 #include "policyd/protocol/codec.hpp"
 #include "rules/rules.hpp"
 
@@ -109,7 +109,7 @@ struct Server::Impl {
     std::uint64_t refused = 0;  // connections refused since the last line about it
     std::optional<Clock::time_point> refused_logged;  // when the last such line went out
     std::uint64_t requests = 0;                       // answered, for the STATUS= line
-    ServerCounters counters;  // for the metrics (policyd/daemon/metrics.hpp)
+    ServerCounters counters;  // for the metrics (policyd/metrics/metrics.hpp)
     MetricsHttp metrics{io, [this] { return render_metrics_now(); }};
     asio::signal_set stop_signals{io, SIGTERM, SIGINT};
     asio::signal_set reload_signals{io, SIGHUP};

@@ -7,6 +7,7 @@
 #include "policyd/answer/decision_log.hpp"
 #include "policyd/checks/facts.hpp"
 #include "policyd/config/settings.hpp"
+#include "policyd/metrics/metrics.hpp"
 #include "policyd/tools/usage.hpp"
 #include "rules/action.hpp"
 #include "rules/conditions.hpp"
@@ -77,7 +78,23 @@ void write_man_page_8(std::ostream& out) {
         }
     }
     out << ".PP\nFind them with journalctl, e.g.\n.B journalctl \\-u rdns\\-policyd "
-           "RDNS_RULE=reject\\-no\\-ptr\n.SH FILES\n.TP\n.I "
+           "RDNS_RULE=reject\\-no\\-ptr\n"
+           ".SH METRICS\n"
+           "With [metrics] listen set (the shipped configuration: inet:127.0.0.1:10046), GET "
+           "/metrics answers in the Prometheus text format. Counters count since the daemon "
+           "started; a reload keeps them. Label values are bounded sets (rule ids, fact values, "
+           "DNS types and outcomes, cache names, reasons), never a client address or a HELO "
+           "name. A histogram exports _bucket, _sum and _count.\n";
+    for (const auto& metric : metric_docs()) {
+        out << ".TP\n.B " << roff(metric.name) << "\n" << roff(metric.type);
+        const char* separator = "; labels: ";
+        for (const auto label : metric.labels) {
+            out << separator << roff(label);
+            separator = ", ";
+        }
+        out << ". " << roff(metric.help) << "\n";
+    }
+    out << ".SH FILES\n.TP\n.I "
            "/etc/rdns\\-policyd/rdns\\-policyd.toml\n"
            "the configuration and rule table (rdns\\-policyd.toml(5))\n.TP\n"
            ".I /lib/systemd/system/rdns\\-policyd.service\n.TQ\n"

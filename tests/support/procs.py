@@ -330,7 +330,9 @@ def start_retrying(make, attempts: int, retry_if=lambda failure: True) -> Proces
     raise failure
 
 
-LISTENING_RE = re.compile(r"listening on (\S+)")
+# rdns-policyd logs "listening on EP" for each policy listener and "metrics
+# listening on EP" for its metrics endpoint.
+LISTENING_RE = re.compile(r"(metrics )?listening on (\S+)")
 
 
 class Server(Process):
@@ -341,13 +343,14 @@ class Server(Process):
     def __init__(self, argv: list[str], what: str, **options):
         super().__init__(argv, what, ready=r"\bready\b", **options)
         self.endpoints: list[str] = []
+        self.metrics_endpoints: list[str] = []
 
     def start(self) -> "Server":
         super().start()
         for line in self.log.since(0):
             m = LISTENING_RE.search(line)
             if m:
-                self.endpoints.append(m.group(1))
+                (self.metrics_endpoints if m.group(1) else self.endpoints).append(m.group(2))
         return self
 
     def endpoint(self, prefix: str) -> str:

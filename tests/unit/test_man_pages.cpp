@@ -9,6 +9,7 @@
 #include "policyd/answer/decision_log.hpp"
 #include "policyd/checks/facts.hpp"
 #include "policyd/config/settings.hpp"
+#include "policyd/metrics/metrics.hpp"
 #include "policyd/tools/man_pages.hpp"
 #include "rules/action.hpp"
 #include "rules/conditions.hpp"
@@ -81,6 +82,18 @@ TEST_CASE("rdns-policyd(8) shows --help and every journal field", "[man]") {
             INFO(line);
             CHECK((std::isupper(static_cast<unsigned char>(line[1])) || line[1] == '\\' ||
                    line == ".nf" || line == ".fi"));
+        }
+    }
+}
+
+TEST_CASE("rdns-policyd(8) lists every metric with its labels", "[man][metrics]") {
+    const std::string page = plain(policyd::write_man_page_8);
+    REQUIRE(has(page, ".SH METRICS"));
+    for (const auto& metric : policyd::metric_docs()) {
+        INFO(metric.name);
+        CHECK(has(page, ".B " + std::string(metric.name) + "\n" + std::string(metric.type)));
+        for (const auto label : metric.labels) {
+            CHECK(has(page, label));
         }
     }
 }

@@ -1,4 +1,4 @@
-#include "policyd/daemon/metrics.hpp"
+#include "policyd/metrics/metrics.hpp"
 
 #include <dirent.h>
 #include <fmt/format.h>
