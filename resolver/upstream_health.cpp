@@ -5,16 +5,23 @@
 
 namespace resolver {
 
+namespace {
+
+HealthOptions clamped(HealthOptions options, std::chrono::seconds longest) {
+    options.window = std::clamp(options.window, std::chrono::seconds(1), longest);
+    options.threshold_percent = std::clamp(options.threshold_percent, 1U, 100U);
+    return options;
+}
+
+}  // namespace
+
 UpstreamHealth::UpstreamHealth(Lookup& upstream, HealthOptions options, ChangeHandler on_change,
                                std::function<Clock::time_point()> clock)
     : upstream_(upstream),
-      options_(options),
+      options_(clamped(options, kMaxWindow)),
       on_change_(std::move(on_change)),
-      clock_(std::move(clock)) {
-    options_.window =
-        std::clamp(options_.window, std::chrono::seconds(1), std::chrono::seconds(kMaxBuckets));
-    options_.threshold_percent = std::clamp(options_.threshold_percent, 1U, 100U);
-}
+      clock_(std::move(clock)),
+      counts_(options_.window, static_cast<std::size_t>(options_.window.count())) {}
 
 void UpstreamHealth::lookup(std::string_view name, RrType type, Handler handler) {
     upstream_.lookup(name, type, [this, handler = std::move(handler)](Answer answer) {
@@ -24,43 +31,30 @@ void UpstreamHealth::lookup(std::string_view name, RrType type, Handler handler)
 }
 
 void UpstreamHealth::record(Status status) {
-    const auto now_second =
-        std::chrono::duration_cast<std::chrono::seconds>(clock_().time_since_epoch()).count();
-    Bucket& bucket = buckets_[static_cast<std::size_t>(now_second) %
-                              static_cast<std::size_t>(options_.window.count())];
-    if (bucket.second != now_second) {
-        bucket = Bucket{now_second, 0, 0};
-    }
-    ++bucket.answers;
+    const auto now = clock_();
+    counts_.add(kAnswers, now);
     if (status == Status::temperror) {
-        ++bucket.temperrors;
+        counts_.add(kTemperrors, now);
     }
-    update(now_second);
+    update(now);
 }
 
 HealthSnapshot UpstreamHealth::snapshot() {
-    const auto now_second =
-        std::chrono::duration_cast<std::chrono::seconds>(clock_().time_since_epoch()).count();
-    HealthSnapshot current = totals(now_second);
+    HealthSnapshot current = totals(clock_());
     current.outage = outage_;
     return current;
 }
 
-HealthSnapshot UpstreamHealth::totals(std::int64_t now_second) const {
+HealthSnapshot UpstreamHealth::totals(Clock::time_point now) const {
+    const auto sums = counts_.totals(now);
     HealthSnapshot sum;
-    const auto window = static_cast<std::size_t>(options_.window.count());
-    for (std::size_t i = 0; i < window; ++i) {
-        const Bucket& bucket = buckets_[i];
-        if (bucket.second >= 0 && now_second - bucket.second < options_.window.count()) {
-            sum.answers += bucket.answers;
-            sum.temperrors += bucket.temperrors;
-        }
-    }
+    sum.answers = sums[kAnswers];
+    sum.temperrors = sums[kTemperrors];
     return sum;
 }
 
-void UpstreamHealth::update(std::int64_t now_second) {
-    HealthSnapshot current = totals(now_second);
+void UpstreamHealth::update(Clock::time_point now) {
+    HealthSnapshot current = totals(now);
     const bool over_threshold =
         current.answers >= options_.min_lookups &&
         current.temperrors * 100 >= current.answers * options_.threshold_percent;

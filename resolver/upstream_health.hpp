@@ -14,11 +14,12 @@
 //   say nothing about the upstream.
 #pragma once
 
-#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 
+#include "policyd/base/window_counts.hpp"
 #include "resolver/resolver.hpp"
 
 namespace resolver {
@@ -52,22 +53,19 @@ class UpstreamHealth final : public Lookup {
     void record(Status status);
 
   private:
-    // One bucket per second of the window, reused round-robin.
-    static constexpr std::size_t kMaxBuckets = 3600;
-    struct Bucket {
-        std::int64_t second = -1;  // which second it counts, -1 = unused
-        std::uint64_t answers = 0;
-        std::uint64_t temperrors = 0;
-    };
+    // Answers and temperrors, one slot per second of the window (at most an
+    // hour).
+    static constexpr std::chrono::seconds kMaxWindow{3600};
+    enum Field : std::size_t { kAnswers, kTemperrors };
 
-    HealthSnapshot totals(std::int64_t now_second) const;
-    void update(std::int64_t now_second);
+    HealthSnapshot totals(Clock::time_point now) const;
+    void update(Clock::time_point now);
 
     Lookup& upstream_;
     HealthOptions options_;
     ChangeHandler on_change_;
     std::function<Clock::time_point()> clock_;
-    std::array<Bucket, kMaxBuckets> buckets_{};
+    policyd::WindowCounts<2> counts_;
     bool outage_ = false;
 };
 

@@ -48,4 +48,19 @@ bool same_address(const IpAddress& a, const IpAddress& b) {
     return normalise(a) == normalise(b);
 }
 
+bool is_internal(const IpAddress& address) {
+    const IpAddress plain = normalise(address);
+    if (plain.is_v4()) {
+        const std::uint32_t v4 = plain.to_v4().to_uint();
+        const auto in = [v4](std::uint32_t network, int bits) {
+            return (v4 >> (32 - bits)) == (network >> (32 - bits));
+        };
+        return in(0x7f000000U, 8) || in(0x0a000000U, 8) || in(0xac100000U, 12) ||
+               in(0xc0a80000U, 16) || in(0x64400000U, 10) || in(0xa9fe0000U, 16) || v4 == 0;
+    }
+    const auto bytes = plain.to_v6().to_bytes();
+    return plain.is_loopback() || plain.is_unspecified() || (bytes[0] & 0xfeU) == 0xfcU ||
+           (bytes[0] == 0xfeU && (bytes[1] & 0xc0U) == 0x80U);
+}
+
 }  // namespace policyd

@@ -25,6 +25,12 @@ IpAddress normalise(const IpAddress& address);
 // Equal as addresses after normalisation (so textual forms do not matter).
 bool same_address(const IpAddress& a, const IpAddress& b);
 
+// Not a public internet address: loopback, RFC 1918, CGNAT (100.64/10),
+// link-local, IPv6 ULA (fc00::/7) and link-local, the unspecified address;
+// an IPv4-mapped address as its IPv4. The networks the shipped rule table
+// exempts as internal.
+bool is_internal(const IpAddress& address);
+
 // A TCP/UDP port written as plain decimal digits (no sign, no space, at most
 // five digits), 0..65535; nullopt otherwise. Callers that need a real port
 // refuse 0 themselves.

@@ -141,6 +141,20 @@ const Setting kSettings[] = {
      "serves no metrics. The shipped configuration uses inet:127.0.0.1:10046, next to the policy "
      "port and outside the 9100-9999 range Prometheus exporters take their ports from. Serve "
      "it on loopback or a management network: the numbers say what your mail server rejects."},
+    {"alarms", "window_s", &Settings::alarms_window_s, 60, 86400, "", false,
+     "Seconds of requests the alarms for a site set up wrong look back over (README: "
+     "Alarms). Each alarm is logged once when it begins (then at most every repeat_s while it "
+     "lasts) and once when it ends, and exported as rdns_policyd_alarm."},
+    {"alarms", "min_requests", &Settings::alarms_min_requests, 1, 1000000, "", false,
+     "Unauthenticated requests within the window before internal-clients can be judged."},
+    {"alarms", "internal_percent", &Settings::alarms_internal_percent, 1, 100, "", false,
+     "internal-clients is raised when this share of the unauthenticated requests came from "
+     "internal addresses (loopback, RFC 1918, CGNAT, link-local, ULA)."},
+    {"alarms", "min_clients", &Settings::alarms_min_clients, 1, 1000000, "", false,
+     "Clients assessed within the window before no-ptr-anywhere can be judged; it is raised "
+     "when none of them had a PTR record."},
+    {"alarms", "repeat_s", &Settings::alarms_repeat_s, 60, 86400, "", false,
+     "A lasting alarm is logged again this often."},
     {"log", "level", &Settings::log_level, 0, 0, "debug|info|warning|error", true,
      "Least severe messages logged; decisions are logged at info."},
     {"log", "target", &Settings::log_target, 0, 0, "auto|stderr|journal", false,

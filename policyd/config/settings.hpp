@@ -75,6 +75,12 @@ struct Settings {
     std::string authserv_id;
     // [metrics]
     std::string metrics_listen;
+    // [alarms]
+    std::int64_t alarms_window_s = 600;
+    std::int64_t alarms_min_requests = 50;
+    std::int64_t alarms_internal_percent = 90;
+    std::int64_t alarms_min_clients = 20;
+    std::int64_t alarms_repeat_s = 3600;
     // [log]
     std::string log_level = "info";
     std::string log_target = "auto";

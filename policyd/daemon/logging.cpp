@@ -187,6 +187,23 @@ void JournalSink::sink_it_(const spdlog::details::log_msg& message) {
           "SYSLOG_IDENTIFIER=rdns-policyd"});
 }
 
+void log_alarm(bool journal, std::string_view name, std::string_view state, std::string_view text) {
+    const bool cleared = state == "cleared";
+    if (!journal) {
+        if (cleared) {
+            spdlog::info("{}", text);
+        } else {
+            spdlog::warn("{}", text);
+        }
+        return;
+    }
+    std::string message = "MESSAGE=";
+    append_sanitized(message, text, 4096);
+    send({std::move(message), "PRIORITY=" + std::to_string(cleared ? LOG_INFO : LOG_WARNING),
+          "SYSLOG_IDENTIFIER=rdns-policyd", "RDNS_ALARM=" + std::string(name),
+          "RDNS_ALARM_STATE=" + std::string(state)});
+}
+
 std::vector<std::string> journal_fields(const DecisionRecord& record) {
     std::vector<std::string> fields;
     fields.reserve(40);

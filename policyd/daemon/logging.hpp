@@ -46,6 +46,12 @@ class JournalSink final : public spdlog::sinks::base_sink<spdlog::details::null_
 
 std::unique_ptr<DecisionLog> make_decision_log(bool journal);
 
+// One alarm line (policyd/metrics/alarms.hpp), at warning (info when it is
+// cleared). To the journal: an entry of its own with RDNS_ALARM=name and
+// RDNS_ALARM_STATE=raised|repeated|cleared, so `report` and journalctl find
+// it by field; else a text line through spdlog.
+void log_alarm(bool journal, std::string_view name, std::string_view state, std::string_view text);
+
 // The journal's native socket, written without ever blocking: a decision
 // entry that journald cannot take at once (its socket buffer is full) is
 // dropped and counted, and the count is logged at most once a minute, so a

@@ -16,6 +16,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
@@ -33,6 +34,7 @@
 #include "policyd/daemon/metrics_http.hpp"
 #include "policyd/daemon/systemd.hpp"
 #include "policyd/daemon/watchdog.hpp"
+#include "policyd/metrics/alarms.hpp"
 #include "policyd/metrics/metrics.hpp"
 #include "policyd/protocol/codec.hpp"
 #include "rules/rules.hpp"
@@ -46,6 +48,16 @@ using boost::system::error_code;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+AlarmOptions alarm_options(const Settings& settings) {
+    AlarmOptions options;
+    options.window = std::chrono::seconds(settings.alarms_window_s);
+    options.min_requests = static_cast<std::uint64_t>(settings.alarms_min_requests);
+    options.internal_percent = static_cast<std::uint64_t>(settings.alarms_internal_percent);
+    options.min_assessments = static_cast<std::uint64_t>(settings.alarms_min_clients);
+    options.repeat = std::chrono::seconds(settings.alarms_repeat_s);
+    return options;
+}
 
 double unix_now() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
@@ -105,11 +117,14 @@ struct Server::Impl {
     static constexpr unsigned kUnwaitedReads = 8;
     bool stopping = false;
     Notifier notifier{io};
-    static constexpr std::chrono::seconds kRefusedLogInterval{10};
-    std::uint64_t refused = 0;  // connections refused since the last line about it
-    std::optional<Clock::time_point> refused_logged;  // when the last such line went out
-    std::uint64_t requests = 0;                       // answered, for the STATUS= line
-    ServerCounters counters;  // for the metrics (policyd/metrics/metrics.hpp)
+    std::uint64_t requests = 0;  // answered, for the STATUS= line
+    ServerCounters counters;     // for the metrics (policyd/metrics/metrics.hpp)
+    // A site set up wrong (policyd/metrics/alarms.hpp), looked at every
+    // kAlarmInterval and at once when a connection is refused.
+    bool journal = journal_wanted(config->settings.log_target);
+    AlarmWatch alarms{alarm_options(config->settings)};
+    static constexpr std::chrono::seconds kAlarmInterval{5};
+    asio::steady_timer alarm_timer{io};
     MetricsHttp metrics{io, [this] { return render_metrics_now(); }};
     asio::signal_set stop_signals{io, SIGTERM, SIGINT};
     asio::signal_set reload_signals{io, SIGHUP};
@@ -138,8 +153,33 @@ struct Server::Impl {
     std::string render_metrics_now() {
         counters.connections_open = connections;
         ++counters.scrapes;
-        return render_metrics(
-            MetricsSources{responder.tally(), stack, counters, *config, stack.health().outage()});
+        return render_metrics(MetricsSources{responder.tally(), stack, counters, *config, alarms,
+                                             stack.health().outage()});
+    }
+
+    void report_alarms(Clock::time_point now) {
+        for (const auto& event : alarms.evaluate(now)) {
+            const AlarmSpec& spec = kAlarms[static_cast<std::size_t>(event.alarm)];
+            const std::string_view kind = kAlarmEventWords[static_cast<std::size_t>(event.kind)];
+            std::string text =
+                "alarm " + std::string(spec.name) + " " + std::string(kind) + ": " + event.detail;
+            if (event.kind != AlarmEvent::Kind::cleared) {
+                text += ": " + std::string(spec.means) +
+                        ". What to do: " + std::string(spec.remedy) + ".";
+            }
+            log_alarm(journal, spec.name, kind, text);
+        }
+    }
+
+    void watch_alarms() {
+        alarm_timer.expires_after(kAlarmInterval);
+        alarm_timer.async_wait([this](error_code ec) {
+            if (ec || stopping) {
+                return;
+            }
+            report_alarms(Clock::now());
+            watch_alarms();
+        });
     }
 
     void count(SessionError error) { ++counters.session_errors[static_cast<std::size_t>(error)]; }
@@ -263,6 +303,12 @@ struct Server::Impl {
                 }
                 responder.finish(request, smtp, *pending, reply);
                 ++requests;
+                alarms.request(!request.get(Attr::sasl_username).empty(),
+                               is_internal(pending->client),
+                               pending->source == FactsSource::dns
+                                   ? std::optional<bool>(smtp.facts.iprev == Iprev::permerror)
+                                   : std::nullopt,
+                               pending->started);
                 if (!co_await send(out, reply, watchdog, read_timeout, ec)) {
                     count(SessionError::reply_not_taken);
                     spdlog::warn("connection {}: cannot send reply: {}; closing connection", peer,
@@ -364,18 +410,14 @@ struct Server::Impl {
             return;
         }
         if (connections >= max_connections) {
-            // One line per kRefusedLogInterval, not per connection: a flood
-            // of them must not become a flood of log lines.
-            ++refused;
+            // The connections-refused alarm says so once (then hourly), not
+            // a line per connection: a flood of them must not become a
+            // flood of log lines. The first refusal raises it at once.
             ++counters.connections_refused;
             const auto now = Clock::now();
-            if (!refused_logged || now - *refused_logged >= kRefusedLogInterval) {
-                spdlog::warn(
-                    "connection from {} refused: {} connections already open "
-                    "(daemon.max_connections); {} refused since the last such line",
-                    peer, connections, refused);
-                refused = 0;
-                refused_logged = now;
+            alarms.refused(now);
+            if (!alarms.active(Alarm::connections_refused)) {
+                report_alarms(now);
             }
             return;  // closing the socket makes Postfix apply its default_action
         }
@@ -417,6 +459,7 @@ struct Server::Impl {
         stop_signals.cancel(ignored);
         reload_signals.cancel(ignored);
         counter_signals.cancel(ignored);
+        alarm_timer.cancel();
         log_counters();
         metrics.close();
         stack.shutdown();
@@ -573,6 +616,7 @@ void Server::listen() {
     spdlog::info("ready: {} rules from {}", impl.config->rules->size(), impl.config->path);
     impl.notifier.ready(impl.status());
     impl.notifier.start_watchdog([&impl] { return impl.status(); });
+    impl.watch_alarms();
 }
 
 void Server::serve_stdio() {

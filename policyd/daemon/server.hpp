@@ -16,8 +16,10 @@
 //   Postfix's 300 s max idle); a request must arrive whole within
 //   daemon.read_timeout_s of its first byte (a trickling peer cannot stretch
 //   it), and a reply must be taken within it, or the peer is dropped.
-// - Connections beyond daemon.max_connections are closed at once, with one
-//   log line per 10 s that counts them.
+// - Connections beyond daemon.max_connections are closed at once; the
+//   connections-refused alarm (policyd/metrics/alarms.hpp) says so once when
+//   it begins, then at most every [alarms] repeat_s, not once per connection.
+//   The alarms are looked at every 5 s and logged through log_alarm().
 // - The configuration is an immutable snapshot behind a shared_ptr; each
 //   request takes the snapshot current when it starts, so a reload
 //   (reload()) never mixes two rule tables in one answer.

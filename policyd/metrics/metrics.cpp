@@ -15,6 +15,7 @@
 #include "policyd/base/histogram.hpp"
 #include "policyd/checks/facts.hpp"
 #include "policyd/config/stack.hpp"
+#include "policyd/metrics/alarms.hpp"
 #include "resolver/lookup_meter.hpp"
 #include "rules/action.hpp"
 #include "rules/rules.hpp"
@@ -145,7 +146,7 @@ double resident_bytes() {
     unsigned long size = 0;
     unsigned long resident = 0;
     const int read = std::fscanf(statm, "%lu %lu", &size, &resident);  // NOLINT: a fixed format
-    std::fclose(statm);
+    (void)std::fclose(statm);  // read-only: nothing to lose on close
     return read == 2 ? static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE))
                      : 0;
 }
@@ -327,6 +328,25 @@ const std::vector<Metric>& metrics() {
          "Entries each cache may hold (its size setting; 0: off).",
          {"cache"},
          cache_field<5>},
+        {"rdns_policyd_alarm",
+         "gauge",
+         "1 while an alarm for a site set up wrong holds (internal-clients, no-ptr-anywhere, "
+         "connections-refused; README: Alarms), else 0.",
+         {"alarm"},
+         [](const MetricsSources& s, Samples& out) {
+             for (std::size_t i = 0; i < kAlarms.size(); ++i) {
+                 out.add({kAlarms[i].name}, s.alarms.active(static_cast<Alarm>(i)) ? 1 : 0);
+             }
+         }},
+        {"rdns_policyd_alarms_raised_total",
+         "counter",
+         "Times each alarm was raised.",
+         {"alarm"},
+         [](const MetricsSources& s, Samples& out) {
+             for (std::size_t i = 0; i < kAlarms.size(); ++i) {
+                 out.add({kAlarms[i].name}, number(s.alarms.raised(static_cast<Alarm>(i))));
+             }
+         }},
         {"rdns_policyd_connections_open",
          "gauge",
          "Policy connections open now.",

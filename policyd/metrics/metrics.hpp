@@ -29,6 +29,7 @@ namespace policyd {
 
 class Tally;
 class Stack;
+class AlarmWatch;
 struct Config;
 
 // Why the daemon closed a connection on a peer that misbehaved: every
@@ -67,6 +68,7 @@ struct MetricsSources {
     const Stack& stack;
     const ServerCounters& server;
     const Config& config;  // the running snapshot: its rules are listed even at zero
+    const AlarmWatch& alarms;
     bool dns_outage = false;
 };
 

@@ -156,22 +156,23 @@ def moved(before: dict, after: dict, name: str, **labels) -> float:
     return value(after, name, **labels) - value(before, name, **labels)
 
 
-def metrics_daemon(ctx: Context, name: str, metrics_listen: str) -> Daemon:
-    """A daemon (not started) with the test rule file and [metrics] listen."""
+def metrics_daemon(ctx: Context, name: str, metrics_listen: str, extra: str = "") -> Daemon:
+    """A daemon (not started) with the test rule file, [metrics] listen and
+    `extra` configuration text."""
     directory = os.path.join(ctx.workdir, name)
     os.makedirs(directory, exist_ok=True)
     config = os.path.join(directory, "policy.toml")
     with open(POLICY_FILE, encoding="utf-8") as f:
         text = f.read()
     with open(config, "w", encoding="utf-8") as f:
-        f.write(f'{text}\n[metrics]\nlisten = "{metrics_listen}"\n')
+        f.write(f'{text}\n[metrics]\nlisten = "{metrics_listen}"\n{extra}')
     return Daemon(ctx.binary, config, ["--listen", "inet:127.0.0.1:0", *ctx.dns.daemon_args()])
 
 
 @contextlib.contextmanager
-def own_daemon(ctx: Context, name: str, metrics_listen: str):
+def own_daemon(ctx: Context, name: str, metrics_listen: str, extra: str = ""):
     """A daemon of the test's own, stopped when the block ends."""
-    daemon = metrics_daemon(ctx, name, metrics_listen)
+    daemon = metrics_daemon(ctx, name, metrics_listen, extra)
     runner.add_diagnostic(f"rdns-policyd ({name}) stderr", daemon.text)
     with daemon:
         check_equal(len(daemon.metrics_endpoints), 1, "metrics endpoints logged")
@@ -455,6 +456,67 @@ def the_dashboard_queries_only_exported_metrics(ctx: Context) -> None:
         check(names, f"panel {title!r}: no metric in {expr!r}")
         for name in names:
             check(name in exported, f"panel {title!r} queries {name}, which is not exported")
+
+
+# Each alarm test makes the other alarms' thresholds unreachable, so exactly
+# its own alarm may be raised.
+ALARM_NAMES = ("internal-clients", "no-ptr-anywhere", "connections-refused")
+ALARM_INTERVAL_S = 5  # how often the daemon looks (policyd/daemon/server.cpp)
+
+
+def alarm_daemon(ctx: Context, name: str, min_requests: int, min_clients: int):
+    return own_daemon(
+        ctx,
+        name,
+        "inet:127.0.0.1:0",
+        f"\n[alarms]\nwindow_s = 600\nmin_requests = {min_requests}\n"
+        f"min_clients = {min_clients}\n",
+    )
+
+
+def check_one_alarm(daemon: Daemon, alarm: str, detail: str) -> None:
+    line = daemon.wait_log(rf"alarm {alarm} raised: ", 0, timeout=ALARM_INTERVAL_S + 5)
+    check(detail in line, f"alarm line {line!r} lacks {detail!r}")
+    check("What to do: " in line, f"alarm line {line!r} says no remedy")
+    samples = scrape(metrics_of(daemon))
+    for other in ALARM_NAMES:
+        expected = 1.0 if other == alarm else 0.0
+        check_equal(value(samples, "rdns_policyd_alarm", alarm=other), expected, f"alarm {other}")
+        check_equal(
+            value(samples, "rdns_policyd_alarms_raised_total", alarm=other),
+            expected,
+            f"{other} raised",
+        )
+    # Raised once: the next looks add no line.
+    time.sleep(ALARM_INTERVAL_S + 1)
+    lines = [l for l in daemon.log_since(0) if f"alarm {alarm} " in l]
+    check_equal(len(lines), 1, f"lines of alarm {alarm}: {lines}")
+
+
+@runner.test
+def alarm_internal_clients(ctx: Context) -> None:
+    # Every test client is on 127.0.0.0/8: a site whose proxy hides its clients.
+    with alarm_daemon(ctx, "alarm-internal", min_requests=6, min_clients=1000) as daemon:
+        with PolicyClient(daemon.endpoint("inet:127.0.0.1:")) as client:
+            for i in range(6):
+                request, _ = policy_request(*GOOD)
+                check_equal(client.ask(request), "action=DUNNO", f"request {i}")
+            # Authenticated (submission) requests do not count either way.
+            request, _ = policy_request(*GOOD, sasl_username="alice")
+            check_equal(client.ask(request), "action=DUNNO", "authenticated request")
+        check_one_alarm(daemon, "internal-clients", "6 of 6 unauthenticated requests")
+
+
+@runner.test
+def alarm_no_ptr_anywhere(ctx: Context) -> None:
+    with alarm_daemon(ctx, "alarm-noptr", min_requests=1000, min_clients=3) as daemon:
+        with PolicyClient(daemon.endpoint("inet:127.0.0.1:")) as client:
+            # Three fresh assessments of the client without a PTR (three
+            # HELO names, so the facts cache does not answer).
+            for i in range(3):
+                request, _ = policy_request("127.0.0.3", f"h{i}.good.example.test")
+                check_equal(client.ask(request), NO_PTR, f"client {i}")
+        check_one_alarm(daemon, "no-ptr-anywhere", "3 of 3 clients assessed")
 
 
 PROMETHEUS_CONFIG = """\
