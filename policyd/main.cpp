@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -27,6 +29,7 @@
 #include "policyd/daemon/server.hpp"
 #include "policyd/tools/explain.hpp"
 #include "policyd/tools/print_defaults.hpp"
+#include "policyd/tools/report.hpp"
 #include "policyd/tools/rule_cases.hpp"
 #include "policyd/tools/usage.hpp"
 #include "rules/conditions.hpp"
@@ -43,12 +46,17 @@ constexpr int kExitUsage = 64;   // command line is wrong (EX_USAGE)
 constexpr std::string_view kDefaultConfig = "/etc/rdns-policyd/rdns-policyd.toml";
 
 struct CommandLine {
-    std::string command = "serve";  // serve | check-config | print-defaults | explain | test
+    // serve | check-config | print-defaults | explain | test | report
+    std::string command = "serve";
     std::string config{kDefaultConfig};
     bool stdio = false;
     policyd::Overrides overrides;
     policyd::ExplainRequest explain;
     std::vector<std::string> positional;
+    // report: the range as written (parsed once the command line is whole).
+    std::string since = "-24h";
+    std::string until = "now";
+    policyd::ReportOptions report;
 };
 
 // "--sender" -> Attr::sender: every request attribute a rule condition
@@ -90,6 +98,7 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
         }
         // "test" only as the command itself: `explain 192.0.2.1 test` means HELO "test".
         if (arg == "check-config" || arg == "print-defaults" || arg == "explain" ||
+            (arg == "report" && line.command == "serve") ||
             (arg == "test" && line.command == "serve")) {
             line.command = std::string(arg);
         } else if (arg == "--config") {
@@ -106,6 +115,24 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             line.explain.attributes.emplace_back(*attr, value(arg));
         } else if (arg == "--json") {
             line.explain.json = true;
+            line.report.json = true;
+        } else if (line.command == "report" && arg == "--since") {
+            line.since = value(arg);
+        } else if (line.command == "report" && arg == "--until") {
+            line.until = value(arg);
+        } else if (line.command == "report" && arg == "--unit") {
+            line.report.unit = value(arg);
+        } else if (line.command == "report" && arg == "--directory") {
+            line.report.directory = value(arg);
+        } else if (line.command == "report" && arg == "--top") {
+            const std::string top = value(arg);
+            std::size_t n = 0;
+            const auto [end, ec] = std::from_chars(top.data(), top.data() + top.size(), n);
+            if (ec != std::errc() || end != top.data() + top.size() || n == 0 || n > 10000) {
+                std::cerr << "rdns-policyd: --top needs a number from 1 to 10000\n";
+                return kExitUsage;
+            }
+            line.report.top = n;
         } else if (!arg.starts_with("-") &&
                    ((line.command == "explain" && line.positional.size() < 2) ||
                     (line.command == "test" && line.positional.empty()))) {
@@ -133,6 +160,26 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
     if (line.command == "test" && line.positional.empty()) {
         std::cerr << "rdns-policyd: test needs CASES\n" << policyd::usage();
         return kExitUsage;
+    }
+    if (line.command == "report") {
+        const auto now =
+            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
+        for (auto [text, out] : {std::pair{&line.since, &line.report.since_usec},
+                                 std::pair{&line.until, &line.report.until_usec}}) {
+            std::string why;
+            const auto usec = policyd::parse_report_time(*text, now, why);
+            if (!usec) {
+                std::cerr << "rdns-policyd report: " << why << "\n";
+                return kExitUsage;
+            }
+            *out = *usec;
+        }
+        if (line.report.until_usec <= line.report.since_usec) {
+            std::cerr << "rdns-policyd report: --until must be after --since\n";
+            return kExitUsage;
+        }
     }
     return -1;
 }
@@ -205,6 +252,14 @@ int main(int argc, char** argv) {
     if (line.command == "print-defaults") {
         policyd::print_defaults(std::cout);
         return kExitOk;
+    }
+    if (line.command == "report") {
+        try {
+            return policyd::run_report(line.report, std::cout, std::cerr);
+        } catch (const std::exception& error) {
+            std::cerr << "rdns-policyd report: " << error.what() << "\n";
+            return kExitRuntime;
+        }
     }
 
     std::vector<std::string> errors;

@@ -18,6 +18,7 @@
 #include "policyd/checks/facts.hpp"
 #include "policyd/config/settings.hpp"
 #include "policyd/protocol/request.hpp"
+#include "rules/action.hpp"
 #include "rules/rules.hpp"
 
 namespace policyd {
@@ -38,7 +39,7 @@ struct DecisionRecord {
 // helo_ptr_alignment generic_ptr iprev_dnssec helo_dnssec), then
 // helo_changed facts (dns|cache|instance) budget (ok|exhausted) dns_outage
 // (no|yes) rule action, then dry_run=yes answer=... in dry-run mode and
-// shadow=ID,ID when shadow rules matched, then protocol_state sender
+// shadow=ID,ID shadow_class=CLASS,CLASS when shadow rules matched, then protocol_state sender
 // recipient queue_id instance elapsed_ms. `scratch` holds joined values.
 template <typename Visit>
 void for_each_field(const DecisionRecord& record, std::string& scratch, Visit&& visit) {
@@ -80,6 +81,17 @@ void for_each_field(const DecisionRecord& record, std::string& scratch, Visit&& 
             scratch += (scratch.empty() ? "" : ",") + hit.rule_id;
         }
         visit("shadow", std::string_view(scratch));
+        // What each of them would have done, in the same order (the class of
+        // its action: rules/action.hpp), for `report`.
+        scratch.clear();
+        for (const auto& hit : record.decision.shadow) {
+            if (!scratch.empty()) {
+                scratch += ',';
+            }
+            scratch +=
+                rules::kActionClassWords[static_cast<std::size_t>(rules::action_class(hit.action))];
+        }
+        visit("shadow_class", std::string_view(scratch));
     }
     visit("protocol_state", request.get(Attr::protocol_state));
     visit("sender", request.get(Attr::sender));

@@ -16,6 +16,7 @@
 
 #include "policyd/base/ascii.hpp"
 #include "policyd/base/sanitize.hpp"
+#include "policyd/metrics/alarms.hpp"
 
 namespace policyd {
 namespace {
@@ -200,8 +201,9 @@ void log_alarm(bool journal, std::string_view name, std::string_view state, std:
     std::string message = "MESSAGE=";
     append_sanitized(message, text, 4096);
     send({std::move(message), "PRIORITY=" + std::to_string(cleared ? LOG_INFO : LOG_WARNING),
-          "SYSLOG_IDENTIFIER=rdns-policyd", "RDNS_ALARM=" + std::string(name),
-          "RDNS_ALARM_STATE=" + std::string(state)});
+          "SYSLOG_IDENTIFIER=rdns-policyd",
+          std::string(kAlarmJournalField) + "=" + std::string(name),
+          std::string(kAlarmStateJournalField) + "=" + std::string(state)});
 }
 
 std::vector<std::string> journal_fields(const DecisionRecord& record) {

@@ -71,6 +71,11 @@ struct AlarmOptions {
     std::chrono::seconds repeat{3600};    // a lasting alarm is logged again this often
 };
 
+// The journal fields of an alarm entry (policyd/daemon/logging.hpp writes
+// them, `report` reads them): the alarm's name and the event's word.
+inline constexpr std::string_view kAlarmJournalField = "RDNS_ALARM";
+inline constexpr std::string_view kAlarmStateJournalField = "RDNS_ALARM_STATE";
+
 inline constexpr std::array<std::string_view, 3> kAlarmEventWords{"raised", "repeated", "cleared"};
 
 struct AlarmEvent {

@@ -23,6 +23,14 @@ constexpr std::string_view kUsage = R"(Usage:
   rdns-policyd test CASES [--config FILE] [OPTIONS]
                                                   run the rule table against the cases in
                                                   CASES (TOML) and report ok / FAIL for each
+  rdns-policyd report [--since TIME] [--until TIME] [--unit UNIT] [--directory DIR]
+               [--top N] [--json]
+                                                  what the daemon decided, from the journal:
+                                                  decisions by rule, top rejected clients and
+                                                  domains, shadow rules, alarms, rejections
+                                                  per hour; TIME: YYYY-MM-DD [HH:MM[:SS]],
+                                                  today, yesterday, now, -24h, "2d ago"
+                                                  (default: the last 24 hours)
   rdns-policyd print-defaults                     print every setting with its default
   rdns-policyd --help | --version
 

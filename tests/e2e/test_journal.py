@@ -44,6 +44,8 @@ JOURNAL_SOCKET = "/run/systemd/journal/socket"
 JOURNAL_DIR = "/run/log/journal"
 IN_NAMESPACE = "RDNS_JOURNAL_TEST_NAMESPACE"
 ENTRY_TIMEOUT = 10.0  # journald writes an entry within milliseconds
+# The daemon's [alarms] min_clients here; the daemon looks every 5 s.
+ALARM_MIN_CLIENTS = 2
 
 runner = Runner("test_journal")
 
@@ -139,6 +141,84 @@ def a_hostile_helo_stays_sanitised_in_message_and_field(ctx: Context) -> None:
     check_equal(entry.get("RDNS_RULE"), "reject-bad-helo", "rule")
 
 
+def report(ctx: Context, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([ctx.binary, "report", "--directory", JOURNAL_DIR, *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def journal_daemon(ctx: Context, name: str, extra: str = ""):
+    """A daemon logging to the journal, on a free port, with the e2e rules."""
+    config = os.path.join(ctx.workdir, f"{name}.toml")
+    with open(POLICY_FILE, encoding="utf-8") as source, open(config, "w",
+                                                             encoding="utf-8") as out:
+        out.write(source.read() + '\n[log]\ntarget = "journal"\n' + extra)
+    return procs.serve_on_free_port(
+        lambda port: [ctx.binary, "--config", config, "--listen", f"inet:127.0.0.1:{port}",
+                      *ctx.dns.daemon_args()],
+        "rdns-policyd", os.path.join(ctx.workdir, f"{name}.stderr"))
+
+
+@runner.test
+def an_alarm_is_an_entry_with_its_fields(ctx: Context) -> None:
+    # A daemon of its own raises no-ptr-anywhere after ALARM_MIN_CLIENTS
+    # fresh assessments, none with a PTR; HELO names differ so the facts
+    # cache does not answer them.
+    extra = f"\n[alarms]\nmin_clients = {ALARM_MIN_CLIENTS}\nmin_requests = 1000000\n"
+    with journal_daemon(ctx, "alarm", extra) as daemon:
+        runner.add_diagnostic("rdns-policyd (alarm) stderr", daemon.text)
+        with PolicyClient(f"inet:127.0.0.1:{daemon.port}") as client:
+            for i in range(ALARM_MIN_CLIENTS):
+                request, _ = policy_request("127.0.0.3", f"h{i}.good.example.test")
+                client.ask(request)
+        entries = wait_for_entries("RDNS_ALARM=no-ptr-anywhere")
+    check_equal(len(entries), 1, "alarm entries")
+    entry = entries[0]
+    check_equal(entry.get("_PID"), str(daemon.proc.pid), "the alarm daemon's entry")
+    check_equal(entry.get("RDNS_ALARM_STATE"), "raised", "alarm state")
+    check_equal(entry.get("PRIORITY"), "4", "an alarm is a warning")
+    check(entry.get("MESSAGE", "").startswith("alarm no-ptr-anywhere raised: "),
+          f"MESSAGE: {entry.get('MESSAGE')!r}")
+    check("What to do: " in entry.get("MESSAGE", ""), "the alarm says what to do")
+
+
+@runner.test
+def report_counts_what_the_journal_holds(ctx: Context) -> None:
+    # Runs after the tests above: the decisions they made are in the journal.
+    decisions = journal("SYSLOG_IDENTIFIER=rdns-policyd")
+    decisions = [e for e in decisions if "RDNS_RULE" in e]
+    check(len(decisions) >= 5, f"only {len(decisions)} decisions in the journal")
+    rejected = [e for e in decisions if e["RDNS_ACTION"].startswith(("5", "REJECT"))]
+    result = report(ctx, "--json", "--since", "-1h")
+    check_equal(result.returncode, 0, f"report --json: {result.stderr}")
+    data = json.loads(result.stdout)
+    check_equal(data["decisions"], len(decisions), "decisions counted")
+    check_equal(data["actions"]["reject"], len(rejected), "rejections counted")
+    check_equal(data["rules"]["reject-no-ptr"]["reject"],
+                sum(e["RDNS_RULE"] == "reject-no-ptr" for e in decisions), "reject-no-ptr")
+    top = data["top_rejected_clients"][0]
+    check_equal(top["client_address"], "127.0.0.3", "the most rejected client")
+    check_equal(top["rejected"], sum(e["RDNS_CLIENT_ADDRESS"] == "127.0.0.3" for e in rejected),
+                "its rejections")
+    check_equal(sum(row["rejected"] for row in data["rejections_per_hour"]), len(rejected),
+                "the hourly chart adds up")
+    check_equal([a["alarm"] for a in data["alarms"]], ["no-ptr-anywhere"], "alarms named")
+
+    text = report(ctx, "--since", "-1h")
+    check_equal(text.returncode, 0, f"report: {text.stderr}")
+    check(f"{len(decisions)} decisions: " in text.stdout, f"report text:\n{text.stdout}")
+    check("127.0.0.3  (no PTR)" in text.stdout, "the top rejected client in the text")
+    check("alarm no-ptr-anywhere raised" in text.stdout, "the alarm in the text")
+
+    # A range before the daemon started, and a unit that is not there.
+    early = json.loads(report(ctx, "--json", "--since", "-3h", "--until", "-2h").stdout)
+    check_equal(early["decisions"], 0, "decisions two hours ago")
+    other = json.loads(report(ctx, "--json", "--since", "-1h", "--unit", "postfix").stdout)
+    check_equal(other["decisions"], 0, "decisions of another unit")
+    bad = report(ctx, "--since", "next week")
+    check_equal(bad.returncode, 64, "a time report cannot read")
+    check("is not a time" in bad.stderr, f"why: {bad.stderr!r}")
+
+
 def in_private_journal() -> int:
     """Runs in the private mount namespace: the journal, then the tests."""
     for path in ("/run/systemd/journal", "/run/log"):
@@ -158,14 +238,7 @@ def in_private_journal() -> int:
         ctx.dns = runner.set_up(stack, "test DNS set-up", DnsFixture(wd), "ldns-testns output")
         if ctx.dns is None:
             return runner.finish(started)
-        config = os.path.join(wd, "policy.toml")
-        with open(POLICY_FILE, encoding="utf-8") as source, open(config, "w",
-                                                                 encoding="utf-8") as out:
-            out.write(source.read() + '\n[log]\ntarget = "journal"\n')
-        ctx.daemon = stack.enter_context(procs.serve_on_free_port(
-            lambda port: [binary, "--config", config, "--listen", f"inet:127.0.0.1:{port}",
-                          *ctx.dns.daemon_args()],
-            "rdns-policyd", os.path.join(wd, "daemon.stderr")))
+        ctx.daemon = stack.enter_context(journal_daemon(ctx, "policy"))
         runner.add_diagnostic("rdns-policyd stderr", ctx.daemon.text)
         runner.add_diagnostic("journal", lambda: "\n".join(
             e.get("MESSAGE", "") for e in journal()))
