@@ -556,6 +556,32 @@ Server::Server(asio::io_context& io, std::shared_ptr<const Config> config, Overr
 
 Server::~Server() = default;
 
+namespace {
+
+// Serves one configured endpoint on `target` (the policy Listeners or the
+// MetricsHttp): with the socket systemd passed for it, else bound here.
+template <typename Target>
+void serve_endpoint(Target& target, const std::string& text, std::vector<PassedSocket>& passed,
+                    const Settings& settings) {
+    std::string why;
+    const auto endpoint = parse_endpoint(text, why);
+    if (!endpoint) {
+        throw std::runtime_error(why);
+    }
+    const std::string canonical = to_string(*endpoint);
+    const auto match = std::find_if(passed.begin(), passed.end(), [&](const auto& socket) {
+        return socket.fd >= 0 && socket.endpoint == canonical;
+    });
+    if (match != passed.end()) {
+        target.adopt(match->fd, match->endpoint, match->unix_socket);
+        match->fd = -1;
+        return;
+    }
+    target.listen(*endpoint, settings);
+}
+
+}  // namespace
+
 void Server::listen() {
     auto& impl = *impl_;
     // Sockets systemd passed serve the endpoints they match; the others are
@@ -563,39 +589,11 @@ void Server::listen() {
     // (the socket unit is the admin's word: the shipped one adds Postfix's
     // private/ socket, which the daemon could not bind itself), and said so.
     auto passed = passed_sockets();
-    if (const auto& text = impl.config->settings.metrics_listen; !text.empty()) {
-        std::string why;
-        const auto endpoint = parse_endpoint(text, why);
-        if (!endpoint) {
-            throw std::runtime_error(why);
-        }
-        const std::string canonical = to_string(*endpoint);
-        const auto match = std::find_if(passed.begin(), passed.end(), [&](const auto& socket) {
-            return socket.fd >= 0 && socket.endpoint == canonical;
-        });
-        if (match != passed.end()) {
-            impl.metrics.adopt(match->fd, match->endpoint, match->unix_socket);
-            match->fd = -1;
-        } else {
-            impl.metrics.listen(*endpoint, impl.config->settings);
-        }
-    }
     for (const auto& text : impl.config->settings.listen) {
-        std::string why;
-        const auto endpoint = parse_endpoint(text, why);
-        if (!endpoint) {
-            throw std::runtime_error(why);
-        }
-        const std::string canonical = to_string(*endpoint);
-        const auto match = std::find_if(passed.begin(), passed.end(), [&](const auto& socket) {
-            return socket.fd >= 0 && socket.endpoint == canonical;
-        });
-        if (match != passed.end()) {
-            impl.listeners.adopt(match->fd, match->endpoint, match->unix_socket);
-            match->fd = -1;
-            continue;
-        }
-        impl.listeners.listen(*endpoint, impl.config->settings);
+        serve_endpoint(impl.listeners, text, passed, impl.config->settings);
+    }
+    if (const auto& text = impl.config->settings.metrics_listen; !text.empty()) {
+        serve_endpoint(impl.metrics, text, passed, impl.config->settings);
     }
     for (auto& socket : passed) {
         if (socket.fd < 0) {
