@@ -3,11 +3,16 @@
 namespace policyd {
 
 Tally::RuleCounts& Tally::rule(std::string_view id) {
-    const auto it = rules_.find(id);
-    if (it != rules_.end()) {
-        return it->second;
+    if (last_ != nullptr && *last_id_ == id) {
+        return *last_;
     }
-    return rules_.emplace(std::string(id), RuleCounts{}).first->second;
+    auto it = rules_.find(id);
+    if (it == rules_.end()) {
+        it = rules_.emplace(std::string(id), RuleCounts{}).first;
+    }
+    last_id_ = &it->first;
+    last_ = &it->second;
+    return *last_;
 }
 
 void Tally::count(const rules::Decision& decision, bool header_added, FactsSource source,

@@ -55,6 +55,10 @@ class Tally {
         std::uint64_t shadow = 0;
     };
 
+    Tally() = default;
+    Tally(const Tally&) = delete;  // last_ points into rules_
+    Tally& operator=(const Tally&) = delete;
+
     void count(const rules::Decision& decision, bool header_added, FactsSource source,
                const Facts& facts, std::chrono::steady_clock::duration elapsed);
 
@@ -82,6 +86,10 @@ class Tally {
     RuleCounts& rule(std::string_view id);
 
     std::unordered_map<std::string, RuleCounts, Hash, std::equal_to<>> rules_;
+    // The rule counted last: most answers in a row are decided by the same
+    // rule, and a comparison is cheaper than a hash. Map nodes never move.
+    const std::string* last_id_ = nullptr;
+    RuleCounts* last_ = nullptr;
     std::array<std::uint64_t, kFactsSourceWords.size()> sources_{};
     std::array<std::array<std::uint64_t, kMaxFactWords>, kFactFields.size()> facts_{};
     std::uint64_t budget_exhausted_ = 0;
