@@ -110,6 +110,10 @@ struct Job : std::enable_shared_from_this<Job> {
     DnssecTally ptr_dnssec;
     std::vector<ForwardState> ptr_forward;
     ForwardState helo_forward;
+    // Only an address of the client's own family can confirm it: that
+    // family is asked; the other only when a fact value needs it.
+    RrType own_family = RrType::a;
+    RrType other_family = RrType::aaaa;
 
     Job(boost::asio::io_context& io, resolver::Lookup& r, AssessmentOptions o, const IpAddress& c,
         Assessor::Handler d, std::shared_ptr<FactsCache> k)
@@ -136,6 +140,10 @@ struct Job : std::enable_shared_from_this<Job> {
         if (cache) {
             helo_sent = helo_name;
         }
+        if (client.is_v6()) {
+            own_family = RrType::aaaa;
+            other_family = RrType::a;
+        }
         facts.helo_syntax = classify_helo(helo_name);
         facts.helo_literal = match_helo_literal(helo_name, client);
         budget.expires_after(options.budget);
@@ -148,8 +156,7 @@ struct Job : std::enable_shared_from_this<Job> {
         lookup_ptr();
         if (facts.helo_syntax == HeloSyntax::fqdn) {
             helo_forward.name = normalise_name(helo_name);
-            lookup_helo(RrType::a);
-            lookup_helo(RrType::aaaa);
+            lookup_helo(own_family);
         }
         release();
     }
@@ -177,10 +184,12 @@ struct Job : std::enable_shared_from_this<Job> {
                 facts.ptr_names.push_back(std::move(name));
             }
             ptr_forward.resize(facts.ptr_names.size());
+            // iprev needs only the client's family: an A record never
+            // confirms an IPv6 client, nor an AAAA an IPv4 one, and a
+            // temporary failure of the other family changes no verdict.
             for (std::size_t i = 0; i < facts.ptr_names.size(); ++i) {
                 ptr_forward[i].name = facts.ptr_names[i];
-                lookup_forward(i, RrType::a);
-                lookup_forward(i, RrType::aaaa);
+                lookup_forward(i, own_family);
             }
         }
         release();
@@ -203,14 +212,23 @@ struct Job : std::enable_shared_from_this<Job> {
     void lookup_helo(RrType type) {
         ++outstanding;
         ++helo_forward.pending;
-        resolver.lookup(helo_forward.name, type, [self = shared_from_this()](const Answer& answer) {
-            if (self->finished) {
-                return;
-            }
-            self->used(answer);
-            self->helo_forward.add(answer, self->client);
-            self->release();
-        });
+        resolver.lookup(helo_forward.name, type,
+                        [self = shared_from_this(), type](const Answer& answer) {
+                            if (self->finished) {
+                                return;
+                            }
+                            self->used(answer);
+                            self->helo_forward.add(answer, self->client);
+                            // No record of the client's family: helo_forward
+                            // is fail when the name has addresses of the
+                            // other family, none when it has no address at
+                            // all. Only NODATA leaves that open (NXDOMAIN is
+                            // the whole name).
+                            if (type == self->own_family && answer.status == Status::nodata) {
+                                self->lookup_helo(self->other_family);
+                            }
+                            self->release();
+                        });
     }
 
     void release() {

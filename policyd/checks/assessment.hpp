@@ -4,8 +4,14 @@
 // - Runs on the io_context thread of its Resolver; assess() never completes
 //   synchronously (every DNS answer arrives through the loop; a request that
 //   needs no lookup still completes through a post()).
-// - The PTR lookup and the HELO's A/AAAA lookups start together; the A and
-//   AAAA lookups of every PTR name (at most max_ptr_names) run concurrently.
+// - Only what the verdict needs is asked, in the client's own address
+//   family (A for an IPv4 client, AAAA for IPv6): the PTR and the HELO
+//   name's own-family lookup start together; then the own-family lookup of
+//   every PTR name (at most max_ptr_names), concurrently. The other family
+//   is asked for the HELO name only when its own-family answer is NODATA,
+//   to tell helo_forward fail (addresses, none the client's) from none (no
+//   address at all). So a new client whose HELO is its PTR name costs two
+//   upstream queries (the two own-family lookups of one name coalesce).
 //   Each lookup has the resolver's deadline, and the whole assessment has
 //   its own budget: when it runs out, the Facts are delivered with every
 //   unanswered lookup counted as temperror (and budget_exhausted set); late

@@ -1,9 +1,11 @@
 // bench-unbound: the cold-path baseline of DESIGN.md "What fast means":
 // libunbound alone doing forward-confirmed reverse DNS for new clients as
-// fast as it can. One check = PTR of the client, then A and AAAA of every PTR
-// name (at most 10), concurrently, like the daemon's iprev. With --with-helo
-// the A and AAAA of the HELO name (the client's own name) start together with
-// the PTR, which is the daemon's exact query pattern.
+// fast as it can. One check = PTR of the client, then the A of every PTR
+// name (at most 10), concurrently, like the daemon's iprev: the clients are
+// IPv4, and only an A record can confirm one. With --with-helo the A of the
+// HELO name (the client's own name) starts together with the PTR, which is
+// the daemon's exact query pattern. --both-families asks AAAA too, wherever
+// A is asked: what the daemon asked until it asked only the client's family.
 //
 // At most --inflight checks are outstanding; the run stops after --checks
 // checks or --duration seconds. libunbound is configured as the daemon
@@ -40,6 +42,7 @@ struct Options {
     std::uint64_t client_offset = 0;
     std::uint32_t client_base = bench::parse_ipv4("198.18.0.0");
     bool with_helo = false;
+    bool both_families = false;
     bool json = false;
 };
 
@@ -138,7 +141,7 @@ class Runner {
             std::string name;
             bench::append_client_name(name, raw->client);
             if (!submit(raw, name, kTypeA, Query::helo) ||
-                !submit(raw, name, kTypeAaaa, Query::helo)) {
+                (options_.both_families && !submit(raw, name, kTypeAaaa, Query::helo))) {
                 return 1;
             }
         }
@@ -180,7 +183,8 @@ class Runner {
                 for (std::size_t i = 0; i < kMaxPtrNames && result->data[i] != nullptr; ++i) {
                     const std::string name = wire_to_text(result->data[i], result->len[i]);
                     if (!name.empty() && (!submit(check, name, kTypeA, Query::forward) ||
-                                          !submit(check, name, kTypeAaaa, Query::forward))) {
+                                          (options_.both_families &&
+                                           !submit(check, name, kTypeAaaa, Query::forward)))) {
                         check->forward_error = true;
                     }
                 }
@@ -262,7 +266,8 @@ const char* const kUsage =
     "  --client-range N   client addresses prepared in DNS (131072 = 198.18.0.0/15)\n"
     "  --client-offset N  index of the first client\n"
     "  --client-base IPV4 first prepared client address (198.18.0.0)\n"
-    "  --with-helo        also look up A and AAAA of the HELO name, as the daemon does\n"
+    "  --with-helo        also look up the A of the HELO name, as the daemon does\n"
+    "  --both-families    ask AAAA wherever A is asked (the daemon's old pattern)\n"
     "  --json             print one JSON object\n";
 
 Options parse_options(int argc, char** argv) {
@@ -293,6 +298,8 @@ Options parse_options(int argc, char** argv) {
             options.client_base = bench::parse_ipv4(value());
         } else if (arg == "--with-helo") {
             options.with_helo = true;
+        } else if (arg == "--both-families") {
+            options.both_families = true;
         } else if (arg == "--json") {
             options.json = true;
         } else {

@@ -9,8 +9,9 @@ FRESH daemon:
           at the same moment (rdns-bench --clients 1 --connections N
           --requests N, a client offset no other run used). nsd's counters
           before/after give the upstream queries: with coalescing, exactly
-          1 PTR + A + AAAA of the PTR name (+ A + AAAA of the HELO name when
-          it differs). Also run with `[cache] size = 0` and with a HELO name
+          1 PTR + the A of the PTR name (+ the A of the HELO name when it
+          differs): the clients are IPv4, and only the client's family is
+          asked. Also run with `[cache] size = 0` and with a HELO name
           that differs from the PTR name.
   perreq  a cold pass over K new clients, then a warm pass over the same
           K clients: upstream queries per request, cold and warm (goal 0).

@@ -269,6 +269,11 @@ TEST_CASE("HELO checks against a real DNS server", "[assessment]") {
         {"192.0.2.1", "PASS.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::pass},
         {"192.0.2.1", "other.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::fail},
         {"192.0.2.1", "noaddr.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::none},
+        // Addresses only of the other family: the other family is asked
+        // (the own family's NODATA leaves fail and none open), and it is fail.
+        {"192.0.2.1", "v6.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::fail},
+        {"2001:db8::6", "pass.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::fail},
+        {"2001:db8::6", "v6.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::pass},
         {"192.0.2.1", "host.slow.example.test", HeloSyntax::fqdn, HeloLiteral::na,
          HeloForward::temperror},
         {"192.0.2.1", "[192.0.2.1]", HeloSyntax::address_literal, HeloLiteral::match,
