@@ -24,6 +24,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
@@ -113,6 +114,22 @@ Outcome outcome_of(const Answer& answer) {
 }
 
 namespace {
+
+// Any trust anchor set, by our options or the admin's libunbound file.
+bool has_trust_anchor(ub_ctx* ctx) {
+    for (const char* option :
+         {"trust-anchor-file", "auto-trust-anchor-file", "trust-anchor", "trusted-keys-file"}) {
+        char* value = nullptr;
+        if (ub_ctx_get_option(ctx, option, &value) == 0 && value != nullptr) {
+            const bool set = *value != '\0';
+            std::free(value);  // NOLINT(cppcoreguidelines-no-malloc): libunbound's allocation
+            if (set) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
 
 constexpr int kClassIn = 1;
 // The text form of a query name is at most kMaxName characters plus an
@@ -261,6 +278,12 @@ void Resolver::Impl::configure(const ResolverOptions& options) {
         require_access(options.auto_trust_anchor_file, R_OK | W_OK, "auto trust anchor file");
         check(ub_ctx_add_ta_autr(ctx_, options.auto_trust_anchor_file.c_str()),
               "auto trust anchor file " + options.auto_trust_anchor_file);
+    }
+    // Without a trust anchor the validator module validates nothing, yet
+    // every answer passes through it: run the iterator alone then. An
+    // anchor the unbound_config file sets counts as one.
+    if (!has_trust_anchor(ctx_)) {
+        check(ub_ctx_set_option(ctx_, "module-config:", "iterator"), "module-config");
     }
     // Finalise now, not at the first query: a bad anchor or config then stops
     // the start-up instead of failing every lookup. libunbound has no public

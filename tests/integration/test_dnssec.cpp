@@ -233,6 +233,20 @@ TEST_CASE("DNSSEC: an RFC 5011 auto trust anchor file validates too", "[dnssec]"
     CHECK(answers[2].secure);
 }
 
+TEST_CASE("DNSSEC: an anchor in the admin's libunbound file keeps the validator", "[dnssec]") {
+    // Without an anchor the resolver runs libunbound's iterator alone; one
+    // set only in resolver.unbound_config must still be validated against.
+    boost::asio::io_context io;
+    Resolver resolver(io, forward_to(lab().nsd().forwarder(), 5000ms,
+                                     "    trust-anchor-file: \"" + lab().anchors() + "\"\n"));
+    const auto answers = resolve_all(
+        io, resolver, {{"host.example.test", RrType::a}, {"host.bogus.test", RrType::a}});
+    CHECK(answers[0].status == Status::ok);
+    CHECK(answers[0].secure);
+    CHECK(answers[1].bogus);
+    CHECK(answers[1].status == Status::temperror);
+}
+
 TEST_CASE("DNSSEC: without a trust anchor nothing is validated", "[dnssec]") {
     boost::asio::io_context io;
     Resolver resolver(io, forward_to(lab().nsd().forwarder(), 5000ms));
