@@ -146,6 +146,7 @@ struct Job : std::enable_shared_from_this<Job> {
         }
         facts.helo_syntax = classify_helo(helo_name);
         facts.helo_literal = match_helo_literal(helo_name, client);
+        facts.helo_literal_form = helo_literal_form(helo_name);
         budget.expires_after(options.budget);
         budget.async_wait([self = shared_from_this()](boost::system::error_code ec) {
             if (!ec) {

@@ -41,6 +41,14 @@ inline constexpr std::array<std::string_view, 6> kHeloSyntaxWords{
 enum class HeloLiteral { match, mismatch, na };
 inline constexpr std::array<std::string_view, 3> kHeloLiteralWords{"match", "mismatch", "n/a"};
 
+// The form of an address-literal HELO: [IPv4], [IPv6:...] as RFC 5321
+// writes it, or an IPv6 address in brackets without the tag, which real
+// clients send and Postfix's reject_invalid_helo_hostname accepts; n/a when
+// the HELO is not an address literal.
+enum class HeloLiteralForm { ipv4, ipv6, ipv6_untagged, na };
+inline constexpr std::array<std::string_view, 4> kHeloLiteralFormWords{"ipv4", "ipv6",
+                                                                       "ipv6-untagged", "n/a"};
+
 // The HELO name's A/AAAA records contain the client address.
 enum class HeloForward { pass, fail, none, temperror, na };
 inline constexpr std::array<std::string_view, 5> kHeloForwardWords{"pass", "fail", "none",
@@ -78,6 +86,9 @@ constexpr std::span<const std::string_view> fact_words(HeloSyntax) {
 }
 constexpr std::span<const std::string_view> fact_words(HeloLiteral) {
     return kHeloLiteralWords;
+}
+constexpr std::span<const std::string_view> fact_words(HeloLiteralForm) {
+    return kHeloLiteralFormWords;
 }
 constexpr std::span<const std::string_view> fact_words(HeloForward) {
     return kHeloForwardWords;
@@ -125,6 +136,7 @@ struct Facts {
     std::vector<std::string> verified_names;
     HeloSyntax helo_syntax = HeloSyntax::missing;
     HeloLiteral helo_literal = HeloLiteral::na;
+    HeloLiteralForm helo_literal_form = HeloLiteralForm::na;
     HeloForward helo_forward = HeloForward::na;
     // HELO name vs the verified PTR names (policyd/checks/alignment.hpp); n/a
     // without a FQDN HELO or a verified PTR name.
@@ -178,7 +190,7 @@ constexpr FactField fact_field(std::string_view name, std::string_view help) {
 
 // Every enumerated fact, in the order rules try them (cheap first: they
 // are all one bit test), the decision record logs them and explain lists them.
-inline constexpr std::array<FactField, 8> kFactFields{
+inline constexpr std::array<FactField, 9> kFactFields{
     fact_field<&Facts::iprev>("iprev", "PTR and forward confirmation (RFC 8601 iprev)"),
     fact_field<&Facts::helo_syntax>("helo_syntax", "the shape of the HELO/EHLO argument"),
     fact_field<&Facts::helo_literal>("helo_literal",
@@ -191,6 +203,8 @@ inline constexpr std::array<FactField, 8> kFactFields{
                                     "the PTR name looks like a dynamic-pool or provider name"),
     fact_field<&Facts::iprev_dnssec>("iprev_dnssec", "DNSSEC status of the iprev answers"),
     fact_field<&Facts::helo_dnssec>("helo_dnssec", "DNSSEC status of the HELO's answers"),
+    fact_field<&Facts::helo_literal_form>(
+        "helo_literal_form", "an address-literal HELO's form: IPv4, tagged IPv6 or untagged IPv6"),
 };
 
 // The fact of that name, or null.

@@ -144,7 +144,27 @@ std::optional<IpAddress> parse_address_literal(std::string_view helo) {
         }
         return normalise(*address);
     }
+    // ':' is in every IPv6 text form and in no dotted quad.
+    if (inner.find(':') != std::string_view::npos) {
+        const auto address = parse_ipv6(inner);
+        if (!address) {
+            return std::nullopt;
+        }
+        return normalise(*address);
+    }
     return parse_dotted_quad(inner);
+}
+
+HeloLiteralForm helo_literal_form(std::string_view helo) {
+    if (!parse_address_literal(helo)) {
+        return HeloLiteralForm::na;
+    }
+    const std::string_view inner = helo.substr(1, helo.size() - 2);
+    if (starts_with_ipv6_tag(inner)) {
+        return HeloLiteralForm::ipv6;
+    }
+    return inner.find(':') != std::string_view::npos ? HeloLiteralForm::ipv6_untagged
+                                                     : HeloLiteralForm::ipv4;
 }
 
 HeloSyntax classify_helo(std::string_view helo) {

@@ -9,7 +9,10 @@
 // Classification, first rule that applies wins:
 //  - missing:         the empty string. Nothing is trimmed here.
 //  - address_literal: "[" IPv4 "]" or "[IPv6:" IPv6 "]" (RFC 5321 §4.1.3; the
-//                     tag is case-insensitive, RFC 5321 §2.4). IPv4 is a
+//                     tag is case-insensitive, RFC 5321 §2.4), or "[" IPv6 "]"
+//                     without the tag, which real clients send and Postfix's
+//                     reject_invalid_helo_hostname accepts (helo_literal_form()
+//                     tells it apart for the rules). IPv4 is a
 //                     dotted quad of exactly four decimal Snum (1-3 digits,
 //                     0-255; no sign, no hex, no shorter forms such as
 //                     "1.2.3"); IPv6 is any form inet_pton accepts, with an
@@ -50,5 +53,8 @@ std::optional<IpAddress> parse_address_literal(std::string_view helo);
 // client (after normalising both); na when the HELO is not a valid address
 // literal (bracketed garbage included: its syntax is already "invalid").
 HeloLiteral match_helo_literal(std::string_view helo, const IpAddress& client);
+
+// ipv4, ipv6 (tagged), ipv6_untagged for a valid address literal; na otherwise.
+HeloLiteralForm helo_literal_form(std::string_view helo);
 
 }  // namespace policyd

@@ -197,6 +197,7 @@ std::optional<RuleCase> read_case(CaseReader& reader, const toml::table& table,
     }
     const bool syntax_given = table.get("helo_syntax") != nullptr;
     const bool literal_given = table.get("helo_literal") != nullptr;
+    const bool literal_form_given = table.get("helo_literal_form") != nullptr;
     const bool forward_given = table.get("helo_forward") != nullptr;
     note(reader.names(table, "ptr_names", facts.ptr_names), "ptr_names");
     const bool verified_given = reader.names(table, "verified_names", facts.verified_names);
@@ -220,6 +221,9 @@ std::optional<RuleCase> read_case(CaseReader& reader, const toml::table& table,
         }
         if (!literal_given) {
             facts.helo_literal = match_helo_literal(helo, c.client);
+        }
+        if (!literal_form_given) {
+            facts.helo_literal_form = helo_literal_form(helo);
         }
         if (!forward_given) {
             if (facts.helo_syntax == HeloSyntax::fqdn) {

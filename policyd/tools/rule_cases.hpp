@@ -17,7 +17,7 @@
 //
 // Facts: given facts are used as-is and no DNS lookup is made.
 //  - iprev is required (there is no safe default for it).
-//  - helo_syntax and helo_literal, when not given, are derived from helo_name
+//  - helo_syntax, helo_literal and helo_literal_form, when not given, are derived from helo_name
 //    and client_address by the daemon's own pure functions (policyd/checks/helo.hpp).
 //  - helo_forward is required when the HELO (given or derived) is a FQDN,
 //    since the daemon would have looked it up; otherwise it is "n/a".

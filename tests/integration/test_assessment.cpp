@@ -282,6 +282,8 @@ TEST_CASE("HELO checks against a real DNS server", "[assessment]") {
          HeloForward::na},
         {"2001:db8::6", "[IPv6:2001:DB8:0::6]", HeloSyntax::address_literal, HeloLiteral::match,
          HeloForward::na},
+        {"2001:db8::6", "[2001:db8::6]", HeloSyntax::address_literal, HeloLiteral::match,
+         HeloForward::na},
         {"192.0.2.1", "192.0.2.1", HeloSyntax::bare_ip, HeloLiteral::na, HeloForward::na},
         {"192.0.2.1", "localhost", HeloSyntax::non_fqdn, HeloLiteral::na, HeloForward::na},
         {"192.0.2.1", "bad_name.example.test", HeloSyntax::invalid, HeloLiteral::na,

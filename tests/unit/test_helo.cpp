@@ -98,7 +98,13 @@ TEST_CASE("classify_helo: table of HELO arguments", "[helo]") {
         {"[IPv6:2001:db8::1::2]", HeloSyntax::invalid},
         {"[IPv6:fe80::1%eth0]", HeloSyntax::invalid},
         {"[IPv6:]", HeloSyntax::invalid},
-        {"[2001:db8::1]", HeloSyntax::invalid},
+        // An IPv6 address in brackets without the tag: real clients send it
+        // and Postfix accepts it; helo_literal_form says it is untagged.
+        {"[2001:db8::1]", HeloSyntax::address_literal},
+        {"[::1]", HeloSyntax::address_literal},
+        {"[2001:db8::1::2]", HeloSyntax::invalid},
+        {"[fe80::1%eth0]", HeloSyntax::invalid},
+        {"[:]", HeloSyntax::invalid},
         {"[1.2.3.4", HeloSyntax::invalid},
         {"1.2.3.4]", HeloSyntax::invalid},
         {"[]", HeloSyntax::invalid},
@@ -180,10 +186,15 @@ TEST_CASE("parse_address_literal: the address inside", "[helo]") {
         CHECK(a->is_v4());
         CHECK(a->to_string() == "192.0.2.1");
     }
+    SECTION("untagged IPv6 literal: the same address") {
+        const auto a = policyd::parse_address_literal("[2001:DB8:0::1]");
+        REQUIRE(a);
+        CHECK(*a == ip("2001:db8::1"));
+    }
     SECTION("not literals") {
         for (const char* text :
              {"", "[", "]", "[]", "192.0.2.1", "2001:db8::1", "[1.2.3]", "[IPv6:zzz]", "[1.2.3.4",
-              "[foo]", "[IPv4:1.2.3.4]", "[IPv6:2001:db8::1 ]"}) {
+              "[foo]", "[IPv4:1.2.3.4]", "[IPv6:2001:db8::1 ]", "[2001:db8::1 ]", "[::zz]"}) {
             CAPTURE(text);
             CHECK_FALSE(policyd::parse_address_literal(text));
         }
@@ -204,6 +215,8 @@ TEST_CASE("match_helo_literal: literal vs client", "[helo]") {
         {"[ipv6:2001:DB8:0:0::1]", "2001:db8::1", HeloLiteral::match},
         {"[IPv6:2001:db8::1]", "2001:db8::2", HeloLiteral::mismatch},
         {"[IPv6:2001:db8::1]", "192.0.2.1", HeloLiteral::mismatch},
+        {"[2001:db8::1]", "2001:db8::1", HeloLiteral::match},
+        {"[2001:db8::1]", "2001:db8::2", HeloLiteral::mismatch},
         {"[192.0.2.1]", "2001:db8::1", HeloLiteral::mismatch},
         {"[127.0.0.1]", "::1", HeloLiteral::mismatch},
         {"mail.example.com", "192.0.2.1", HeloLiteral::na},
@@ -223,5 +236,24 @@ TEST_CASE("match_helo_literal: literal vs client", "[helo]") {
         CHECK(policyd::match_helo_literal("[192.0.2.1]", mapped) == HeloLiteral::match);
         CHECK(policyd::match_helo_literal("[IPv6:::ffff:192.0.2.1]", mapped) == HeloLiteral::match);
         CHECK(policyd::match_helo_literal("[192.0.2.9]", mapped) == HeloLiteral::mismatch);
+    }
+}
+
+TEST_CASE("helo_literal_form: IPv4, tagged IPv6, untagged IPv6", "[helo]") {
+    using policyd::HeloLiteralForm;
+    const std::pair<const char*, HeloLiteralForm> rows[] = {
+        {"[192.0.2.1]", HeloLiteralForm::ipv4},
+        {"[IPv6:2001:db8::1]", HeloLiteralForm::ipv6},
+        {"[ipv6:::ffff:192.0.2.1]", HeloLiteralForm::ipv6},
+        {"[2001:db8::1]", HeloLiteralForm::ipv6_untagged},
+        {"[::ffff:192.0.2.1]", HeloLiteralForm::ipv6_untagged},
+        {"[2001:db8::1::2]", HeloLiteralForm::na},
+        {"2001:db8::1", HeloLiteralForm::na},
+        {"mail.example.com", HeloLiteralForm::na},
+        {"", HeloLiteralForm::na},
+    };
+    for (const auto& [helo, form] : rows) {
+        CAPTURE(helo);
+        CHECK(policyd::helo_literal_form(helo) == form);
     }
 }
