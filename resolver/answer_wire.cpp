@@ -141,6 +141,17 @@ Answer convert_result(int err, const ub_result* result, RrType type, std::size_t
                     }
                     break;
                 }
+                case RrType::mx: {
+                    // RFC 1035 3.3.9: a 16-bit preference, then the exchange.
+                    constexpr std::size_t kPreference = 2;
+                    if (len > kPreference) {
+                        std::string name = decode_wire_name(bytes + kPreference, len - kPreference);
+                        if (!name.empty()) {
+                            answer.names.push_back(std::move(name));
+                        }
+                    }
+                    break;
+                }
                 case RrType::a:
                     if (len == 4) {
                         boost::asio::ip::address_v4::bytes_type b{};

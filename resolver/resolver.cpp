@@ -70,6 +70,8 @@ std::string_view to_string(RrType type) {
             return "AAAA";
         case RrType::ptr:
             return "PTR";
+        case RrType::mx:
+            return "MX";
     }
     return "?";
 }

@@ -32,7 +32,7 @@
 
 namespace resolver {
 
-enum class RrType : std::uint16_t { a = 1, ptr = 12, aaaa = 28 };
+enum class RrType : std::uint16_t { a = 1, ptr = 12, mx = 15, aaaa = 28 };
 
 enum class Status {
     ok,         // NOERROR with data of the asked type
@@ -42,10 +42,10 @@ enum class Status {
 };
 
 std::string_view to_string(Status status);
-std::string_view to_string(RrType type);  // "A", "PTR", "AAAA"
+std::string_view to_string(RrType type);  // "A", "PTR", "MX", "AAAA"
 
 // Every type the resolver asks, for listings (metrics name each one).
-inline constexpr std::array<RrType, 3> kRrTypes{RrType::ptr, RrType::a, RrType::aaaa};
+inline constexpr std::array<RrType, 4> kRrTypes{RrType::ptr, RrType::a, RrType::aaaa, RrType::mx};
 
 // Answer::error of a lookup the Resolver's own deadline cut off.
 inline constexpr std::string_view kTimeoutError = "timeout";
@@ -65,8 +65,10 @@ struct Answer {
     // time since it was stored, rounded up. ttl and negative_ttl stay as
     // received. The assessment keeps facts no longer than their answers'.
     std::uint32_t lifetime = 0;
-    std::string canonical_name;                       // after following CNAMEs (lower case, no dot)
-    std::vector<std::string> names;                   // PTR targets (lower case, no trailing dot)
+    std::string canonical_name;  // after following CNAMEs (lower case, no dot)
+    // PTR targets, or MX exchanges (lower case, no trailing dot; a null MX,
+    // RFC 7505's ".", gives no name: NODATA).
+    std::vector<std::string> names;
     std::vector<boost::asio::ip::address> addresses;  // A / AAAA data
     std::string error;    // why, for temperror ("timeout", "SERVFAIL", ...)
     bool secure = false;  // DNSSEC-validated

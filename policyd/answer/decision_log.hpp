@@ -36,7 +36,8 @@ struct DecisionRecord {
 // Calls visit(key, value) for every field, in order: client_address ptr
 // verified (names joined by ','), iprev helo, then the other facts of
 // kFactFields by their names (helo_syntax helo_literal helo_forward
-// helo_ptr_alignment generic_ptr iprev_dnssec helo_dnssec helo_literal_form), then
+// helo_ptr_alignment generic_ptr iprev_dnssec helo_dnssec helo_literal_form
+// helo_mx), then
 // helo_changed facts (dns|cache|instance) budget (ok|exhausted) dns_outage
 // (no|yes) rule action, then dry_run=yes answer=... in dry-run mode and
 // shadow=ID,ID shadow_class=CLASS,CLASS when shadow rules matched, then protocol_state sender

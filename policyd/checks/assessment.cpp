@@ -114,6 +114,7 @@ struct Job : std::enable_shared_from_this<Job> {
     // family is asked; the other only when a fact value needs it.
     RrType own_family = RrType::a;
     RrType other_family = RrType::aaaa;
+    bool mx_pending = false;  // the HELO name's MX was asked and not answered
 
     Job(boost::asio::io_context& io, resolver::Lookup& r, AssessmentOptions o, const IpAddress& c,
         Assessor::Handler d, std::shared_ptr<FactsCache> k)
@@ -224,10 +225,33 @@ struct Job : std::enable_shared_from_this<Job> {
                             // is fail when the name has addresses of the
                             // other family, none when it has no address at
                             // all. Only NODATA leaves that open (NXDOMAIN is
-                            // the whole name).
-                            if (type == self->own_family && answer.status == Status::nodata) {
-                                self->lookup_helo(self->other_family);
+                            // the whole name). A name with no address at all
+                            // may still have an MX (helo_mx).
+                            if (answer.status == Status::nxdomain) {
+                                self->facts.helo_mx = HeloMx::none;
+                            } else if (answer.status == Status::nodata) {
+                                if (type == self->own_family) {
+                                    self->lookup_helo(self->other_family);
+                                } else {
+                                    self->lookup_mx();
+                                }
                             }
+                            self->release();
+                        });
+    }
+
+    // Asked only for a HELO name that exists without any address.
+    void lookup_mx() {
+        ++outstanding;
+        mx_pending = true;
+        resolver.lookup(helo_forward.name, RrType::mx,
+                        [self = shared_from_this()](const Answer& answer) {
+                            if (self->finished) {
+                                return;
+                            }
+                            self->used(answer);
+                            self->mx_pending = false;
+                            self->facts.helo_mx = derive_helo_mx(answer.status);
                             self->release();
                         });
     }
@@ -249,6 +273,9 @@ struct Job : std::enable_shared_from_this<Job> {
             state.cut_off();
         }
         helo_forward.cut_off();
+        if (mx_pending) {
+            facts.helo_mx = HeloMx::temperror;
+        }
         facts.budget_exhausted = true;
         reusable_until = std::chrono::steady_clock::time_point::min();
         finish();
@@ -326,6 +353,19 @@ Iprev derive_iprev(Status ptr_status, std::size_t ptr_names,
     }
     // Could not confirm, but a forward lookup we could not finish might have.
     return temperror ? Iprev::temperror : Iprev::fail;
+}
+
+HeloMx derive_helo_mx(Status mx_status) {
+    switch (mx_status) {
+        case Status::ok:
+            return HeloMx::present;
+        case Status::nxdomain:
+        case Status::nodata:
+            return HeloMx::none;
+        case Status::temperror:
+            break;
+    }
+    return HeloMx::temperror;
 }
 
 HeloForward derive_helo_forward(const ForwardEvidence& evidence) {

@@ -10,8 +10,10 @@
 //   every PTR name (at most max_ptr_names), concurrently. The other family
 //   is asked for the HELO name only when its own-family answer is NODATA,
 //   to tell helo_forward fail (addresses, none the client's) from none (no
-//   address at all). So a new client whose HELO is its PTR name costs two
-//   upstream queries (the two own-family lookups of one name coalesce).
+//   address at all). Only a HELO name that exists with no address at all
+//   (NODATA for both) is asked for its MX (helo_mx). So a new client whose
+//   HELO is its PTR name costs two upstream queries (the two own-family
+//   lookups of one name coalesce).
 //   Each lookup has the resolver's deadline, and the whole assessment has
 //   its own budget: when it runs out, the Facts are delivered with every
 //   unanswered lookup counted as temperror (and budget_exhausted set); late
@@ -91,5 +93,7 @@ struct ForwardEvidence {
 Iprev derive_iprev(resolver::Status ptr_status, std::size_t ptr_names,
                    const std::vector<ForwardEvidence>& forward);
 HeloForward derive_helo_forward(const ForwardEvidence& evidence);
+// helo_mx from the HELO name's MX answer (a null MX, RFC 7505, reads as none).
+HeloMx derive_helo_mx(resolver::Status mx_status);
 
 }  // namespace policyd

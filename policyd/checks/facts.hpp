@@ -70,6 +70,14 @@ inline constexpr std::array<std::string_view, 4> kAlignmentWords{"exact", "org-d
 enum class GenericPtr { generic, not_generic, na };
 inline constexpr std::array<std::string_view, 3> kGenericPtrWords{"generic", "not-generic", "n/a"};
 
+// Whether a HELO name without addresses has an MX record (Postfix's
+// reject_unknown_helo_hostname counts "A or MX" as known): present, none,
+// temperror; n/a when it was not asked, because the HELO is no FQDN or has
+// addresses (helo_forward is then not none).
+enum class HeloMx { present, none, temperror, na };
+inline constexpr std::array<std::string_view, 4> kHeloMxWords{"present", "none", "temperror",
+                                                              "n/a"};
+
 // DNSSEC status of the answers a fact rests on: secure only when every one
 // validated, bogus when any failed validation (libunbound then answers
 // SERVFAIL, so the fact itself is temperror), insecure otherwise
@@ -89,6 +97,9 @@ constexpr std::span<const std::string_view> fact_words(HeloLiteral) {
 }
 constexpr std::span<const std::string_view> fact_words(HeloLiteralForm) {
     return kHeloLiteralFormWords;
+}
+constexpr std::span<const std::string_view> fact_words(HeloMx) {
+    return kHeloMxWords;
 }
 constexpr std::span<const std::string_view> fact_words(HeloForward) {
     return kHeloForwardWords;
@@ -138,6 +149,7 @@ struct Facts {
     HeloLiteral helo_literal = HeloLiteral::na;
     HeloLiteralForm helo_literal_form = HeloLiteralForm::na;
     HeloForward helo_forward = HeloForward::na;
+    HeloMx helo_mx = HeloMx::na;
     // HELO name vs the verified PTR names (policyd/checks/alignment.hpp); n/a
     // without a FQDN HELO or a verified PTR name.
     Alignment helo_ptr_alignment = Alignment::na;
@@ -190,7 +202,7 @@ constexpr FactField fact_field(std::string_view name, std::string_view help) {
 
 // Every enumerated fact, in the order rules try them (cheap first: they
 // are all one bit test), the decision record logs them and explain lists them.
-inline constexpr std::array<FactField, 9> kFactFields{
+inline constexpr std::array<FactField, 10> kFactFields{
     fact_field<&Facts::iprev>("iprev", "PTR and forward confirmation (RFC 8601 iprev)"),
     fact_field<&Facts::helo_syntax>("helo_syntax", "the shape of the HELO/EHLO argument"),
     fact_field<&Facts::helo_literal>("helo_literal",
@@ -205,6 +217,7 @@ inline constexpr std::array<FactField, 9> kFactFields{
     fact_field<&Facts::helo_dnssec>("helo_dnssec", "DNSSEC status of the HELO's answers"),
     fact_field<&Facts::helo_literal_form>(
         "helo_literal_form", "an address-literal HELO's form: IPv4, tagged IPv6 or untagged IPv6"),
+    fact_field<&Facts::helo_mx>("helo_mx", "a HELO name without addresses has an MX record"),
 };
 
 // The fact of that name, or null.

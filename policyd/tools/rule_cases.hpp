@@ -19,6 +19,7 @@
 //  - iprev is required (there is no safe default for it).
 //  - helo_syntax, helo_literal and helo_literal_form, when not given, are derived from helo_name
 //    and client_address by the daemon's own pure functions (policyd/checks/helo.hpp).
+//  - helo_mx, when not given, is "n/a" (as for a HELO with addresses).
 //  - helo_forward is required when the HELO (given or derived) is a FQDN,
 //    since the daemon would have looked it up; otherwise it is "n/a".
 //  - helo_ptr_alignment and generic_ptr default to "n/a", iprev_dnssec and

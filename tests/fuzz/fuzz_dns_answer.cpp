@@ -37,8 +37,8 @@ void check_name(const std::string& name) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     fuzz::Input input(data, size);
-    static constexpr std::array<resolver::RrType, 3> kTypes{
-        resolver::RrType::a, resolver::RrType::aaaa, resolver::RrType::ptr};
+    static constexpr std::array<resolver::RrType, 4> kTypes{
+        resolver::RrType::a, resolver::RrType::aaaa, resolver::RrType::ptr, resolver::RrType::mx};
     const resolver::RrType type = kTypes[input.byte() % kTypes.size()];
     // Flags: 0x01 a canonical name, 0x10 no result at all, 0x20 havedata,
     // 0x40 secure (with 0x01: bogus), 0x80 a libunbound error. Then the
@@ -99,7 +99,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
     }
     for (const auto& name : answer.names) {
-        fuzz::require(type == resolver::RrType::ptr, "names only for PTR");
+        fuzz::require(type == resolver::RrType::ptr || type == resolver::RrType::mx,
+                      "names only for PTR and MX");
         check_name(name);
     }
     for (const auto& address : answer.addresses) {

@@ -107,6 +107,17 @@ const std::vector<Scripted> kScenario = {
      {"11.2.0.192.in-addr.arpa. 3600 IN PTR ttl.example.test."}},
     {"ttl.example.test.", "A", "NOERROR", {"ttl.example.test. 120 IN A 192.0.2.11"}},
     {"ttl.example.test.", "AAAA", "NOERROR", {}},
+    // HELO names that exist without any address: one with an MX, one
+    // without (helo_mx).
+    {"mxonly.example.test.", "A", "NOERROR", {}},
+    {"mxonly.example.test.", "AAAA", "NOERROR", {}},
+    {"mxonly.example.test.",
+     "MX",
+     "NOERROR",
+     {"mxonly.example.test. 300 IN MX 10 mail.example.test."}},
+    {"nomx.example.test.", "A", "NOERROR", {}},
+    {"nomx.example.test.", "AAAA", "NOERROR", {}},
+    {"nomx.example.test.", "MX", "NOERROR", {}},
     // 2001:db8::6: IPv6 client with an ip6.arpa nibble name.
     {"6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
      "PTR",
@@ -296,6 +307,38 @@ TEST_CASE("HELO checks against a real DNS server", "[assessment]") {
             CHECK(facts.helo_syntax == row.syntax);
             CHECK(facts.helo_literal == row.literal);
             CHECK(facts.helo_forward == row.forward);
+        }
+    }
+}
+
+TEST_CASE("helo_mx: asked only for a HELO name that exists without addresses", "[assessment]") {
+    auto& f = fixture();
+    struct Row {
+        const char* client;
+        const char* helo;
+        HeloForward forward;
+        HeloMx mx;
+    };
+    const std::vector<Row> rows = {
+        // No A or AAAA, an MX: known to Postfix's reject_unknown_helo_hostname.
+        {"192.0.2.1", "mxonly.example.test", HeloForward::none, HeloMx::present},
+        {"2001:db8::6", "mxonly.example.test", HeloForward::none, HeloMx::present},
+        {"192.0.2.1", "nomx.example.test", HeloForward::none, HeloMx::none},
+        // NXDOMAIN settles it without an MX query (none is scripted).
+        {"192.0.2.1", "noaddr.example.test", HeloForward::none, HeloMx::none},
+        // Addresses: the MX is not asked (no MX is scripted for these).
+        {"192.0.2.1", "pass.example.test", HeloForward::pass, HeloMx::na},
+        {"192.0.2.1", "other.example.test", HeloForward::fail, HeloMx::na},
+        {"192.0.2.1", "v6.example.test", HeloForward::fail, HeloMx::na},
+        {"192.0.2.1", "[192.0.2.1]", HeloForward::na, HeloMx::na},
+        {"192.0.2.1", "host.slow.example.test", HeloForward::temperror, HeloMx::na},
+    };
+    for (const auto& row : rows) {
+        SECTION(std::string(row.client) + " HELO " + row.helo) {
+            const Facts facts = f.assess(row.client, row.helo);
+            CHECK(facts.helo_forward == row.forward);
+            CHECK(facts.helo_mx == row.mx);
+            CHECK_FALSE(facts.budget_exhausted);
         }
     }
 }

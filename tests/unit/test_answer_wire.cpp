@@ -1,5 +1,7 @@
 // Reading DNS answers (resolver/answer_wire.hpp): PTR targets that are no
 // host names are dropped, whatever bytes a hostile server puts in them.
+#include <unbound.h>
+
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -72,4 +74,37 @@ TEST_CASE("decode_wire_name: whatever it returns is a DNS name", "[wire]") {
             CHECK(policyd::is_dns_name(name));
         }
     }
+}
+
+TEST_CASE("convert: an MX answer gives its exchange names; a null MX gives NODATA", "[wire]") {
+    const auto mx = [](const std::vector<std::string>& exchanges) {
+        std::vector<std::string> rdata;
+        for (const auto& exchange : exchanges) {
+            rdata.push_back(std::string("\0\x0a", 2) + exchange);  // preference 10
+        }
+        std::vector<char*> data;
+        std::vector<int> len;
+        for (auto& item : rdata) {
+            data.push_back(item.data());
+            len.push_back(static_cast<int>(item.size()));
+        }
+        data.push_back(nullptr);
+        len.push_back(0);
+        std::string qname = "mx.example.com";
+        ub_result result{};
+        result.qname = qname.data();
+        result.qtype = 15;
+        result.qclass = 1;
+        result.data = data.data();
+        result.len = len.data();
+        result.havedata = 1;
+        return resolver::convert(0, &result, resolver::RrType::mx, 10);
+    };
+    const auto answer = mx({wire({"Mail", "Example", "COM"}), wire({"mx2", "example", "com"})});
+    CHECK(answer.status == resolver::Status::ok);
+    CHECK(answer.names == std::vector<std::string>{"mail.example.com", "mx2.example.com"});
+    // RFC 7505: "." says this domain takes no mail.
+    CHECK(mx({std::string(1, '\0')}).status == resolver::Status::nodata);
+    // Too short for a preference and a name.
+    CHECK(mx({std::string(1, '\x0a')}).status == resolver::Status::nodata);
 }

@@ -4,9 +4,11 @@
 #include "policyd/checks/assessment.hpp"
 
 using policyd::derive_helo_forward;
+using policyd::derive_helo_mx;
 using policyd::derive_iprev;
 using policyd::ForwardEvidence;
 using policyd::HeloForward;
+using policyd::HeloMx;
 using policyd::Iprev;
 using resolver::Status;
 
@@ -62,6 +64,13 @@ TEST_CASE("iprev follows the PTR answer and forward confirmation", "[derive]") {
             CHECK(derive_iprev(row.ptr, row.names, row.forward) == row.expected);
         }
     }
+}
+
+TEST_CASE("helo_mx from the MX answer", "[derive]") {
+    CHECK(derive_helo_mx(Status::ok) == HeloMx::present);
+    CHECK(derive_helo_mx(Status::nodata) == HeloMx::none);
+    CHECK(derive_helo_mx(Status::nxdomain) == HeloMx::none);
+    CHECK(derive_helo_mx(Status::temperror) == HeloMx::temperror);
 }
 
 TEST_CASE("HELO forward confirmation", "[derive]") {

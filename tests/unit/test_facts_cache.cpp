@@ -57,6 +57,7 @@ TEST_CASE("packed facts come back field for field", "[facts-pack]") {
     facts.helo_syntax = HeloSyntax::address_literal;
     facts.helo_literal = HeloLiteral::mismatch;
     facts.helo_literal_form = HeloLiteralForm::ipv6_untagged;
+    facts.helo_mx = HeloMx::temperror;
     facts.helo_forward = HeloForward::temperror;
     facts.helo_ptr_alignment = Alignment::mismatch;
     facts.generic_ptr = GenericPtr::generic;
@@ -71,6 +72,7 @@ TEST_CASE("packed facts come back field for field", "[facts-pack]") {
         CHECK(out.helo_syntax == HeloSyntax::address_literal);
         CHECK(out.helo_literal == HeloLiteral::mismatch);
         CHECK(out.helo_literal_form == HeloLiteralForm::ipv6_untagged);
+        CHECK(out.helo_mx == HeloMx::temperror);
         CHECK(out.helo_forward == HeloForward::temperror);
         CHECK(out.helo_ptr_alignment == Alignment::mismatch);
         CHECK(out.generic_ptr == GenericPtr::generic);
