@@ -79,6 +79,7 @@ TEST_CASE("decode_wire_name: whatever it returns is a DNS name", "[wire]") {
 TEST_CASE("convert: an MX answer gives its exchange names; a null MX gives NODATA", "[wire]") {
     const auto mx = [](const std::vector<std::string>& exchanges) {
         std::vector<std::string> rdata;
+        rdata.reserve(exchanges.size());
         for (const auto& exchange : exchanges) {
             rdata.push_back(std::string("\0\x0a", 2) + exchange);  // preference 10
         }

@@ -147,7 +147,7 @@ TEST_CASE("report times: dates, words and relative times", "[report]") {
     CHECK(parse_report_time("yesterday", now, why) == kDayStart - 24 * kHour);
     CHECK(parse_report_time("-24h", now, why) == now - 24 * kHour);
     CHECK(parse_report_time("2d ago", now, why) == now - 48 * kHour);
-    CHECK(parse_report_time("90m ago", now, why) == now - 90 * 60 * 1000000ULL);
+    CHECK(parse_report_time("90m ago", now, why) == now - 90ULL * 60 * 1000000);
     CHECK(parse_report_time("2026-12-03", now, why) == kDayStart);
     CHECK(parse_report_time("2026-12-03 08:30", now, why) == kDayStart + 8 * kHour + 1800000000);
     CHECK(parse_report_time("2026-12-03 08:30:15", now, why) == kDayStart + 8 * kHour + 1815000000);
