@@ -1,5 +1,6 @@
 #include "policyd/base/address.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "policyd/base/ascii.hpp"
@@ -61,6 +62,20 @@ bool is_internal(const IpAddress& address) {
     const auto bytes = plain.to_v6().to_bytes();
     return plain.is_loopback() || plain.is_unspecified() || (bytes[0] & 0xfeU) == 0xfcU ||
            (bytes[0] == 0xfeU && (bytes[1] & 0xc0U) == 0x80U);
+}
+
+bool same_network(const IpAddress& a, const IpAddress& b) {
+    const IpAddress x = normalise(a);
+    const IpAddress y = normalise(b);
+    if (x.is_v4() && y.is_v4()) {
+        return (x.to_v4().to_uint() >> 8) == (y.to_v4().to_uint() >> 8);
+    }
+    if (x.is_v6() && y.is_v6()) {
+        const auto p = x.to_v6().to_bytes();
+        const auto q = y.to_v6().to_bytes();
+        return std::equal(p.begin(), p.begin() + 8, q.begin());
+    }
+    return false;
 }
 
 }  // namespace policyd

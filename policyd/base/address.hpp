@@ -31,6 +31,11 @@ bool same_address(const IpAddress& a, const IpAddress& b);
 // exempts as internal.
 bool is_internal(const IpAddress& address);
 
+// Both in one /24 (IPv4) or one /64 (IPv6), after normalising: the
+// client's network, for the tolerant HELO fact values. Different families
+// never are.
+bool same_network(const IpAddress& a, const IpAddress& b);
+
 // A TCP/UDP port written as plain decimal digits (no sign, no space, at most
 // five digits), 0..65535; nullopt otherwise. Callers that need a real port
 // refuse 0 themselves.

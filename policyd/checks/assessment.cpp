@@ -65,6 +65,8 @@ struct ForwardState {
                     evidence.any_address = true;
                     if (same_address(address, client)) {
                         evidence.confirmed = true;
+                    } else if (same_network(address, client)) {
+                        evidence.near = true;
                     }
                 }
                 break;
@@ -374,6 +376,9 @@ HeloForward derive_helo_forward(const ForwardEvidence& evidence) {
     }
     if (evidence.temperror) {
         return HeloForward::temperror;
+    }
+    if (evidence.near) {
+        return HeloForward::same_network;
     }
     if (!evidence.any_address) {
         return HeloForward::none;

@@ -89,6 +89,7 @@ struct ForwardEvidence {
     bool confirmed = false;  // some A/AAAA record equals the client
     bool temperror = false;  // some A/AAAA lookup failed temporarily
     bool any_address = false;
+    bool near = false;  // some record is in the client's /24 or /64 (not the client)
 };
 Iprev derive_iprev(resolver::Status ptr_status, std::size_t ptr_names,
                    const std::vector<ForwardEvidence>& forward);

@@ -37,9 +37,16 @@ enum class HeloSyntax { fqdn, non_fqdn, invalid, address_literal, bare_ip, missi
 inline constexpr std::array<std::string_view, 6> kHeloSyntaxWords{
     "fqdn", "non-fqdn", "invalid", "address-literal", "bare-ip", "missing"};
 
-// An address-literal HELO compared with the client address.
-enum class HeloLiteral { match, mismatch, na };
-inline constexpr std::array<std::string_view, 3> kHeloLiteralWords{"match", "mismatch", "n/a"};
+// An address-literal HELO compared with the client address: the client
+// itself; another address of the client's network (its /24 for IPv4, its
+// /64 for IPv6: a host that names its neighbour, or a second address of
+// its own); an internal address (policyd/base/address.hpp is_internal)
+// from a public client, as a host behind NAT names itself; or anything
+// else (mismatch). Only match is strict; the others are their own values
+// so rules decide how tolerant to be.
+enum class HeloLiteral { match, mismatch, same_network, private_address, na };
+inline constexpr std::array<std::string_view, 5> kHeloLiteralWords{
+    "match", "mismatch", "same-network", "private", "n/a"};
 
 // The form of an address-literal HELO: [IPv4], [IPv6:...] as RFC 5321
 // writes it, or an IPv6 address in brackets without the tag, which real
@@ -49,10 +56,12 @@ enum class HeloLiteralForm { ipv4, ipv6, ipv6_untagged, na };
 inline constexpr std::array<std::string_view, 4> kHeloLiteralFormWords{"ipv4", "ipv6",
                                                                        "ipv6-untagged", "n/a"};
 
-// The HELO name's A/AAAA records contain the client address.
-enum class HeloForward { pass, fail, none, temperror, na };
-inline constexpr std::array<std::string_view, 5> kHeloForwardWords{"pass", "fail", "none",
-                                                                   "temperror", "n/a"};
+// The HELO name's A/AAAA records contain the client address (pass), or
+// only addresses of the client's /24 or /64 (same-network: never a pass,
+// and iprev stays strict), or other addresses only (fail), or none.
+enum class HeloForward { pass, fail, none, temperror, same_network, na };
+inline constexpr std::array<std::string_view, 6> kHeloForwardWords{
+    "pass", "fail", "none", "temperror", "same-network", "n/a"};
 
 // DESIGN.md: HELO vs PTR alignment (policyd/checks/alignment.hpp).
 //  exact:      the HELO equals a verified PTR name.

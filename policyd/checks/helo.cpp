@@ -189,7 +189,16 @@ HeloLiteral match_helo_literal(std::string_view helo, const IpAddress& client) {
     if (!address) {
         return HeloLiteral::na;
     }
-    return same_address(*address, client) ? HeloLiteral::match : HeloLiteral::mismatch;
+    if (same_address(*address, client)) {
+        return HeloLiteral::match;
+    }
+    if (same_network(*address, client)) {
+        return HeloLiteral::same_network;
+    }
+    if (is_internal(*address) && !is_internal(client)) {
+        return HeloLiteral::private_address;
+    }
+    return HeloLiteral::mismatch;
 }
 
 }  // namespace policyd

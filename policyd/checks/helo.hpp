@@ -49,9 +49,11 @@ HeloSyntax classify_helo(std::string_view helo);
 // IPv6 address comes back as IPv4); nullopt if helo is not a valid literal.
 std::optional<IpAddress> parse_address_literal(std::string_view helo);
 
-// match / mismatch for a valid address literal compared as addresses with the
-// client (after normalising both); na when the HELO is not a valid address
-// literal (bracketed garbage included: its syntax is already "invalid").
+// A valid address literal compared as addresses with the client (after
+// normalising both): match, else same_network (the client's /24 or /64),
+// else private_address (an internal literal from a public client), else
+// mismatch; na when the HELO is not a valid address literal (bracketed
+// garbage included: its syntax is already "invalid").
 HeloLiteral match_helo_literal(std::string_view helo, const IpAddress& client);
 
 // ipv4, ipv6 (tagged), ipv6_untagged for a valid address literal; na otherwise.

@@ -113,9 +113,9 @@ CASES = [
     (
         "helo foreign address literal",
         "127.0.0.2",
-        "[127.0.0.5]",
+        "[127.1.0.5]",
         {},
-        "action=550 5.7.1 HELO address literal [127.0.0.5] is not the client address 127.0.0.2",
+        "action=550 5.7.1 HELO address literal [127.1.0.5] is not the client address 127.0.0.2",
         "reject-foreign-address-literal",
         {"helo_syntax": "address-literal", "helo_literal": "mismatch"},
     ),
@@ -1084,12 +1084,14 @@ def explain_shows_answers_facts_rules_and_action(ctx: Context) -> None:
     text = result.stdout
     for needle in (
         "4.0.0.127.in-addr.arpa PTR: ok (rcode 0, ttl 300) other.example.test",
-        "other.example.test A: ok (rcode 0, ttl 300) 127.0.0.99",
+        "other.example.test A: ok (rcode 0, ttl 300) 127.0.1.99",
         "iprev = fail",
         "verified_names = -",
         "reject-no-ptr: no, iprev is fail",
         "reject-fcrdns-fail: MATCHES",
-        "warn-helo-not-forward-confirmed: would match, but an earlier rule decided",
+        # good.example.test is 127.0.0.2: the client's /24, tolerated.
+        "helo_forward = same-network",
+        "warn-helo-not-forward-confirmed: no, helo_forward is same-network",
         "Action (rule reject-fcrdns-fail): 550 5.7.25 Client address 127.0.0.4: PTR name "
         "other.example.test does not resolve back to it",
     ):

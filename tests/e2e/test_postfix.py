@@ -267,10 +267,10 @@ SESSIONS = [
     (
         "foreign address literal",
         "127.0.0.2",
-        "[127.0.0.5]",
+        "[127.1.0.5]",
         "user@example.test",
         "550",
-        "HELO address literal [127.0.0.5] is not the client address 127.0.0.2",
+        "HELO address literal [127.1.0.5] is not the client address 127.0.0.2",
         "reject-foreign-address-literal",
     ),
     (

@@ -59,6 +59,9 @@ const std::vector<Scripted> kScenario = {
      {"4.2.0.192.in-addr.arpa. 300 IN PTR other.example.test."}},
     {"other.example.test.", "A", "NOERROR", {"other.example.test. 300 IN A 192.0.2.99"}},
     {"other.example.test.", "AAAA", "NOERROR", {}},
+    // A HELO name whose address is in no client's network here.
+    {"far.example.test.", "A", "NOERROR", {"far.example.test. 300 IN A 198.51.100.99"}},
+    {"far.example.test.", "AAAA", "NOERROR", {}},
     // 192.0.2.5: two PTR names; only the second confirms.
     {"5.2.0.192.in-addr.arpa.",
      "PTR",
@@ -278,7 +281,10 @@ TEST_CASE("HELO checks against a real DNS server", "[assessment]") {
     const std::vector<Row> rows = {
         {"192.0.2.1", "pass.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::pass},
         {"192.0.2.1", "PASS.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::pass},
-        {"192.0.2.1", "other.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::fail},
+        // 192.0.2.99: the client's /24, tolerated as its own value.
+        {"192.0.2.1", "other.example.test", HeloSyntax::fqdn, HeloLiteral::na,
+         HeloForward::same_network},
+        {"192.0.2.1", "far.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::fail},
         {"192.0.2.1", "noaddr.example.test", HeloSyntax::fqdn, HeloLiteral::na, HeloForward::none},
         // Addresses only of the other family: the other family is asked
         // (the own family's NODATA leaves fail and none open), and it is fail.
@@ -289,7 +295,11 @@ TEST_CASE("HELO checks against a real DNS server", "[assessment]") {
          HeloForward::temperror},
         {"192.0.2.1", "[192.0.2.1]", HeloSyntax::address_literal, HeloLiteral::match,
          HeloForward::na},
-        {"192.0.2.1", "[192.0.2.99]", HeloSyntax::address_literal, HeloLiteral::mismatch,
+        {"192.0.2.1", "[192.0.2.99]", HeloSyntax::address_literal, HeloLiteral::same_network,
+         HeloForward::na},
+        {"192.0.2.1", "[198.51.100.99]", HeloSyntax::address_literal, HeloLiteral::mismatch,
+         HeloForward::na},
+        {"192.0.2.1", "[10.0.0.7]", HeloSyntax::address_literal, HeloLiteral::private_address,
          HeloForward::na},
         {"2001:db8::6", "[IPv6:2001:DB8:0::6]", HeloSyntax::address_literal, HeloLiteral::match,
          HeloForward::na},
@@ -328,7 +338,8 @@ TEST_CASE("helo_mx: asked only for a HELO name that exists without addresses", "
         {"192.0.2.1", "noaddr.example.test", HeloForward::none, HeloMx::none},
         // Addresses: the MX is not asked (no MX is scripted for these).
         {"192.0.2.1", "pass.example.test", HeloForward::pass, HeloMx::na},
-        {"192.0.2.1", "other.example.test", HeloForward::fail, HeloMx::na},
+        {"192.0.2.1", "other.example.test", HeloForward::same_network, HeloMx::na},
+        {"192.0.2.1", "far.example.test", HeloForward::fail, HeloMx::na},
         {"192.0.2.1", "v6.example.test", HeloForward::fail, HeloMx::na},
         {"192.0.2.1", "[192.0.2.1]", HeloForward::na, HeloMx::na},
         {"192.0.2.1", "host.slow.example.test", HeloForward::temperror, HeloMx::na},
@@ -353,8 +364,9 @@ TEST_CASE("the time budget turns what is still unanswered into temperror", "[ass
         const Facts facts = f.assess("192.0.2.201", "other.example.test", options);
         CHECK(facts.iprev == Iprev::temperror);
         CHECK(facts.budget_exhausted);
-        // The HELO lookups that did answer still count.
-        CHECK(facts.helo_forward == HeloForward::fail);
+        // The HELO lookups that did answer still count (192.0.2.99: the
+        // client's /24).
+        CHECK(facts.helo_forward == HeloForward::same_network);
     }
     SECTION("forward zone silent") {
         const Facts facts = f.assess("192.0.2.9", "host.slow.example.test", options);

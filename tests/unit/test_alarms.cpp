@@ -150,6 +150,19 @@ TEST_CASE("window counts sum the slots within the window", "[alarms][window]") {
     CHECK(counts.totals(t0 + 20s) == WindowCounts<2>::Totals{1, 0});
 }
 
+TEST_CASE("same_network: one /24 for IPv4, one /64 for IPv6", "[address]") {
+    const auto same = [](const char* a, const char* b) {
+        return same_network(*parse_ip(a), *parse_ip(b));
+    };
+    CHECK(same("192.0.2.1", "192.0.2.254"));
+    CHECK_FALSE(same("192.0.2.1", "192.0.3.1"));
+    CHECK(same("2001:db8::1", "2001:db8::ffff:1"));
+    CHECK(same("2001:db8:0:0:1::1", "2001:db8::2"));
+    CHECK_FALSE(same("2001:db8:0:1::1", "2001:db8::1"));
+    CHECK(same("::ffff:192.0.2.1", "192.0.2.7"));
+    CHECK_FALSE(same("192.0.2.1", "2001:db8::1"));
+}
+
 TEST_CASE("is_internal: the networks the shipped table exempts", "[address]") {
     const std::pair<const char*, bool> table[] = {
         {"127.0.0.1", true},      {"10.1.2.3", true},        {"172.16.0.1", true},

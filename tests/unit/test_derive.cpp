@@ -73,6 +73,24 @@ TEST_CASE("helo_mx from the MX answer", "[derive]") {
     CHECK(derive_helo_mx(Status::temperror) == HeloMx::temperror);
 }
 
+TEST_CASE("HELO forward: an address of the client's network is same-network, not pass",
+          "[derive]") {
+    ForwardEvidence near;
+    near.any_address = true;
+    near.near = true;
+    CHECK(derive_helo_forward(near) == HeloForward::same_network);
+    near.confirmed = true;
+    CHECK(derive_helo_forward(near) == HeloForward::pass);
+    near.confirmed = false;
+    near.temperror = true;  // another lookup might have confirmed
+    CHECK(derive_helo_forward(near) == HeloForward::temperror);
+    // iprev stays strict: a PTR name resolving into the client's /24 is fail.
+    ForwardEvidence ptr_near;
+    ptr_near.any_address = true;
+    ptr_near.near = true;
+    CHECK(derive_iprev(Status::ok, 1, {ptr_near}) == Iprev::fail);
+}
+
 TEST_CASE("HELO forward confirmation", "[derive]") {
     CHECK(derive_helo_forward(confirmed()) == HeloForward::pass);
     CHECK(derive_helo_forward(other_address()) == HeloForward::fail);

@@ -209,14 +209,25 @@ TEST_CASE("match_helo_literal: literal vs client", "[helo]") {
     };
     const std::vector<Row> rows = {
         {"[192.0.2.1]", "192.0.2.1", HeloLiteral::match},
-        {"[192.0.2.1]", "192.0.2.2", HeloLiteral::mismatch},
+        {"[198.51.100.1]", "192.0.2.2", HeloLiteral::mismatch},
+        // Another address of the client's /24 or /64: tolerated, not a match.
+        {"[192.0.2.1]", "192.0.2.2", HeloLiteral::same_network},
+        {"[192.0.3.1]", "192.0.2.2", HeloLiteral::mismatch},
+        {"[IPv6:2001:db8::1]", "2001:db8::2", HeloLiteral::same_network},
+        {"[IPv6:2001:db8:0:1::1]", "2001:db8::2", HeloLiteral::mismatch},
+        // An internal literal from a public client (a host behind NAT).
+        {"[10.1.2.3]", "192.0.2.2", HeloLiteral::private_address},
+        {"[192.168.1.5]", "198.51.100.7", HeloLiteral::private_address},
+        {"[IPv6:fd00::5]", "2001:db8::2", HeloLiteral::private_address},
+        // Internal to internal is no excuse: mismatch.
+        {"[10.1.2.3]", "172.16.0.1", HeloLiteral::mismatch},
         {"[IPv6:::ffff:192.0.2.1]", "192.0.2.1", HeloLiteral::match},
         {"[IPv6:2001:db8::1]", "2001:db8::1", HeloLiteral::match},
         {"[ipv6:2001:DB8:0:0::1]", "2001:db8::1", HeloLiteral::match},
-        {"[IPv6:2001:db8::1]", "2001:db8::2", HeloLiteral::mismatch},
+        {"[IPv6:2001:db8::1]", "2001:db8:1::2", HeloLiteral::mismatch},
         {"[IPv6:2001:db8::1]", "192.0.2.1", HeloLiteral::mismatch},
         {"[2001:db8::1]", "2001:db8::1", HeloLiteral::match},
-        {"[2001:db8::1]", "2001:db8::2", HeloLiteral::mismatch},
+        {"[2001:db8::1]", "2001:db8:1::2", HeloLiteral::mismatch},
         {"[192.0.2.1]", "2001:db8::1", HeloLiteral::mismatch},
         {"[127.0.0.1]", "::1", HeloLiteral::mismatch},
         {"mail.example.com", "192.0.2.1", HeloLiteral::na},
@@ -235,7 +246,8 @@ TEST_CASE("match_helo_literal: literal vs client", "[helo]") {
         REQUIRE(mapped.is_v6());
         CHECK(policyd::match_helo_literal("[192.0.2.1]", mapped) == HeloLiteral::match);
         CHECK(policyd::match_helo_literal("[IPv6:::ffff:192.0.2.1]", mapped) == HeloLiteral::match);
-        CHECK(policyd::match_helo_literal("[192.0.2.9]", mapped) == HeloLiteral::mismatch);
+        CHECK(policyd::match_helo_literal("[192.0.2.9]", mapped) == HeloLiteral::same_network);
+        CHECK(policyd::match_helo_literal("[198.51.100.9]", mapped) == HeloLiteral::mismatch);
     }
 }
 

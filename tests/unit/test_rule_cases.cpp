@@ -195,7 +195,7 @@ expect_rule = "reject-bad-helo"
 [[case]]
 name = "foreign literal"
 client_address = "192.0.2.1"
-helo_name = "[192.0.2.99]"
+helo_name = "[198.51.100.99]"
 iprev = "pass"
 expect_rule = "reject-foreign-literal"
 
