@@ -501,14 +501,33 @@ scrape_configs:
 """
 
 
+def prometheus_ready(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REPLY_TIMEOUT)
+        try:
+            conn.request("GET", "/-/ready")
+            if conn.getresponse().status == 200:
+                return True
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.2)
+    return False
+
+
 def prometheus_query(port: int, query: str):
     url = f"/api/v1/query?query={urllib.parse.quote(query)}"
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REPLY_TIMEOUT)
     try:
         conn.request("GET", url)
-        body = json.loads(conn.getresponse().read())
+        response = conn.getresponse()
+        text = response.read()
     finally:
         conn.close()
+    check_equal(response.status, 200, f"query {query}: {text[:200]!r}")
+    body = json.loads(text)
     check_equal(body.get("status"), "success", f"query {query}")
     return body["data"]["result"]
 
@@ -545,6 +564,9 @@ def real_prometheus_reads_a_decision_counter(ctx: Context) -> None:
 
     query = 'rdns_policyd_decisions_total{rule="reject-no-ptr",action="reject"}'
     with procs.serve_on_free_port(argv, "prometheus", log_path=log, start_timeout=60) as server:
+        # Prometheus accepts connections before its storage is open, and
+        # answers 503 until then: wait for /-/ready (bounded).
+        check(prometheus_ready(server.port, 60), "Prometheus not ready within 60 s")
         deadline = time.monotonic() + 60
         result = []
         while time.monotonic() < deadline:
