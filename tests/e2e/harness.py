@@ -454,10 +454,12 @@ def binary_from_argv() -> str:
     return binary
 
 
-def main_with_dns(runner: Runner, prefix: str, make_context) -> int:
+def main_with_dns(runner: Runner, prefix: str, make_context, set_up=None) -> int:
     """The main() of an e2e script whose tests need only the DNS fixture:
     a work directory, a context from make_context() with .binary, .workdir
-    and .dns set, every test of `runner` run on it; the exit status."""
+    and .dns set, every test of `runner` run on it; the exit status.
+    set_up(ctx, stack), when given, starts what the tests share once the
+    DNS is up (entering it on `stack`) and returns False if that failed."""
     started = time.monotonic()
     binary = binary_from_argv()
     with workdir(prefix) as wd:
@@ -466,6 +468,6 @@ def main_with_dns(runner: Runner, prefix: str, make_context) -> int:
         ctx.workdir = wd
         with contextlib.ExitStack() as stack:
             ctx.dns = runner.set_up(stack, "test DNS set-up", DnsFixture(wd), "ldns-testns output")
-            if ctx.dns is not None:
+            if ctx.dns is not None and (set_up is None or set_up(ctx, stack)):
                 runner.run(ctx)
         return runner.finish(started)

@@ -36,15 +36,13 @@ from harness import (  # noqa: E402
     POLICY_FILE,
     REPLY_TIMEOUT,
     Daemon,
-    DnsFixture,
     PolicyClient,
     Runner,
-    binary_from_argv,
     check,
     check_equal,
     new_instance,
+    main_with_dns,
     policy_request,
-    workdir,
 )
 
 import procs  # noqa: E402  (harness put tests/support on the path)
@@ -586,25 +584,16 @@ def real_prometheus_reads_a_decision_counter(ctx: Context) -> None:
             prometheus_query(server.port, without_variables(expr))
 
 
+def start_shared_daemon(ctx: Context, stack: contextlib.ExitStack) -> bool:
+    """Most tests share one daemon and look at what their own requests
+    moved; those that need a fresh one start it."""
+    shared = metrics_daemon(ctx, "shared", "inet:127.0.0.1:0")
+    ctx.daemon = runner.set_up(stack, "the shared daemon", shared, "rdns-policyd (shared) stderr")
+    return ctx.daemon is not None
+
+
 def main() -> int:
-    started = time.monotonic()
-    binary = binary_from_argv()
-    with workdir("rdns-metrics-") as wd:
-        ctx = Context()
-        ctx.binary = binary
-        ctx.workdir = wd
-        with contextlib.ExitStack() as stack:
-            ctx.dns = runner.set_up(stack, "test DNS set-up", DnsFixture(wd), "ldns-testns output")
-            if ctx.dns is not None:
-                # Most tests share one daemon and look at what their own
-                # requests moved; those that need a fresh one start it.
-                shared = metrics_daemon(ctx, "shared", "inet:127.0.0.1:0")
-                ctx.daemon = runner.set_up(
-                    stack, "the shared daemon", shared, "rdns-policyd (shared) stderr"
-                )
-                if ctx.daemon is not None:
-                    runner.run(ctx)
-        return runner.finish(started)
+    return main_with_dns(runner, "rdns-metrics-", Context, start_shared_daemon)
 
 
 if __name__ == "__main__":
