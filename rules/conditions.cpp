@@ -183,9 +183,11 @@ using Read = std::unique_ptr<const Condition>;
 
 // A list of words, each one bit of the mask: a fact's values, or the
 // protocol states. `index` maps a word as written to its bit.
-template <typename Index>
+// `mask_of` maps a word to the bit mask of the values it names, or nullopt;
+// `allowed` lists them for the error message.
+template <typename MaskOf>
 Read read_words(Loader& loader, const ConditionSpec& spec, const toml::node& node,
-                std::span<const std::string_view> words, Index index) {
+                const std::string& allowed, MaskOf mask_of) {
     const auto items = loader.strings(spec.key, node);
     if (!items) {
         return nullptr;
@@ -193,12 +195,12 @@ Read read_words(Loader& loader, const ConditionSpec& spec, const toml::node& nod
     unsigned mask = 0;
     bool ok = true;
     for (const auto& item : *items) {
-        if (const auto bit = index(item.text)) {
-            mask |= 1U << *bit;
+        if (const auto bits = mask_of(item.text)) {
+            mask |= *bits;
             continue;
         }
         loader.error(item, std::string(spec.key) + ": unknown value \"" + printable(item.text) +
-                               "\" (allowed: " + word_list(words) + ")");
+                               "\" (allowed: " + allowed + ")");
         ok = false;
     }
     if (!ok) {
@@ -393,12 +395,28 @@ std::unique_ptr<const Condition> read_condition(Loader& loader, const ConditionS
     switch (spec.form) {
         case Form::fact_words: {
             const policyd::FactField& fact = *spec.subject.fact;
-            return read_words(loader, spec, node, fact.words, [&fact](std::string_view word) {
-                return fact.parse(policyd::to_lower(word));
+            std::string allowed = word_list(fact.words);
+            for (const policyd::FactAlias& alias : fact.aliases) {
+                std::string meaning;
+                for (std::size_t i = 0; i < fact.words.size(); ++i) {
+                    if ((alias.mask & (1U << i)) != 0) {
+                        meaning += (meaning.empty() ? "" : " or ") + std::string(fact.words[i]);
+                    }
+                }
+                allowed += "; " + std::string(alias.word) + " means " + meaning;
+            }
+            return read_words(loader, spec, node, allowed, [&fact](std::string_view word) {
+                return fact.parse_mask(policyd::to_lower(word));
             });
         }
         case Form::protocol_states:
-            return read_words(loader, spec, node, kProtocolStates, protocol_state_index);
+            return read_words(loader, spec, node, word_list(kProtocolStates),
+                              [](std::string_view word) -> std::optional<unsigned> {
+                                  if (const auto index = protocol_state_index(word)) {
+                                      return 1U << *index;
+                                  }
+                                  return std::nullopt;
+                              });
         case Form::exact:
             return read_exact(loader, spec, node);
         case Form::ports:

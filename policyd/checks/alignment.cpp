@@ -123,6 +123,45 @@ std::string PublicSuffixList::org_domain(std::string_view name) const {
     return std::string(registrable_in(impl_->ctx, normalise_into(name, buffer)));
 }
 
+std::optional<std::size_t> PublicSuffixList::icann_registrable_offset(std::string_view name) const {
+    NameBuffer buffer;
+    const std::string_view normalised = normalise_into(name, buffer);
+    if (normalised.empty()) {
+        return std::nullopt;
+    }
+    // The longest suffix that is an ICANN public suffix (star rule
+    // included, so every TLD is one); the registrable domain is it plus
+    // the label before.
+    std::size_t previous = std::string_view::npos;  // start of the label before `at`
+    std::size_t at = 0;
+    while (true) {
+        if (psl_is_public_suffix2(impl_->ctx, normalised.data() + at, PSL_TYPE_ICANN) == 1) {
+            if (previous == std::string_view::npos) {
+                return std::nullopt;
+            }
+            return previous;
+        }
+        const std::size_t dot = normalised.find('.', at);
+        if (dot == std::string_view::npos) {
+            return std::nullopt;
+        }
+        previous = at;
+        at = dot + 1;
+    }
+}
+
+bool PublicSuffixList::known_tld(std::string_view name) const {
+    NameBuffer buffer;
+    const std::string_view normalised = normalise_into(name, buffer);
+    if (normalised.empty()) {
+        return false;
+    }
+    const std::size_t dot = normalised.rfind('.');
+    const std::size_t tld = dot == std::string_view::npos ? 0 : dot + 1;
+    return psl_is_public_suffix2(impl_->ctx, normalised.data() + tld,
+                                 PSL_TYPE_ICANN | PSL_TYPE_NO_STAR_RULE) == 1;
+}
+
 const std::string& PublicSuffixList::source() const {
     return impl_->source;
 }

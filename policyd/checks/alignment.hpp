@@ -49,6 +49,20 @@ class PublicSuffixList {
     // itself or an invalid name -> "".
     std::string org_domain(std::string_view name) const;
 
+    // Where the registrable domain under the list's ICANN section alone
+    // begins in `name` (as given, one trailing dot ignored): "c-1-2-3-4.hsd1.
+    // comcast.net" -> 14, "x.ec2-1-2-3-4.compute-1.amazonaws.com" ->
+    // the offset of "amazonaws.com" (the private section would make the
+    // whole name a public suffix). nullopt for an invalid name or one that
+    // is a public suffix itself. An unknown TLD counts as a public suffix
+    // ("host.example.lan" -> "example.lan"). Never allocates.
+    std::optional<std::size_t> icann_registrable_offset(std::string_view name) const;
+
+    // Is the name's top-level domain one the ICANN section lists (not
+    // merely the "*" default rule)? False for an invalid name. Never
+    // allocates.
+    bool known_tld(std::string_view name) const;
+
     // Where the data came from, for the start-up log line.
     const std::string& source() const;
 

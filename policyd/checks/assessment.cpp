@@ -307,14 +307,25 @@ struct Job : std::enable_shared_from_this<Job> {
         facts.helo_forward = facts.helo_syntax == HeloSyntax::fqdn
                                  ? derive_helo_forward(helo_forward.evidence)
                                  : HeloForward::na;
-        if (options.generic && !facts.ptr_names.empty()) {
+        if (!facts.ptr_names.empty()) {
+            // generic_ptr and ptr_tld look at the same one name.
             const std::string& name = facts.verified_names.empty() ? facts.ptr_names.front()
                                                                    : facts.verified_names.front();
-            facts.generic_ptr = options.generic->classify(name, client);
+            if (options.generic) {
+                facts.generic_ptr = options.generic->classify(name, client);
+            }
+            if (options.psl) {
+                facts.ptr_tld = options.psl->known_tld(name) ? PtrTld::known : PtrTld::unknown;
+            }
         }
         if (facts.helo_syntax == HeloSyntax::fqdn && options.psl) {
             facts.helo_ptr_alignment =
                 align_helo_ptr(helo_forward.name, facts.verified_names, *options.psl);
+            if (options.mail_providers) {
+                facts.helo_provider =
+                    judge_helo_provider(helo_forward.name, facts.verified_names, facts.iprev,
+                                        *options.mail_providers, *options.psl);
+            }
         }
         if (cache) {
             const auto now = FactsCache::Clock::now();

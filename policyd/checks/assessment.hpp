@@ -42,6 +42,7 @@
 #include "policyd/checks/alignment.hpp"
 #include "policyd/checks/facts.hpp"
 #include "policyd/checks/generic_ptr.hpp"
+#include "policyd/checks/providers.hpp"
 #include "resolver/resolver.hpp"
 
 namespace policyd {
@@ -55,6 +56,8 @@ struct AssessmentOptions {
     std::shared_ptr<const PublicSuffixList> psl;
     // For the generic-PTR fact; null leaves it n/a.
     std::shared_ptr<const GenericPtrClassifier> generic;
+    // For helo_provider (with psl); null leaves it n/a.
+    std::shared_ptr<const MailProviders> mail_providers;
 };
 
 class FactsCache;

@@ -74,10 +74,31 @@ enum class Alignment { exact, org_domain, mismatch, na };
 inline constexpr std::array<std::string_view, 4> kAlignmentWords{"exact", "org-domain", "mismatch",
                                                                  "n/a"};
 
-// The PTR name looks like a generic / dynamic pool name for this client
-// (policyd/checks/generic_ptr.hpp); n/a without a PTR name.
-enum class GenericPtr { generic, not_generic, na };
-inline constexpr std::array<std::string_view, 3> kGenericPtrWords{"generic", "not-generic", "n/a"};
+// What kind of name the PTR name is (policyd/checks/generic_ptr.hpp): an
+// access network's pool name for a customer address (dynamic: residential
+// cable, DSL, fibre, mobile), a hosting, cloud or business provider's
+// default name the customer never changed (provider-default), or a name
+// somebody chose (not-generic); n/a without a PTR name. In rules, "generic"
+// stands for both generic kinds (kGenericPtrAliases).
+enum class GenericPtr { dynamic, provider_default, not_generic, na };
+inline constexpr std::array<std::string_view, 4> kGenericPtrWords{"dynamic", "provider-default",
+                                                                  "not-generic", "n/a"};
+
+// A HELO name in a large mail provider's domains (the providers map,
+// policyd/checks/providers.hpp) is backed by a forward-confirmed PTR name of
+// the same provider (verified), or is not although the PTR lookups were
+// answered (forged), or could not be told because they were not
+// (temperror); n/a when the HELO claims no listed provider.
+enum class HeloProvider { verified, forged, temperror, na };
+inline constexpr std::array<std::string_view, 4> kHeloProviderWords{"verified", "forged",
+                                                                    "temperror", "n/a"};
+
+// The PTR name's top-level domain is one the Public Suffix List's ICANN
+// section knows (known) or not (unknown: "host.local", "mail.lan",
+// "ip-10-0-0-1.ec2.internal"); n/a without a PTR name. The name is the one
+// generic_ptr classifies.
+enum class PtrTld { known, unknown, na };
+inline constexpr std::array<std::string_view, 3> kPtrTldWords{"known", "unknown", "n/a"};
 
 // Whether a HELO name without addresses has an MX record (Postfix's
 // reject_unknown_helo_hostname counts "A or MX" as known): present, none,
@@ -118,6 +139,12 @@ constexpr std::span<const std::string_view> fact_words(Alignment) {
 }
 constexpr std::span<const std::string_view> fact_words(GenericPtr) {
     return kGenericPtrWords;
+}
+constexpr std::span<const std::string_view> fact_words(HeloProvider) {
+    return kHeloProviderWords;
+}
+constexpr std::span<const std::string_view> fact_words(PtrTld) {
+    return kPtrTldWords;
 }
 constexpr std::span<const std::string_view> fact_words(Dnssec) {
     return kDnssecWords;
@@ -164,6 +191,11 @@ struct Facts {
     Alignment helo_ptr_alignment = Alignment::na;
     // The first verified PTR name (else the first PTR name) classified.
     GenericPtr generic_ptr = GenericPtr::na;
+    // That same name's top-level domain.
+    PtrTld ptr_tld = PtrTld::na;
+    // A HELO name that claims a large mail provider, against the verified
+    // PTR names.
+    HeloProvider helo_provider = HeloProvider::na;
     // iprev: the PTR answer and the forward answers of the confirming name
     // (of every name when none confirms). helo: the HELO's A/AAAA answers.
     Dnssec iprev_dnssec = Dnssec::insecure;
@@ -177,6 +209,21 @@ struct Facts {
     bool budget_exhausted = false;
 };
 
+// A word that stands for several values of one fact in rule conditions
+// only (a case file or a decision record always names one value).
+struct FactAlias {
+    std::string_view word;  // "generic"
+    unsigned mask;          // bit i: the value with index i
+};
+
+template <typename Enum>
+constexpr unsigned fact_bit(Enum value) {
+    return 1U << static_cast<unsigned>(value);
+}
+
+inline constexpr std::array<FactAlias, 1> kGenericPtrAliases{
+    FactAlias{"generic", fact_bit(GenericPtr::dynamic) | fact_bit(GenericPtr::provider_default)}};
+
 // One enumerated fact, as every consumer sees it.
 struct FactField {
     std::string_view name;                    // "helo_forward"
@@ -184,6 +231,7 @@ struct FactField {
     std::uint8_t (*get)(const Facts&);        // the value's index
     void (*set)(Facts&, std::uint8_t);        // index < words.size()
     std::string_view help;                    // one line for --help-style listings
+    std::span<const FactAlias> aliases;       // rule-condition shorthands
 
     [[nodiscard]] std::string_view word(const Facts& facts) const {
         const std::uint8_t index = get(facts);
@@ -198,20 +246,37 @@ struct FactField {
         }
         return std::nullopt;
     }
+    // The values a rule-condition word stands for (one value's word, or an
+    // alias), as a bit mask; nullopt for neither.
+    [[nodiscard]] std::optional<unsigned> parse_mask(std::string_view text) const {
+        if (const auto index = parse(text)) {
+            return 1U << *index;
+        }
+        for (const FactAlias& alias : aliases) {
+            if (alias.word == text) {
+                return alias.mask;
+            }
+        }
+        return std::nullopt;
+    }
 };
 
 template <auto Member>
-constexpr FactField fact_field(std::string_view name, std::string_view help) {
+constexpr FactField fact_field(std::string_view name, std::string_view help,
+                               std::span<const FactAlias> aliases = {}) {
     using Enum = std::remove_cvref_t<decltype(std::declval<Facts&>().*Member)>;
     return FactField{
-        name, fact_words(Enum{}),
+        name,
+        fact_words(Enum{}),
         [](const Facts& facts) { return static_cast<std::uint8_t>(facts.*Member); },
-        [](Facts& facts, std::uint8_t index) { facts.*Member = static_cast<Enum>(index); }, help};
+        [](Facts& facts, std::uint8_t index) { facts.*Member = static_cast<Enum>(index); },
+        help,
+        aliases};
 }
 
 // Every enumerated fact, in the order rules try them (cheap first: they
 // are all one bit test), the decision record logs them and explain lists them.
-inline constexpr std::array<FactField, 10> kFactFields{
+inline constexpr std::array<FactField, 12> kFactFields{
     fact_field<&Facts::iprev>("iprev", "PTR and forward confirmation (RFC 8601 iprev)"),
     fact_field<&Facts::helo_syntax>("helo_syntax", "the shape of the HELO/EHLO argument"),
     fact_field<&Facts::helo_literal>("helo_literal",
@@ -220,13 +285,17 @@ inline constexpr std::array<FactField, 10> kFactFields{
                                      "the HELO name's A/AAAA records hold the client"),
     fact_field<&Facts::helo_ptr_alignment>("helo_ptr_alignment",
                                            "the HELO name vs the verified PTR names"),
-    fact_field<&Facts::generic_ptr>("generic_ptr",
-                                    "the PTR name looks like a dynamic-pool or provider name"),
+    fact_field<&Facts::generic_ptr>(
+        "generic_ptr", "the PTR name is a dynamic-pool name, a provider's default or chosen",
+        kGenericPtrAliases),
     fact_field<&Facts::iprev_dnssec>("iprev_dnssec", "DNSSEC status of the iprev answers"),
     fact_field<&Facts::helo_dnssec>("helo_dnssec", "DNSSEC status of the HELO's answers"),
     fact_field<&Facts::helo_literal_form>(
         "helo_literal_form", "an address-literal HELO's form: IPv4, tagged IPv6 or untagged IPv6"),
     fact_field<&Facts::helo_mx>("helo_mx", "a HELO name without addresses has an MX record"),
+    fact_field<&Facts::helo_provider>(
+        "helo_provider", "a HELO claiming a large mail provider has that provider's verified PTR"),
+    fact_field<&Facts::ptr_tld>("ptr_tld", "the PTR name's top-level domain exists"),
 };
 
 // The fact of that name, or null.

@@ -19,7 +19,7 @@ namespace {
 // A new Facts member that is not an enumerated fact (those are packed by
 // walking kFactFields) must be packed here, or the caches would silently drop
 // it; a new enumerated fact only changes this size.
-static_assert(sizeof(void*) != 8 || sizeof(Facts) == 96,
+static_assert(sizeof(void*) != 8 || sizeof(Facts) == 104,
               "Facts changed: update pack() and unpack() in policyd/checks/facts_pack.cpp");
 
 std::size_t bit_bytes(std::size_t names) {

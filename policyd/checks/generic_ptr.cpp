@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "policyd/base/ascii.hpp"
 #include "policyd/base/dns_name.hpp"
@@ -55,39 +56,6 @@ std::size_t find_ci(std::string_view hay, std::string_view needle, std::size_t f
         }
     }
     return kNone;
-}
-
-// Second-level labels under which two-letter ccTLDs register names
-// ("example.co.uk", "isp.com.br", "ocn.ne.jp").
-constexpr std::array<std::string_view, 17> kCcSlds = {
-    "ac",  "co", "com", "edu", "go",  "gob", "gov", "gv",  "ltd",
-    "mil", "ne", "net", "nic", "nom", "or",  "org", "sch",
-};
-
-// Rule 1: the labels left of the organisational domain, or empty.
-std::string_view host_part(std::string_view name) {
-    std::array<std::size_t, 3> dots{};  // the last three dots, last first
-    std::size_t found = 0;
-    for (std::size_t i = name.size(); i > 0 && found < dots.size(); --i) {
-        if (name[i - 1] == '.') {
-            dots[found++] = i - 1;
-        }
-    }
-    if (found < 2) {
-        return {};
-    }
-    const std::string_view tld = name.substr(dots[0] + 1);
-    const std::string_view sld = name.substr(dots[1] + 1, dots[0] - dots[1] - 1);
-    std::size_t drop = 2;
-    if (tld.size() == 2 && std::any_of(kCcSlds.begin(), kCcSlds.end(), [&](std::string_view s) {
-            return compare_ci(s, sld) == 0;
-        })) {
-        drop = 3;
-    }
-    if (found < drop) {
-        return {};
-    }
-    return name.substr(0, dots[drop - 1]);
 }
 
 struct Span {
@@ -465,14 +433,145 @@ AddressMatch find_ipv6(std::string_view host, const boost::asio::ip::address_v6&
     return match;
 }
 
+// The last two octets in either order, joined by one separator.
+bool find_partial_ipv4(std::string_view host, const Tokens& t, const boost::asio::ip::address_v4& a,
+                       Span& span) {
+    const auto bytes = a.to_bytes();
+    const Octets forward = {bytes[0], bytes[1], bytes[2], bytes[3]};
+    const Octets reversed = {bytes[3], bytes[2], bytes[1], bytes[0]};
+    for (std::size_t i = 0; i < t.number_count; ++i) {
+        if (run_matches(host, t, i, forward, 2, 2) || run_matches(host, t, i, reversed, 0, 2)) {
+            span = span_of(t, i, 2);
+            return true;
+        }
+    }
+    return false;
+}
+
+// A run of letters and digits between separators, at least 8 long with at
+// least two of each; or six hex pairs joined by '-'.
+bool find_opaque_token(std::string_view host, Span& span) {
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= host.size(); ++i) {
+        if (i < host.size() && !is_separator(host[i])) {
+            continue;
+        }
+        const std::string_view run = host.substr(start, i - start);
+        std::size_t digits = 0;
+        std::size_t letters = 0;
+        for (const char c : run) {
+            digits += is_digit(c) ? 1 : 0;
+            letters += is_alpha(c) ? 1 : 0;
+        }
+        if (run.size() >= 8 && digits >= 2 && letters >= 2 && digits + letters == run.size()) {
+            span = {start, i};
+            return true;
+        }
+        start = i + 1;
+    }
+    // MAC: xx-xx-xx-xx-xx-xx, hex digits, bounded by separators or the ends.
+    constexpr std::size_t kMacLength = 17;
+    for (std::size_t at = 0; at + kMacLength <= host.size(); ++at) {
+        if (at > 0 && !is_separator(host[at - 1])) {
+            continue;
+        }
+        if (at + kMacLength < host.size() && !is_separator(host[at + kMacLength])) {
+            continue;
+        }
+        bool mac = true;
+        for (std::size_t k = 0; k < kMacLength && mac; ++k) {
+            mac = k % 3 == 2 ? host[at + k] == '-' : is_hex_digit(host[at + k]);
+        }
+        if (mac) {
+            span = {at, at + kMacLength};
+            return true;
+        }
+    }
+    return false;
+}
+
+// One label of a hosting pattern ('*': one or more characters, '#': one or
+// more digits, anything else itself, ignoring case) against one label of a
+// name. Dynamic programming over the label's positions: no backtracking, so
+// no pattern is slow on any name.
+bool label_matches(std::string_view pattern, std::string_view label) {
+    if (label.size() > kMaxLabel) {
+        return false;
+    }
+    // reach[j]: the pattern so far can end after label[0, j).
+    std::array<bool, kMaxLabel + 1> reach{};
+    std::array<bool, kMaxLabel + 1> next{};
+    reach[0] = true;
+    for (const char p : pattern) {
+        next.fill(false);
+        for (std::size_t j = 1; j <= label.size(); ++j) {
+            const char c = label[j - 1];
+            if (p == '*') {
+                next[j] = reach[j - 1] || next[j - 1];
+            } else if (p == '#') {
+                next[j] = is_digit(c) && (reach[j - 1] || next[j - 1]);
+            } else {
+                next[j] = reach[j - 1] && ascii_lower(c) == p;
+            }
+        }
+        reach = next;
+    }
+    return reach[label.size()];
+}
+
+bool ends_with_ci(std::string_view name, std::string_view lower_suffix) {
+    return name.size() >= lower_suffix.size() &&
+           compare_ci(lower_suffix, name.substr(name.size() - lower_suffix.size())) == 0;
+}
+
+std::size_t count_labels(std::string_view name) {
+    return name.empty() ? 0
+                        : static_cast<std::size_t>(std::count(name.begin(), name.end(), '.')) + 1;
+}
+
+bool is_pattern_char(char c) {
+    return is_alpha(c) || is_digit(c) || c == '-' || c == '_' || c == '*' || c == '#';
+}
+
 }  // namespace
 
 struct GenericPtrClassifier::Analysis {
     bool too_long = false;
+    std::string_view name;
     std::string_view host;
     std::size_t static_keyword = kNone;
-    std::size_t generic_keyword = kNone;
+    std::size_t dynamic_keyword = kNone;
+    std::size_t provider_keyword = kNone;
+    std::size_t pattern = kNone;
+    std::size_t access = kNone;
     AddressMatch address;
+    bool whole_name = false;  // the name is nothing but the address
+    bool partial = false;
+    bool opaque = false;
+    Span evidence;  // of partial or opaque
+
+    [[nodiscard]] GenericPtr verdict() const {
+        const bool full = address.form != AddressForm::none;
+        if (static_keyword != kNone && !(full && dynamic_keyword != kNone)) {
+            return GenericPtr::not_generic;
+        }
+        if (pattern != kNone) {
+            return GenericPtr::provider_default;
+        }
+        if (dynamic_keyword != kNone) {
+            return GenericPtr::dynamic;
+        }
+        if (provider_keyword != kNone) {
+            return GenericPtr::provider_default;
+        }
+        if (access != kNone && (full || partial || opaque)) {
+            return GenericPtr::dynamic;
+        }
+        if (full) {
+            return GenericPtr::provider_default;
+        }
+        return GenericPtr::not_generic;
+    }
 };
 
 namespace {
@@ -504,6 +603,20 @@ struct WordMatcher {
         }
         return kNone;
     }
+
+    // The first word of `list` anywhere in the host (in labels below
+    // `max_label`), or kNone.
+    template <typename WordList>
+    static std::size_t first(const WordList& list, std::string_view host, const Tokens& t,
+                             std::uint16_t max_label = UINT16_MAX) {
+        for (std::size_t i = 0; i < t.word_count && t.words[i].label < max_label; ++i) {
+            const std::size_t found = at(list, host, t, i);
+            if (found != kNone) {
+                return found;
+            }
+        }
+        return kNone;
+    }
 };
 
 }  // namespace
@@ -511,19 +624,24 @@ struct WordMatcher {
 GenericPtrVocabulary GenericPtrVocabulary::defaults() {
     GenericPtrVocabulary v;
     v.generic_keywords = {
-        "dyn",         "dynamic",   "dynip",  "dynamicip",  "dhcp",     "pool",     "pools",
-        "dsl",         "adsl",      "vdsl",   "xdsl",       "sdsl",     "ppp",      "pppoe",
-        "pppoa",       "dial",      "dialup", "dial-up",    "dialin",   "dial-in",  "cable",
-        "catv",        "kabel",     "broad",  "broadband",  "bredband", "client",   "clients",
-        "customer",    "customers", "cust",   "subscriber", "user",     "users",    "home",
-        "residential", "res",       "nat",    "unassigned", "unknown",  "wireless", "wlan",
-        "wifi",        "mobile",    "gprs",   "lte",        "umts",     "apn",      "cpe",
-        "fttx",        "ftth",      "fttb",   "fttc",       "fios",     "hsd",      "dip",
+        "dyn",        "dynamic",     "dynip",  "dynamicip", "dhcp",     "pool",     "pools",
+        "dsl",        "adsl",        "vdsl",   "xdsl",      "sdsl",     "ppp",      "pppoe",
+        "pppoa",      "dial",        "dialup", "dial-up",   "dialin",   "dial-in",  "cable",
+        "catv",       "kabel",       "broad",  "broadband", "bredband", "user",     "users",
+        "home",       "residential", "res",    "nat",       "cgnat",    "wireless", "wlan",
+        "wifi",       "mobile",      "gprs",   "lte",       "umts",     "apn",      "cpe",
+        "fttx",       "ftth",        "fttb",   "fttc",      "fios",     "hsd",      "dip",
+        "subscriber", "subscribers", "dslam",  "bras",      "isdn",
     };
     v.static_keywords = {
         "mail",     "mails", "mailer", "mailout", "mailgw", "mailhost", "mailrelay",
         "mx",       "mxout", "smtp",   "smtpout", "smtps",  "out",      "outbound",
         "outgoing", "relay", "mta",    "mtaout",  "email",  "bounce",   "bounces",
+    };
+    v.provider_keywords = {
+        "static",  "client", "clients", "customer",   "customers",  "cust",
+        "kunde",   "kunden", "fixed",   "unassigned", "unknown",    "unused",
+        "not-set", "notset", "no-ptr",  "noptr",      "no-reverse", "hosted-by",
     };
     return v;
 }
@@ -582,13 +700,90 @@ GenericPtrClassifier::WordList GenericPtrClassifier::build(std::vector<std::stri
     return list;
 }
 
-GenericPtrClassifier::GenericPtrClassifier(GenericPtrVocabulary vocabulary)
+std::vector<GenericPtrClassifier::Pattern> GenericPtrClassifier::build(
+    const std::vector<HostingProvider>& hosting) {
+    std::vector<Pattern> patterns;
+    for (const HostingProvider& provider : hosting) {
+        for (const std::string& text : provider.patterns) {
+            const std::string lower = to_lower(text);
+            auto bad = [&](const std::string& why) {
+                return std::invalid_argument("hosting provider " + provider.name + ": pattern \"" +
+                                             lower + "\" " + why);
+            };
+            if (lower.size() > kMaxNameLength) {
+                throw bad("is longer than a DNS name");
+            }
+            Pattern pattern{lower, provider.name, {}, {}};
+            std::size_t start = 0;
+            while (true) {
+                const std::size_t dot = lower.find('.', start);
+                const std::string label =
+                    lower.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+                if (label.empty() || label.size() > kMaxLabel) {
+                    throw bad("has an empty or over-long label");
+                }
+                if (!std::all_of(label.begin(), label.end(), is_pattern_char)) {
+                    throw bad("may hold only letters, digits, '-', '_', '*' and '#'");
+                }
+                pattern.labels.push_back(label);
+                if (dot == std::string::npos) {
+                    break;
+                }
+                start = dot + 1;
+            }
+            std::size_t literal = 0;
+            for (auto it = pattern.labels.rbegin(); it != pattern.labels.rend(); ++it) {
+                if (it->find_first_of("*#") != std::string::npos) {
+                    break;
+                }
+                ++literal;
+                pattern.tail = "." + *it + pattern.tail;
+            }
+            // The top-level domain spelt out, and something spelt out in the
+            // label before it: "*.ip-#-#-#.eu", never "*.#.com" or "*.*".
+            const bool anchored =
+                pattern.labels.size() == 1
+                    ? lower.find_first_not_of("*#-_") != std::string::npos
+                    : literal >= 1 && pattern.labels[pattern.labels.size() - 2].find_first_not_of(
+                                          "*#-_") != std::string::npos;
+            if (!anchored) {
+                throw bad("must spell out its top-level domain and part of the label before it");
+            }
+            patterns.push_back(std::move(pattern));
+        }
+    }
+    return patterns;
+}
+
+void GenericPtrClassifier::check_patterns(const HostingProvider& provider) {
+    build(std::vector<HostingProvider>{provider});
+}
+
+GenericPtrClassifier::GenericPtrClassifier(GenericPtrVocabulary vocabulary,
+                                           std::shared_ptr<const PublicSuffixList> psl)
     : generic_(build(std::move(vocabulary.generic_keywords))),
-      static_(build(std::move(vocabulary.static_keywords))) {}
+      static_(build(std::move(vocabulary.static_keywords))),
+      provider_(build(std::move(vocabulary.provider_keywords))),
+      patterns_(build(vocabulary.hosting)),
+      psl_(std::move(psl)) {
+    if (!psl_) {
+        throw std::invalid_argument("the generic PTR classifier needs the Public Suffix List");
+    }
+    for (const NamedDomains& network : vocabulary.access) {
+        for (const std::string& domain : network.domains) {
+            if (!is_dns_name(domain) || domain.find('.') == std::string::npos) {
+                throw std::invalid_argument("access network " + network.name + ": \"" + domain +
+                                            "\" is not a domain name");
+            }
+            access_.push_back(to_lower(domain));
+        }
+    }
+    std::sort(access_.begin(), access_.end());
+    access_.erase(std::unique(access_.begin(), access_.end()), access_.end());
+}
 
 GenericPtrClassifier::Analysis GenericPtrClassifier::analyse(std::string_view name,
-                                                             const IpAddress& client,
-                                                             bool stop_early) const {
+                                                             const IpAddress& client) const {
     Analysis result;
     if (!name.empty() && name.back() == '.') {
         name.remove_suffix(1);
@@ -597,35 +792,77 @@ GenericPtrClassifier::Analysis GenericPtrClassifier::analyse(std::string_view na
         result.too_long = true;
         return result;
     }
-    result.host = host_part(name);
-    if (result.host.empty()) {
+    result.name = name;
+    const IpAddress address = normalise(client);
+
+    // A name that is nothing but the address, or the reverse name itself,
+    // has no host part worth the name; look at all of it.
+    const bool numeric_tail = ends_with_ci(name, ".in-addr.arpa") ||
+                              ends_with_ci(name, ".ip6.arpa") ||
+                              std::none_of(name.begin(), name.end(), is_alpha);
+    if (numeric_tail && !name.empty()) {
+        Tokens tokens;
+        tokenize(name, tokens);
+        result.address = address.is_v4() ? find_ipv4(name, tokens, address.to_v4())
+                                         : find_ipv6(name, address.to_v6());
+        if (result.address.form != AddressForm::none) {
+            result.whole_name = true;
+            result.host = name;
+            return result;
+        }
+    }
+
+    for (std::size_t i = 0; i < patterns_.size(); ++i) {
+        const Pattern& p = patterns_[i];
+        if (!ends_with_ci(name, p.tail) || count_labels(name) != p.labels.size()) {
+            continue;
+        }
+        bool all = true;
+        std::size_t start = 0;
+        for (std::size_t k = 0; k < p.labels.size() && all; ++k) {
+            const std::size_t dot = name.find('.', start);
+            const std::size_t end = dot == std::string_view::npos ? name.size() : dot;
+            all = label_matches(p.labels[k], name.substr(start, end - start));
+            start = end + 1;
+        }
+        if (all) {
+            result.pattern = i;
+            break;
+        }
+    }
+
+    for (std::size_t at = 0; at < name.size() && result.access == kNone;) {
+        const std::string_view suffix = name.substr(at);
+        const auto it = std::lower_bound(access_.begin(), access_.end(), suffix,
+                                         [](const std::string& domain, std::string_view s) {
+                                             return compare_ci(domain, s) < 0;
+                                         });
+        if (it != access_.end() && compare_ci(*it, suffix) == 0) {
+            result.access = static_cast<std::size_t>(it - access_.begin());
+        }
+        const std::size_t dot = name.find('.', at);
+        at = dot == std::string_view::npos ? name.size() : dot + 1;
+    }
+
+    const auto registrable = psl_->icann_registrable_offset(name);
+    if (!registrable || *registrable == 0) {
         return result;
     }
+    result.host = name.substr(0, *registrable - 1);
     const std::string_view host = result.host;
     Tokens tokens;
     tokenize(host, tokens);
 
-    for (std::size_t i = 0; i < tokens.word_count && tokens.words[i].label < 2; ++i) {
-        result.static_keyword = WordMatcher::at(static_, host, tokens, i);
-        if (result.static_keyword != kNone) {
-            break;
-        }
-    }
-    if (result.static_keyword != kNone && stop_early) {
-        return result;
-    }
-
-    const IpAddress address = normalise(client);
+    result.static_keyword = WordMatcher::first(static_, host, tokens, 2);
+    result.dynamic_keyword = WordMatcher::first(generic_, host, tokens);
+    result.provider_keyword = WordMatcher::first(provider_, host, tokens);
     result.address = address.is_v4() ? find_ipv4(host, tokens, address.to_v4())
                                      : find_ipv6(host, address.to_v6());
-    if (result.address.form != AddressForm::none && stop_early) {
-        return result;
-    }
-
-    for (std::size_t i = 0; i < tokens.word_count; ++i) {
-        result.generic_keyword = WordMatcher::at(generic_, host, tokens, i);
-        if (result.generic_keyword != kNone) {
-            break;
+    if (result.access != kNone && result.address.form == AddressForm::none) {
+        result.partial =
+            address.is_v4() && find_partial_ipv4(host, tokens, address.to_v4(), result.evidence);
+        if (!result.partial) {
+            result.opaque = find_opaque_token(host, result.evidence);
         }
     }
     return result;
@@ -633,61 +870,82 @@ GenericPtrClassifier::Analysis GenericPtrClassifier::analyse(std::string_view na
 
 GenericPtr GenericPtrClassifier::classify(std::string_view ptr_name,
                                           const IpAddress& client) const {
-    const Analysis a = analyse(ptr_name, client, true);
-    if (a.static_keyword != kNone) {
-        return GenericPtr::not_generic;
-    }
-    if (a.address.form != AddressForm::none || a.generic_keyword != kNone) {
-        return GenericPtr::generic;
-    }
-    return GenericPtr::not_generic;
+    return analyse(ptr_name, client).verdict();
 }
 
 std::string GenericPtrClassifier::explain(std::string_view ptr_name,
                                           const IpAddress& client) const {
-    const Analysis a = analyse(ptr_name, client, false);
+    const Analysis a = analyse(ptr_name, client);
+    const std::string verdict(to_string(a.verdict()));
     if (a.too_long) {
-        return "name longer than 253 characters";
+        return verdict + ": name longer than 253 characters";
     }
-    if (a.host.empty()) {
-        return "no host part left of the organisational domain";
-    }
-    // Spans hold only digits, hex letters and separators of the name, and
-    // keywords come from the configuration, so nothing hostile reaches a log.
+    // Spans hold only letters, digits and separators of the name, and
+    // keywords and patterns come from the configuration, so nothing hostile
+    // reaches a log.
     auto text = [&](const Span& s) { return std::string(a.host.substr(s.begin, s.end - s.begin)); };
-    std::string evidence;
+    std::vector<std::string> evidence;
+    if (a.pattern != kNone) {
+        evidence.push_back("hosting pattern " + patterns_[a.pattern].text + " (" +
+                           patterns_[a.pattern].provider + ")");
+    }
+    if (a.dynamic_keyword != kNone) {
+        evidence.push_back("keyword " + generic_.words[a.dynamic_keyword].text);
+    }
+    if (a.provider_keyword != kNone) {
+        evidence.push_back("provider keyword " + provider_.words[a.provider_keyword].text);
+    }
     switch (a.address.form) {
         case AddressForm::decimal:
         case AddressForm::concatenated:
-            evidence = "contains address " + text(a.address.first);
+            evidence.push_back("contains address " + text(a.address.first));
             break;
         case AddressForm::hex:
-            evidence = "contains address " + text(a.address.first) + " (hex)";
+            evidence.push_back("contains address " + text(a.address.first) + " (hex)");
             break;
         case AddressForm::ipv6:
-            evidence = "contains address " + text(a.address.first) + " (IPv6)";
+            evidence.push_back("contains address " + text(a.address.first) + " (IPv6)");
             break;
         case AddressForm::split:
-            evidence = "contains address split as '" + text(a.address.first) + "' and '" +
-                       text(a.address.second) + "'";
+            evidence.push_back("contains address split as '" + text(a.address.first) + "' and '" +
+                               text(a.address.second) + "'");
             break;
         case AddressForm::none:
-            if (a.generic_keyword != kNone) {
-                evidence = "keyword " + generic_.words[a.generic_keyword].text;
-            }
             break;
+    }
+    if (a.whole_name) {
+        evidence.back() = "the name is the address";
+    }
+    if (a.partial) {
+        evidence.push_back("contains the address's last two octets " + text(a.evidence));
+    }
+    if (a.opaque) {
+        evidence.push_back("contains opaque token " + text(a.evidence));
+    }
+    if (a.access != kNone && a.verdict() == GenericPtr::dynamic && a.dynamic_keyword == kNone) {
+        evidence.back() += " under access domain " + access_[a.access];
+    }
+    std::string joined;
+    for (const std::string& item : evidence) {
+        joined += (joined.empty() ? "" : ", ") + item;
     }
     if (a.static_keyword != kNone) {
         std::string out = "static keyword " + static_.words[a.static_keyword].text;
-        if (!evidence.empty()) {
-            out += " (overrides: " + evidence + ")";
+        if (a.verdict() != GenericPtr::not_generic) {
+            return verdict + ": " + joined + " (overrides " + out + ")";
         }
-        return out;
+        if (!joined.empty()) {
+            out += " (overrides: " + joined + ")";
+        }
+        return verdict + ": " + out;
     }
-    if (evidence.empty()) {
-        return "no address or generic keyword in host part";
+    if (a.host.empty() && joined.empty()) {
+        return verdict + ": no host part left of the organisational domain";
     }
-    return evidence;
+    if (joined.empty()) {
+        return verdict + ": no address or keyword in host part";
+    }
+    return verdict + ": " + joined;
 }
 
 }  // namespace policyd

@@ -10,20 +10,23 @@
 // fact's "n/a" (no verified PTR name); this module only sees a name and the client.
 // Names are compared case-insensitively; one trailing dot is ignored.
 //
-// Rules, in order:
-//  1. Host part. Only labels left of the organisational domain count: the last
-//     two labels are dropped, or the last three when the TLD has two letters and
-//     the label before it is a short ccSLD (co, com, net, org, ac, gov, edu, ne,
-//     or, ...). So "dsl-provider.net" in "mx.dsl-provider.net" says nothing, and
-//     a name of two labels ("example.com") is never generic.
-//  2. Exemption. A static keyword as a whole token in the first or second label
-//     of the host part makes the name not generic, whatever else it contains:
-//     "mail-yw1-f123.google.com", "69-171-232-143.mail-mail.facebook.com",
-//     "a8-12.smtp-out.amazonses.com", "mail-1-2-3-4.example.com". Large senders
-//     must not be generic, and a name an operator wrote "mail"/"mx"/"smtp" into
-//     was chosen, not assigned. "static" is deliberately NOT a static keyword:
-//     "static-1-2-3-4.isp.net" is an ISP's per-customer name and is generic.
-//  3. Address. The host part embeds the client's own address:
+// Classes (the fact's values): dynamic (an access network's pool name for a
+// customer address), provider-default (a hosting, cloud or business
+// provider's default name the customer never changed) and not-generic (a
+// name somebody chose).
+//
+// Evidence, all of it found in the host part only:
+//  Host part. The labels left of the registrable domain under the Public
+//     Suffix List's ICANN section ("dsl-provider.net" in "mx.dsl-provider.net"
+//     says nothing; "example.com" has no host part and is never generic).
+//     The private section is not used here: it would make a whole EC2 host
+//     name a public suffix.
+//  Static keyword. A static keyword as a whole token in the first or second
+//     label of the host part: "mail-yw1-f123.google.com",
+//     "69-171-232-143.mail-mail.facebook.com", "a8-12.smtp-out.amazonses.com".
+//     Large senders must not be generic, and a name an operator wrote
+//     "mail"/"mx"/"smtp" into was chosen, not assigned.
+//  Address. The host part embeds the client's own address:
 //     IPv4, forward or reversed octet order, as
 //       - decimal octets joined by '.', '-' or '_' (separators may mix, each
 //         octet 1-3 digits, zero padding allowed: 001-002-003-004), letters may
@@ -35,66 +38,98 @@
 //         digit) or 4 hex pairs joined by '-', '.' or '_' ("C0-00-02-01");
 //       - a split address: all four octets in two runs of consecutive octets,
 //         in either order in the name ("lfbn-idf1-1-234-56.w90-1" for
-//         90.1.234.56, "host123-45-static.6-87" for 87.6.45.123,
-//         "host34.190-12-56" for 190.12.56.34).
-//     A partial address alone (only the last two or three octets, or only the
-//     /24) is not evidence: Amazon SES "a8-12", Mailgun "m228-4" and Mandrill
-//     "mail132-12" carry the last two octets of legitimate senders, and a /24
-//     in a name identifies the network, not the client. An address of another
-//     host is not evidence either.
+//         90.1.234.56, "host123-45-static.6-87" for 87.6.45.123).
 //     IPv6: the whole address as '-'-separated groups (RFC 5952 compressed
 //     "2001-db8--1", full "2001-db8-0-0-0-0-0-1" or zero-padded), or as 32
-//     nibbles forward or reversed, joined by '.', '-' or nothing. Prefix-only
-//     IPv6 names are left to the keywords.
-//     Cloud hosts named after their address ("ec2-3-4-5-6.compute-1.amazonaws.com",
-//     "6.5.4.3.bc.googleusercontent.com") ARE generic: that is their shape, and
-//     a mail server there is expected to set its own PTR.
-//  4. Keyword. A generic keyword as a whole token anywhere in the host part.
-//     Tokens are the runs of ASCII letters: '.', '-', '_' and digits split them,
-//     so "hsd1" holds "hsd" and "smtpbg123" holds "smtpbg" (not "smtp"). A
-//     keyword with separators ("dial-up") matches that run of consecutive
-//     tokens; digits inside a keyword also split it ("mx1" means "mx").
-//     "host", "ip" and "addr" are not default keywords: "host1.example.net" is an
-//     ordinary server name, and the pool names that use those words carry the
-//     address, which rule 3 catches.
-// A word in both lists acts as a static keyword.
+//     nibbles forward or reversed, joined by '.', '-' or nothing.
+//     A name that is nothing but the address ("1.2.3.4", or the reverse
+//     name itself) counts too, though it has no host part.
+//  Partial address. Only the last two octets, in either order, joined by
+//     one separator ("34-56" for 73.12.34.56). Alone this is no evidence:
+//     Amazon SES "a8-12", Mailgun "m228-4" and Mandrill "mail132-12" carry the
+//     last two octets of legitimate senders. It counts under an access
+//     domain.
+//  Opaque token. A run of letters and digits between separators, at least 8
+//     long with at least two of each ("a1b2c3d4e5f6", "x2fkq7mvp3"), or six hex
+//     pairs joined by '-' (a MAC address). Counts under an access domain.
+//  Keywords. Tokens are the runs of ASCII letters: '.', '-', '_' and digits
+//     split them, so "hsd1" holds "hsd" and "smtpbg123" holds "smtpbg" (not
+//     "smtp"). A keyword with separators ("dial-up") matches that run of
+//     consecutive tokens. Dynamic keywords (dyn, dsl, pool, cable, ...) name
+//     an access network; provider keywords (static, client, customer,
+//     unassigned, ...) name a provider-assigned address.
+//  Hosting pattern. The whole name matches one of a hosting or cloud
+//     provider's default-name patterns (policyd/checks/providers.hpp).
+//  Access domain. The name is under an access network's domain.
+//
+// Verdict, first that applies:
+//  1. static keyword, unless the name also holds the full address and a
+//     dynamic keyword ("mail-1-2-3-4.dynamic.isp.example"): not-generic;
+//  2. hosting pattern: provider-default;
+//  3. dynamic keyword: dynamic;
+//  4. provider keyword (with or without the address): provider-default;
+//  5. under an access domain, the full or partial address or an opaque
+//     token: dynamic;
+//  6. the full address (cloud hosts named after their address,
+//     "1-2-3-4.example.net"): provider-default;
+//  7. otherwise not-generic. An address of another host is no evidence.
+// A word in both the static and another list acts as a static keyword.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "policyd/base/address.hpp"
+#include "policyd/checks/alignment.hpp"
 #include "policyd/checks/facts.hpp"
+#include "policyd/checks/providers.hpp"
 
 namespace policyd {
 
-// The words of rules 2 and 4. Admins extend (or replace) both lists.
+// What the classifier knows. Admins extend the keyword lists ([checks]) and
+// edit the providers map.
 struct GenericPtrVocabulary {
-    std::vector<std::string> generic_keywords;
-    std::vector<std::string> static_keywords;
+    std::vector<std::string> generic_keywords;   // dynamic keywords
+    std::vector<std::string> static_keywords;    // mail words that exempt
+    std::vector<std::string> provider_keywords;  // provider-assigned words
+    std::vector<HostingProvider> hosting;
+    std::vector<NamedDomains> access;
 
+    // The keyword lists; the provider lists come from the providers map.
     static GenericPtrVocabulary defaults();
 };
 
 class GenericPtrClassifier {
   public:
     // Throws std::invalid_argument when a keyword has no letters (it could
-    // never match a token) or is longer than a DNS label (63 characters).
-    explicit GenericPtrClassifier(GenericPtrVocabulary vocabulary);
+    // never match a token) or is longer than a DNS label (63 characters), a
+    // hosting pattern is malformed (an empty label, a character other than
+    // letters, digits, '-', '_', '*' and '#', a wildcard in the
+    // top-level domain, or no letter or digit spelt out in the label before
+    // it), or an access domain is no domain name.
+    GenericPtrClassifier(GenericPtrVocabulary vocabulary,
+                         std::shared_ptr<const PublicSuffixList> psl);
 
-    // Is `ptr_name` a generic/dynamic pool name for this client address?
-    // generic or not_generic, never na (that is the caller's: no PTR name).
+    // Throws std::invalid_argument, as the constructor would, when one of
+    // the provider's patterns is malformed.
+    static void check_patterns(const HostingProvider& provider);
+
+    // What kind of name `ptr_name` is for this client address: dynamic,
+    // provider_default or not_generic, never na (that is the caller's: no
+    // PTR name).
     GenericPtr classify(std::string_view ptr_name, const IpAddress& client) const;
 
-    // Why, in one line: "static keyword mail", "contains address 1-2-3-4",
-    // "contains address 5b0a0b0c (hex)", "contains address 2001-db8--1 (IPv6)",
-    // "contains address split as '90-1' and '234-56'", "keyword dynamic",
-    // "no address or generic keyword in host part". The quoted parts are copied
-    // from the name but hold only hex digits and separators.
-    // An exemption that overrides evidence says so: "static keyword mail
-    // (overrides: keyword dynamic)".
+    // The verdict and why, in one line: "not-generic: static keyword mail",
+    // "provider-default: contains address 1-2-3-4", "dynamic: keyword dsl",
+    // "provider-default: hosting pattern li#-#.members.linode.com (linode)",
+    // "dynamic: contains address 5b0a0b0c (hex) under access domain sky.com",
+    // "not-generic: no address or keyword in host part". The quoted parts are
+    // copied from the name but hold only letters, digits and separators.
+    // An exemption that overrides evidence says so: "not-generic: static
+    // keyword mail (overrides: keyword dynamic)".
     std::string explain(std::string_view ptr_name, const IpAddress& client) const;
 
   private:
@@ -112,11 +147,25 @@ class GenericPtrClassifier {
     };
     struct Analysis;
 
+    // A hosting pattern, split into labels, with its literal tail for a
+    // quick reject.
+    struct Pattern {
+        std::string text;  // as configured, lower-cased
+        std::string provider;
+        std::vector<std::string> labels;
+        std::string tail;  // the literal labels at the end, with a leading '.'
+    };
+
     static WordList build(std::vector<std::string> words);
-    Analysis analyse(std::string_view name, const IpAddress& client, bool stop_early) const;
+    static std::vector<Pattern> build(const std::vector<HostingProvider>& hosting);
+    Analysis analyse(std::string_view name, const IpAddress& client) const;
 
     WordList generic_;
     WordList static_;
+    WordList provider_;
+    std::vector<Pattern> patterns_;
+    std::vector<std::string> access_;  // sorted, lower case
+    std::shared_ptr<const PublicSuffixList> psl_;
 };
 
 }  // namespace policyd

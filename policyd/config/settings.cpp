@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <filesystem>
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -9,6 +10,7 @@
 
 #include "policyd/base/address.hpp"
 #include "policyd/base/dns_name.hpp"
+#include "policyd/config/providers_file.hpp"
 #include "policyd/protocol/codec.hpp"
 #include "resolver/resolver.hpp"
 #include "rules/action.hpp"
@@ -101,6 +103,14 @@ const Setting kSettings[] = {
     {"checks", "static_ptr_keywords", &Settings::static_ptr_keywords, 0, 0, "", false,
      "Words that exempt a PTR name from being called generic, added to the built-in list "
      "(mail, mx, smtp, outbound, relay, ...)."},
+    {"checks", "provider_ptr_keywords", &Settings::provider_ptr_keywords, 0, 0, "", false,
+     "Words that mark a PTR name as a provider's default name (generic_ptr provider-default), "
+     "added to the built-in list (static, client, customer, unassigned, ...)."},
+    {"checks", "providers_file", &Settings::providers_file, 0, 0, "", false,
+     "The providers map: large mail providers (helo_provider), hosting providers' default "
+     "names and access networks (generic_ptr). A relative path is taken from the "
+     "configuration file's directory; empty uses the built-in copy of the shipped "
+     "/etc/rdns-policyd/providers.toml."},
     {"outage", "window_s", &Settings::outage_window_s, 1, 3600, "", false,
      "Seconds over which upstream DNS answers are counted to notice an outage."},
     {"outage", "threshold_percent", &Settings::outage_threshold_percent, 1, 100, "", false,
@@ -422,6 +432,19 @@ std::optional<Config> parse_config(std::string_view text, const std::string& pat
         } else {
             config.outage_action = std::make_shared<const rules::ActionTemplate>(
                 std::move(std::get<rules::ActionTemplate>(parsed)));
+        }
+    }
+
+    if (config.settings.providers_file.empty()) {
+        config.providers = shipped_providers();
+    } else {
+        std::filesystem::path file(config.settings.providers_file);
+        if (file.is_relative()) {
+            file = std::filesystem::path(path).parent_path() / file;
+            config.settings.providers_file = file.lexically_normal().string();
+        }
+        if (auto map = load_providers(config.settings.providers_file, errors)) {
+            config.providers = std::make_shared<const ProviderMap>(std::move(*map));
         }
     }
 

@@ -29,6 +29,7 @@ class ActionTemplate;
 namespace policyd {
 
 struct ProtocolLimits;
+struct ProviderMap;
 
 struct Settings {
     // [daemon]
@@ -66,6 +67,8 @@ struct Settings {
     // [checks]
     std::vector<std::string> generic_ptr_keywords;
     std::vector<std::string> static_ptr_keywords;
+    std::vector<std::string> provider_ptr_keywords;
+    std::string providers_file;
     // [outage]
     std::int64_t outage_window_s = 30;
     std::int64_t outage_threshold_percent = 50;
@@ -107,6 +110,9 @@ struct Config {
     std::shared_ptr<const rules::RuleTable> rules;
     // outage.action, validated; null when not set (the rules decide as usual).
     std::shared_ptr<const rules::ActionTemplate> outage_action;
+    // checks.providers_file read and validated, or the built-in map; never
+    // null in a loaded Config.
+    std::shared_ptr<const ProviderMap> providers;
 };
 
 std::optional<Config> load_config(const std::string& path, const Overrides& overrides,

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "policyd/checks/facts_cache.hpp"
+#include "policyd/config/providers_file.hpp"
 #include "resolver/caching_lookup.hpp"
 #include "resolver/lookup_meter.hpp"
 
@@ -30,7 +31,9 @@ resolver::HealthOptions health_options(const Settings& settings) {
 
 }  // namespace
 
-AssessmentOptions assessment_options(const Settings& settings) {
+AssessmentOptions assessment_options(const Config& config) {
+    const Settings& settings = config.settings;
+    const ProviderMap& providers = config.providers ? *config.providers : *shipped_providers();
     AssessmentOptions options;
     options.max_ptr_names = static_cast<std::size_t>(settings.max_ptr_names);
     options.budget = std::chrono::milliseconds(settings.budget_ms);
@@ -42,20 +45,28 @@ AssessmentOptions assessment_options(const Settings& settings) {
     vocabulary.static_keywords.insert(vocabulary.static_keywords.end(),
                                       settings.static_ptr_keywords.begin(),
                                       settings.static_ptr_keywords.end());
-    options.generic = std::make_shared<const GenericPtrClassifier>(std::move(vocabulary));
+    vocabulary.provider_keywords.insert(vocabulary.provider_keywords.end(),
+                                        settings.provider_ptr_keywords.begin(),
+                                        settings.provider_ptr_keywords.end());
+    vocabulary.hosting = providers.hosting;
+    vocabulary.access = providers.access;
+    options.generic =
+        std::make_shared<const GenericPtrClassifier>(std::move(vocabulary), options.psl);
+    options.mail_providers = std::make_shared<const MailProviders>(providers.mail);
     return options;
 }
 
-Stack::Stack(boost::asio::io_context& io, const Settings& settings, Caches caches,
+Stack::Stack(boost::asio::io_context& io, const Config& config, Caches caches,
              resolver::UpstreamHealth::ChangeHandler on_health_change, const Tap& tap)
-    : options_(assessment_options(settings)),
-      resolver_(io, settings.resolver_options()),
+    : options_(assessment_options(config)),
+      resolver_(io, config.settings.resolver_options()),
       // The meter and the health watch see only what really goes upstream:
       // they sit behind every cache.
       meter_(std::make_unique<resolver::LookupMeter>(resolver_)),
-      health_(*meter_, health_options(settings), std::move(on_health_change)),
-      instances_(caches == Caches::on ? static_cast<std::size_t>(settings.instance_cache_size) : 0,
-                 std::chrono::seconds(settings.instance_ttl_s)) {
+      health_(*meter_, health_options(config.settings), std::move(on_health_change)),
+      instances_(
+          caches == Caches::on ? static_cast<std::size_t>(config.settings.instance_cache_size) : 0,
+          std::chrono::seconds(config.settings.instance_ttl_s)) {
     resolver::Lookup* lookup = &health_;
     if (tap) {
         tap_ = tap(*lookup);
@@ -63,10 +74,12 @@ Stack::Stack(boost::asio::io_context& io, const Settings& settings, Caches cache
     }
     if (caches == Caches::on) {
         cache_ = std::make_unique<resolver::CachingLookup>(
-            io, *lookup, cache_options(settings), static_cast<std::size_t>(settings.max_waiters));
+            io, *lookup, cache_options(config.settings),
+            static_cast<std::size_t>(config.settings.max_waiters));
         lookup = cache_.get();
-        facts_ = std::make_shared<FactsCache>(static_cast<std::size_t>(settings.cache_clients),
-                                              std::chrono::seconds(settings.cache_max_ttl_s));
+        facts_ =
+            std::make_shared<FactsCache>(static_cast<std::size_t>(config.settings.cache_clients),
+                                         std::chrono::seconds(config.settings.cache_max_ttl_s));
     }
     assessor_ = std::make_unique<Assessor>(io, *lookup, options_, facts_);
 }

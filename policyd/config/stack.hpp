@@ -41,16 +41,17 @@ class LookupMeter;
 
 namespace policyd {
 
-// The assessment's limits from the settings, the Public Suffix List loaded
-// and the generic-PTR vocabulary extended with the admin's words.
-AssessmentOptions assessment_options(const Settings& settings);
+// The assessment's limits from the settings, the Public Suffix List loaded,
+// the generic-PTR vocabulary extended with the admin's words and the
+// configuration's providers map.
+AssessmentOptions assessment_options(const Config& config);
 
 class Stack {
   public:
     enum class Caches { on, off };
     using Tap = std::function<std::unique_ptr<resolver::Lookup>(resolver::Lookup& upstream)>;
 
-    Stack(boost::asio::io_context& io, const Settings& settings, Caches caches,
+    Stack(boost::asio::io_context& io, const Config& config, Caches caches,
           resolver::UpstreamHealth::ChangeHandler on_health_change = {}, const Tap& tap = {});
     ~Stack();
     Stack(const Stack&) = delete;

@@ -135,7 +135,7 @@ struct Server::Impl {
           config(std::move(snapshot)),
           overrides(std::move(given)),
           decision_log(make_decision_log(journal_wanted(config->settings.log_target))),
-          stack(context, config->settings, Stack::Caches::on,
+          stack(context, *config, Stack::Caches::on,
                 [this](const resolver::HealthSnapshot& state) { health_changed(state); }),
           responder(
               stack.assessor(), stack.instances(), [this] { return stack.health().outage(); },

@@ -86,7 +86,7 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
     }
     boost::asio::io_context io(1);
     TracingLookup* trace = nullptr;
-    Stack stack(io, config.settings, Stack::Caches::off, {}, [&trace](resolver::Lookup& upstream) {
+    Stack stack(io, config, Stack::Caches::off, {}, [&trace](resolver::Lookup& upstream) {
         auto tap = std::make_unique<TracingLookup>(upstream);
         trace = tap.get();
         return tap;

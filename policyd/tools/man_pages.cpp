@@ -155,6 +155,14 @@ void write_man_page_5(std::ostream& out) {
         for (const auto word : fact.words) {
             out << " " << roff(word);
         }
+        for (const auto& alias : fact.aliases) {
+            out << "; in rules, " << roff(alias.word) << " stands for";
+            for (std::size_t i = 0; i < fact.words.size(); ++i) {
+                if ((alias.mask & (1U << i)) != 0) {
+                    out << " " << roff(fact.words[i]);
+                }
+            }
+        }
         out << ".\n";
     }
     out << ".SH MACROS\nIn the free text of an action (never in its keyword, status codes or "

@@ -408,7 +408,7 @@ int test_rule_cases(const Config& config, const std::string& cases_path, std::os
     const LiveFacts live = [&](const IpAddress& client,
                                std::string_view helo) -> std::optional<Facts> {
         if (!stack) {
-            stack.emplace(io, config.settings, Stack::Caches::off);
+            stack.emplace(io, config, Stack::Caches::off);
         }
         std::optional<Facts> facts;
         stack->assessor().assess(client, helo, [&](Facts result) { facts = std::move(result); });

@@ -42,7 +42,10 @@ const policyd::Config& shipped() {
              << "\n[headers]\nauthserv_id = \"mx.example.net\"\n"
                 "[outage]\naction = \"451 4.4.3 DNS is failing for {client_address} ({ptr})\"\n";
         std::vector<std::string> errors;
-        auto loaded = policyd::parse_config(text.str(), "shipped+header+outage", {}, errors);
+        // Named as if beside the shipped file, so its relative providers_file
+        // is found there.
+        auto loaded = policyd::parse_config(
+            text.str(), RDNS_SOURCE_DIR "/packaging/shipped+header+outage.toml", {}, errors);
         fuzz::require(loaded.has_value(), "the shipped configuration loads");
         return *loaded;
     }();

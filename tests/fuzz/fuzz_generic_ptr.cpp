@@ -13,6 +13,7 @@
 
 #include "fuzz_input.hpp"
 #include "policyd/checks/generic_ptr.hpp"
+#include "policyd/config/providers_file.hpp"
 
 namespace {
 
@@ -34,18 +35,25 @@ policyd::IpAddress client_from(fuzz::Input& input) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static const policyd::GenericPtrClassifier classifier(
-        policyd::GenericPtrVocabulary::defaults());
+    static const policyd::GenericPtrClassifier classifier = [] {
+        policyd::GenericPtrVocabulary vocabulary = policyd::GenericPtrVocabulary::defaults();
+        vocabulary.hosting = policyd::shipped_providers()->hosting;
+        vocabulary.access = policyd::shipped_providers()->access;
+        return policyd::GenericPtrClassifier(std::move(vocabulary),
+                                             policyd::PublicSuffixList::load_default());
+    }();
     fuzz::Input input(data, size);
     const policyd::IpAddress client = client_from(input);
     const std::string_view name = input.rest();
     const policyd::GenericPtr verdict = classifier.classify(name, client);
-    fuzz::require(
-        verdict == policyd::GenericPtr::generic || verdict == policyd::GenericPtr::not_generic,
-        "a name is generic or not");
+    fuzz::require(verdict == policyd::GenericPtr::dynamic ||
+                      verdict == policyd::GenericPtr::provider_default ||
+                      verdict == policyd::GenericPtr::not_generic,
+                  "a name is dynamic, provider-default or not generic, never n/a");
     fuzz::require(classifier.classify(name, client) == verdict, "classify is pure");
     const std::string why = classifier.explain(name, client);
-    fuzz::require(!why.empty(), "there is a reason");
+    fuzz::require(why.rfind(std::string(policyd::to_string(verdict)) + ": ", 0) == 0,
+                  "explain gives the verdict classify gives");
     for (const char c : why) {
         const auto byte = static_cast<unsigned char>(c);
         fuzz::require(byte >= 0x20 && byte < 0x7f, "the reason is printable");

@@ -16,6 +16,7 @@
 #include "dns_server.hpp"
 #include "policyd/checks/assessment.hpp"
 #include "policyd/checks/facts_cache.hpp"
+#include "policyd/config/providers_file.hpp"
 #include "resolver/resolver.hpp"
 
 using namespace std::chrono_literals;
@@ -91,6 +92,13 @@ const std::vector<Scripted> kScenario = {
      "PTR",
      "NOERROR",
      {"9.2.0.192.in-addr.arpa. 300 IN PTR host.slow.example.test."}},
+    // 192.0.2.60: forward-confirmed under a large mail provider's domain
+    // (served here, like everything, by the test server).
+    {"60.2.0.192.in-addr.arpa.",
+     "PTR",
+     "NOERROR",
+     {"60.2.0.192.in-addr.arpa. 300 IN PTR mail-a1.google.com."}},
+    {"mail-a1.google.com.", "A", "NOERROR", {"mail-a1.google.com. 300 IN A 192.0.2.60"}},
     // 192.0.2.10: forward-confirmed, but named like a dynamic pool.
     {"10.2.0.192.in-addr.arpa.",
      "PTR",
@@ -163,8 +171,14 @@ struct Fixture {
     boost::asio::io_context io;
     std::unique_ptr<resolver::Resolver> resolver;
     std::shared_ptr<const PublicSuffixList> psl = PublicSuffixList::load_default();
-    std::shared_ptr<const GenericPtrClassifier> generic =
-        std::make_shared<const GenericPtrClassifier>(GenericPtrVocabulary::defaults());
+    std::shared_ptr<const GenericPtrClassifier> generic = [this] {
+        GenericPtrVocabulary vocabulary = GenericPtrVocabulary::defaults();
+        vocabulary.hosting = shipped_providers()->hosting;
+        vocabulary.access = shipped_providers()->access;
+        return std::make_shared<const GenericPtrClassifier>(std::move(vocabulary), psl);
+    }();
+    std::shared_ptr<const MailProviders> mail_providers =
+        std::make_shared<const MailProviders>(shipped_providers()->mail);
 
     Fixture() {
         resolver::ResolverOptions options;
@@ -186,6 +200,7 @@ struct Fixture {
                  std::shared_ptr<FactsCache> cache = nullptr) {
         options.psl = psl;
         options.generic = generic;
+        options.mail_providers = mail_providers;
         Assessor assessor(io, *resolver, options, std::move(cache));
         std::optional<Facts> facts;
         bool inline_completion = true;
@@ -406,12 +421,46 @@ TEST_CASE("HELO vs verified PTR alignment", "[assessment]") {
     }
 }
 
+TEST_CASE("a HELO that claims a large mail provider", "[assessment]") {
+    auto& f = fixture();
+    SECTION("backed by the provider's verified PTR name") {
+        const Facts facts = f.assess("192.0.2.60", "mail-a1.google.com");
+        CHECK(facts.iprev == Iprev::pass);
+        CHECK(facts.helo_provider == HeloProvider::verified);
+        CHECK(facts.ptr_tld == PtrTld::known);
+    }
+    SECTION("from a client whose verified PTR name is someone else's: forged") {
+        const Facts facts = f.assess("192.0.2.1", "mail-a1.google.com");
+        CHECK(facts.iprev == Iprev::pass);
+        CHECK(facts.helo_provider == HeloProvider::forged);
+    }
+    SECTION("from a client without a PTR: forged") {
+        CHECK(f.assess("192.0.2.2", "gmail.com").helo_provider == HeloProvider::forged);
+    }
+    SECTION("PTR lookup failed: temperror, never forged") {
+        const Facts facts = f.assess("192.0.2.7", "mail-a1.google.com");
+        CHECK(facts.iprev == Iprev::temperror);
+        CHECK(facts.helo_provider == HeloProvider::temperror);
+    }
+    SECTION("a HELO that claims no listed provider") {
+        const Facts facts = f.assess("192.0.2.1", "x.example.test");
+        CHECK(facts.helo_provider == HeloProvider::na);
+        // .test is reserved, not a top-level domain of the Public Suffix List.
+        CHECK(facts.ptr_tld == PtrTld::unknown);
+    }
+    SECTION("no FQDN HELO, no PTR: n/a") {
+        const Facts facts = f.assess("192.0.2.2", "[192.0.2.2]");
+        CHECK(facts.helo_provider == HeloProvider::na);
+        CHECK(facts.ptr_tld == PtrTld::na);
+    }
+}
+
 TEST_CASE("generic PTR names, tied to the client address", "[assessment]") {
     auto& f = fixture();
     SECTION("pool name carrying the client's address") {
         const Facts facts = f.assess("192.0.2.10", "x.example.test");
         CHECK(facts.iprev == Iprev::pass);
-        CHECK(facts.generic_ptr == GenericPtr::generic);
+        CHECK(facts.generic_ptr == GenericPtr::dynamic);
     }
     SECTION("server name") {
         CHECK(f.assess("192.0.2.1", "x.example.test").generic_ptr == GenericPtr::not_generic);

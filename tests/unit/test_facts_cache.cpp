@@ -60,7 +60,7 @@ TEST_CASE("packed facts come back field for field", "[facts-pack]") {
     facts.helo_mx = HeloMx::temperror;
     facts.helo_forward = HeloForward::temperror;
     facts.helo_ptr_alignment = Alignment::mismatch;
-    facts.generic_ptr = GenericPtr::generic;
+    facts.generic_ptr = GenericPtr::dynamic;
     facts.iprev_dnssec = Dnssec::bogus;
     facts.helo_dnssec = Dnssec::secure;
     facts.budget_exhausted = true;
@@ -75,7 +75,7 @@ TEST_CASE("packed facts come back field for field", "[facts-pack]") {
         CHECK(out.helo_mx == HeloMx::temperror);
         CHECK(out.helo_forward == HeloForward::temperror);
         CHECK(out.helo_ptr_alignment == Alignment::mismatch);
-        CHECK(out.generic_ptr == GenericPtr::generic);
+        CHECK(out.generic_ptr == GenericPtr::dynamic);
         CHECK(out.iprev_dnssec == Dnssec::bogus);
         CHECK(out.helo_dnssec == Dnssec::secure);
         CHECK(out.budget_exhausted);

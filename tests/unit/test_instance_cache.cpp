@@ -59,7 +59,7 @@ TEST_CASE("every fact comes back as it was remembered", "[instance]") {
     facts.helo_literal = HeloLiteral::na;
     facts.helo_forward = HeloForward::fail;
     facts.helo_ptr_alignment = Alignment::org_domain;
-    facts.generic_ptr = GenericPtr::generic;
+    facts.generic_ptr = GenericPtr::dynamic;
     facts.iprev_dnssec = Dnssec::secure;
     facts.helo_dnssec = Dnssec::bogus;
     facts.budget_exhausted = true;
@@ -77,7 +77,7 @@ TEST_CASE("every fact comes back as it was remembered", "[instance]") {
     CHECK(got.helo_literal == HeloLiteral::na);
     CHECK(got.helo_forward == HeloForward::fail);
     CHECK(got.helo_ptr_alignment == Alignment::org_domain);
-    CHECK(got.generic_ptr == GenericPtr::generic);
+    CHECK(got.generic_ptr == GenericPtr::dynamic);
     CHECK(got.iprev_dnssec == Dnssec::secure);
     CHECK(got.helo_dnssec == Dnssec::bogus);
     CHECK(got.budget_exhausted);

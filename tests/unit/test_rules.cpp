@@ -535,12 +535,38 @@ iprev = "pass"
 action = "PREPEND X-Generic-PTR: {ptr}"
 )");
     Env env;
-    env.facts.generic_ptr = policyd::GenericPtr::generic;
+    env.facts.generic_ptr = policyd::GenericPtr::dynamic;
     const auto decision = table.evaluate(env.evidence());
     CHECK(decision.rule_id == "pool");
     CHECK(decision.action == "PREPEND X-Generic-PTR: mail.example.com");
+    // "generic" stands for both generic kinds, and only for them.
+    env.facts.generic_ptr = policyd::GenericPtr::provider_default;
+    CHECK(table.evaluate(env.evidence()).rule_id == "pool");
     env.facts.generic_ptr = policyd::GenericPtr::not_generic;
     CHECK(table.evaluate(env.evidence()).rule_id == "default");
+    env.facts.generic_ptr = policyd::GenericPtr::na;
+    CHECK(table.evaluate(env.evidence()).rule_id == "default");
+}
+
+TEST_CASE("generic_ptr condition: one kind, and the alias in the error", "[rules]") {
+    const auto table = load(R"(
+[[rule]]
+id = "pool"
+generic_ptr = ["dynamic", "n/a"]
+action = "REJECT"
+)");
+    Env env;
+    env.facts.generic_ptr = policyd::GenericPtr::dynamic;
+    CHECK(table.evaluate(env.evidence()).rule_id == "pool");
+    env.facts.generic_ptr = policyd::GenericPtr::provider_default;
+    CHECK(table.evaluate(env.evidence()).rule_id == "default");
+
+    std::vector<std::string> errors;
+    CHECK_FALSE(
+        try_load("[[rule]]\nid = \"x\"\ngeneric_ptr = \"pooled\"\naction = \"DUNNO\"\n", errors));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find("allowed: dynamic, provider-default, not-generic, n/a; generic means "
+                         "dynamic or provider-default") != std::string::npos);
 }
 
 TEST_CASE("DNSSEC conditions", "[rules]") {
