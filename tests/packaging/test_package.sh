@@ -32,6 +32,8 @@ dpkg -i "$deb" || fail "dpkg -i"
 files=$(dpkg -L rdns-policyd)
 grep -qx /etc/rdns-policyd/rdns-policyd.toml /var/lib/dpkg/info/rdns-policyd.conffiles ||
     fail "the configuration is not a conffile"
+grep -qx /etc/rdns-policyd/providers.toml /var/lib/dpkg/info/rdns-policyd.conffiles ||
+    fail "the providers map is not a conffile"
 /usr/sbin/rdns-policyd check-config --config /etc/rdns-policyd/rdns-policyd.toml ||
     fail "the installed check-config refuses the installed configuration"
 out=$(systemd-analyze verify --man=no /lib/systemd/system/rdns-policyd.service \

@@ -117,3 +117,42 @@ TEST_CASE("shipped policy decides as documented", "[policy]") {
         }
     }
 }
+
+TEST_CASE("shipped policy: provider claims and generic names", "[policy]") {
+    const auto& config = shipped();
+    Request request;
+    request.set(Attr::request, "smtpd_access_policy");
+    request.set(Attr::protocol_state, "RCPT");
+    request.set(Attr::client_address, "192.0.2.1");
+    request.set(Attr::helo_name, "mail-wm1-f54.google.com");
+    request.set(Attr::recipient, "user@example.net");
+    Facts facts;
+    facts.iprev = Iprev::pass;
+    facts.helo_syntax = HeloSyntax::fqdn;
+    facts.helo_forward = HeloForward::fail;
+    facts.ptr_names = {"vmi123456.contaboserver.net"};
+    facts.verified_names = facts.ptr_names;
+    const auto client = parse_ip("192.0.2.1");
+    auto decide = [&] { return config.rules->evaluate(rules::Evidence{request, facts, client}); };
+
+    SECTION("a forged provider HELO is warned about, and only warned about") {
+        facts.helo_provider = HeloProvider::forged;
+        const auto decision = decide();
+        CHECK(decision.rule_id == "warn-forged-provider-helo");
+        CHECK(decision.action ==
+              "WARN HELO name mail-wm1-f54.google.com claims a large mail provider, but PTR "
+              "vmi123456.contaboserver.net is not one of its servers");
+    }
+    SECTION("a provider claim that cannot be judged is not warned about as forged") {
+        facts.helo_provider = HeloProvider::temperror;
+        CHECK(decide().rule_id == "warn-helo-not-forward-confirmed");
+    }
+    SECTION("generic PTR names and unknown TLDs decide nothing by themselves") {
+        facts.helo_forward = HeloForward::pass;
+        for (const GenericPtr kind : {GenericPtr::dynamic, GenericPtr::provider_default}) {
+            facts.generic_ptr = kind;
+            facts.ptr_tld = PtrTld::unknown;
+            CHECK(decide().rule_id == "default");
+        }
+    }
+}
