@@ -238,14 +238,10 @@ std::string_view macro_value(Macro macro, std::uint8_t fact, const Evidence& evi
             return request.get(Attr::client_address);
         case Macro::helo_name:
             return request.get(Attr::helo_name);
-        case Macro::ptr:
-            if (!facts.verified_names.empty()) {
-                return facts.verified_names.front();
-            }
-            if (!facts.ptr_names.empty()) {
-                return facts.ptr_names.front();
-            }
-            return "unknown";
+        case Macro::ptr: {
+            const std::string_view ptr = policyd::representative_ptr(facts);
+            return ptr.empty() ? std::string_view("unknown") : ptr;
+        }
         case Macro::fact:
             return policyd::kFactFields[fact].word(facts);
         case Macro::rule:

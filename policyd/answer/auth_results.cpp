@@ -10,12 +10,10 @@ std::string authentication_results_action(std::string_view authserv_id, const Fa
     action += to_string(facts.iprev);
     action += " policy.iprev=";
     action += normalise(client).to_string();
-    const std::vector<std::string>& names =
-        facts.verified_names.empty() ? facts.ptr_names : facts.verified_names;
-    if (!names.empty()) {
+    if (const std::string_view ptr = representative_ptr(facts); !ptr.empty()) {
         // RFC 8601 §2.7.3: the PTR name as a comment.
         action += " (";
-        action += names.front();
+        action += ptr;
         action += ")";
     }
     return action;

@@ -307,10 +307,7 @@ struct Job : std::enable_shared_from_this<Job> {
         facts.helo_forward = facts.helo_syntax == HeloSyntax::fqdn
                                  ? derive_helo_forward(helo_forward.evidence)
                                  : HeloForward::na;
-        if (!facts.ptr_names.empty()) {
-            // generic_ptr and ptr_tld look at the same one name.
-            const std::string& name = facts.verified_names.empty() ? facts.ptr_names.front()
-                                                                   : facts.verified_names.front();
+        if (const std::string_view name = representative_ptr(facts); !name.empty()) {
             if (options.generic) {
                 facts.generic_ptr = options.generic->classify(name, client);
             }

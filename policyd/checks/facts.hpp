@@ -224,6 +224,16 @@ constexpr unsigned fact_bit(Enum value) {
 inline constexpr std::array<FactAlias, 1> kGenericPtrAliases{
     FactAlias{"generic", fact_bit(GenericPtr::dynamic) | fact_bit(GenericPtr::provider_default)}};
 
+// The PTR name that stands for the client: the first verified PTR name, else
+// the first PTR name; empty without any. generic_ptr and ptr_tld classify
+// it; {ptr}, the decision summary and Authentication-Results show it.
+inline std::string_view representative_ptr(const Facts& facts) {
+    if (!facts.verified_names.empty()) {
+        return facts.verified_names.front();
+    }
+    return facts.ptr_names.empty() ? std::string_view() : std::string_view(facts.ptr_names.front());
+}
+
 // One enumerated fact, as every consumer sees it.
 struct FactField {
     std::string_view name;                    // "helo_forward"

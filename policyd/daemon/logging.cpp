@@ -78,8 +78,8 @@ std::string decision_message(const DecisionRecord& record) {
     const auto helo = record.request.get(Attr::helo_name);
     append_sanitized(out, helo.empty() ? std::string_view("(none)") : helo);
     out += ", PTR ";
-    const auto& names = facts.verified_names.empty() ? facts.ptr_names : facts.verified_names;
-    append_sanitized(out, names.empty() ? std::string_view("(none)") : names.front());
+    const std::string_view ptr = representative_ptr(facts);
+    append_sanitized(out, ptr.empty() ? std::string_view("(none)") : ptr);
     out += ", iprev ";
     out += to_string(facts.iprev);
     out += ": rule ";

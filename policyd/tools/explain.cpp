@@ -139,6 +139,12 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
         fact_rows.emplace_back(field.name, field.word(*facts));
     }
     fact_rows.emplace_back("budget", facts->budget_exhausted ? "exhausted" : "ok");
+    // Why generic_ptr is what it is (the classifier's own account).
+    if (const std::string_view ptr = representative_ptr(*facts);
+        !ptr.empty() && stack.options().generic) {
+        fact_rows.emplace_back("generic_ptr_reason",
+                               stack.options().generic->explain(ptr, *client));
+    }
 
     if (what.json) {
         out << "{\"client_address\":" << quoted(sanitized(what.client_address))

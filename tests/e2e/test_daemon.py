@@ -1092,6 +1092,9 @@ def explain_shows_answers_facts_rules_and_action(ctx: Context) -> None:
         # good.example.test is 127.0.0.2: the client's /24, tolerated.
         "helo_forward = same-network",
         "warn-helo-not-forward-confirmed: no, helo_forward is same-network",
+        # .test is no TLD of the Public Suffix List; the classifier says why.
+        "ptr_tld = unknown",
+        "generic_ptr_reason = not-generic: no address or keyword in host part",
         "Action (rule reject-fcrdns-fail): 550 5.7.25 Client address 127.0.0.4: PTR name "
         "other.example.test does not resolve back to it",
     ):
@@ -1103,6 +1106,9 @@ def explain_shows_answers_facts_rules_and_action(ctx: Context) -> None:
     report = json.loads(result.stdout)
     check_equal(report["facts"]["iprev"], "pass", "json iprev")
     check_equal(report["facts"]["helo_ptr_alignment"], "exact", "json alignment")
+    check_equal(report["facts"]["helo_provider"], "n/a", "json helo_provider")
+    check_equal(report["facts"]["generic_ptr_reason"],
+                "not-generic: no address or keyword in host part", "json generic_ptr_reason")
     check_equal(report["rule"], "exempt-role-recipients", "json rule")
     check_equal(report["action"], "DUNNO", "json action")
     ptr = [l for l in report["lookups"] if l["type"] == "PTR"]
