@@ -25,6 +25,11 @@ constexpr bool is_separator(char c) {
     return c == '.' || c == '-' || c == '_';
 }
 
+// Between the decimal octets of an IPv4 address, 'x' too ("185x187x140x9").
+constexpr bool is_octet_separator(char c) {
+    return is_separator(c) || c == 'x' || c == 'X';
+}
+
 // Three-way comparison of a lower-case word with a name token of any case.
 int compare_ci(std::string_view lower_word, std::string_view token) {
     const std::size_t n = std::min(lower_word.size(), token.size());
@@ -143,7 +148,7 @@ bool run_matches(std::string_view host, const Tokens& t, std::size_t at, const O
         }
         if (k + 1 < len) {
             const Token& next = t.numbers[at + k + 1];
-            if (next.begin != token.end + 1 || !is_separator(host[token.end])) {
+            if (next.begin != token.end + 1 || !is_octet_separator(host[token.end])) {
                 return false;
             }
         }
@@ -433,16 +438,20 @@ AddressMatch find_ipv6(std::string_view host, const boost::asio::ip::address_v6&
     return match;
 }
 
-// The last two octets in either order, joined by one separator.
+// The last two or three octets in either order, joined by one separator
+// each (the longer run reported).
 bool find_partial_ipv4(std::string_view host, const Tokens& t, const boost::asio::ip::address_v4& a,
                        Span& span) {
     const auto bytes = a.to_bytes();
     const Octets forward = {bytes[0], bytes[1], bytes[2], bytes[3]};
     const Octets reversed = {bytes[3], bytes[2], bytes[1], bytes[0]};
-    for (std::size_t i = 0; i < t.number_count; ++i) {
-        if (run_matches(host, t, i, forward, 2, 2) || run_matches(host, t, i, reversed, 0, 2)) {
-            span = span_of(t, i, 2);
-            return true;
+    for (const std::size_t len : {std::size_t{3}, std::size_t{2}}) {
+        for (std::size_t i = 0; i < t.number_count; ++i) {
+            if (run_matches(host, t, i, forward, 4 - len, len) ||
+                run_matches(host, t, i, reversed, 0, len)) {
+                span = span_of(t, i, len);
+                return true;
+            }
         }
     }
     return false;
@@ -541,34 +550,50 @@ struct GenericPtrClassifier::Analysis {
     std::string_view host;
     std::size_t static_keyword = kNone;
     std::size_t dynamic_keyword = kNone;
+    std::size_t assigned_keyword = kNone;
     std::size_t provider_keyword = kNone;
+    bool provider_only = false;  // every word of the host part is a provider or assigned keyword
     std::size_t pattern = kNone;
     std::size_t access = kNone;
+    // A keyword inside the registrable domain's own label ("telkomadsl",
+    // "comcastbusiness"): never evidence alone, a hint about who runs the
+    // domain when the host part carries the address.
+    std::size_t access_hint = kNone;
+    std::size_t provider_hint = kNone;
     AddressMatch address;
     bool whole_name = false;  // the name is nothing but the address
     bool partial = false;
     bool opaque = false;
     Span evidence;  // of partial or opaque
 
+    [[nodiscard]] bool full() const { return address.form != AddressForm::none; }
+    [[nodiscard]] bool access_network() const { return access != kNone || access_hint != kNone; }
+
+    // The verdict rules of generic_ptr.hpp, in order.
     [[nodiscard]] GenericPtr verdict() const {
-        const bool full = address.form != AddressForm::none;
-        if (static_keyword != kNone && !(full && dynamic_keyword != kNone)) {
+        if (static_keyword != kNone && !(full() && dynamic_keyword != kNone)) {
             return GenericPtr::not_generic;
         }
-        if (pattern != kNone) {
+        if (pattern != kNone || whole_name) {
+            return GenericPtr::provider_default;
+        }
+        if (assigned_keyword != kNone && (full() || provider_only)) {
             return GenericPtr::provider_default;
         }
         if (dynamic_keyword != kNone) {
             return GenericPtr::dynamic;
         }
-        if (provider_keyword != kNone) {
+        if (provider_keyword != kNone && (full() || provider_only)) {
             return GenericPtr::provider_default;
         }
-        if (access != kNone && (full || partial || opaque)) {
+        if (full() && provider_hint != kNone) {
+            return GenericPtr::provider_default;
+        }
+        if (access_network() && (full() || partial || opaque)) {
             return GenericPtr::dynamic;
         }
-        if (full) {
-            return GenericPtr::provider_default;
+        if (full()) {
+            return GenericPtr::dynamic;
         }
         return GenericPtr::not_generic;
     }
@@ -619,29 +644,64 @@ struct WordMatcher {
     }
 };
 
+// Is every word token of the host part a word of one of the two lists?
+template <typename WordList>
+bool all_words_in(const WordList& one, const WordList& other, std::string_view host,
+                  const Tokens& t) {
+    for (std::size_t i = 0; i < t.word_count;) {
+        if (const std::size_t word = WordMatcher::at(one, host, t, i); word != kNone) {
+            i += one.words[word].tokens.size();
+        } else if (const std::size_t word2 = WordMatcher::at(other, host, t, i); word2 != kNone) {
+            i += other.words[word2].tokens.size();
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Hints need a word long enough not to turn up by chance inside another.
+constexpr std::size_t kMinHintLetters = 4;
+
+// The first one-token word of `list` of at least kMinHintLetters letters
+// that `label` contains anywhere, or kNone.
+template <typename WordList>
+std::size_t contained_word(const WordList& list, std::string_view label) {
+    for (std::size_t i = 0; i < list.words.size(); ++i) {
+        const auto& word = list.words[i];
+        if (word.tokens.size() == 1 && word.tokens.front().size() >= kMinHintLetters &&
+            find_ci(label, word.tokens.front(), 0) != kNone) {
+            return i;
+        }
+    }
+    return kNone;
+}
+
 }  // namespace
 
 GenericPtrVocabulary GenericPtrVocabulary::defaults() {
     GenericPtrVocabulary v;
     v.generic_keywords = {
-        "dyn",        "dynamic",     "dynip",  "dynamicip", "dhcp",     "pool",     "pools",
-        "dsl",        "adsl",        "vdsl",   "xdsl",      "sdsl",     "ppp",      "pppoe",
-        "pppoa",      "dial",        "dialup", "dial-up",   "dialin",   "dial-in",  "cable",
-        "catv",       "kabel",       "broad",  "broadband", "bredband", "user",     "users",
-        "home",       "residential", "res",    "nat",       "cgnat",    "wireless", "wlan",
-        "wifi",       "mobile",      "gprs",   "lte",       "umts",     "apn",      "cpe",
-        "fttx",       "ftth",        "fttb",   "fttc",      "fios",     "hsd",      "dip",
-        "subscriber", "subscribers", "dslam",  "bras",      "isdn",
+        "dyn",    "dynamic",  "dynip",       "dynamicip",   "dhcp",     "pool",    "pools",
+        "dsl",    "adsl",     "vdsl",        "xdsl",        "sdsl",     "ppp",     "pppoe",
+        "pppoa",  "dial",     "dialup",      "dial-up",     "dialin",   "dial-in", "cable",
+        "catv",   "kabel",    "broad",       "broadband",   "bredband", "bb",      "user",
+        "users",  "home",     "residential", "res",         "nat",      "cgnat",   "wireless",
+        "wlan",   "wifi",     "hotspot",     "mobile",      "gprs",     "lte",     "umts",
+        "apn",    "cpe",      "fttx",        "ftth",        "fttb",     "fttc",    "fios",
+        "hsd",    "dip",      "subscriber",  "subscribers", "dslam",    "bras",    "isdn",
+        "client", "customer", "customers",   "cust",        "kunde",    "kunden",  "fixed",
     };
     v.static_keywords = {
         "mail",     "mails", "mailer", "mailout", "mailgw", "mailhost", "mailrelay",
         "mx",       "mxout", "smtp",   "smtpout", "smtps",  "out",      "outbound",
         "outgoing", "relay", "mta",    "mtaout",  "email",  "bounce",   "bounces",
     };
+    v.assigned_keywords = {"static", "staticip", "biz", "business"};
     v.provider_keywords = {
-        "static",  "client", "clients", "customer",   "customers",  "cust",
-        "kunde",   "kunden", "fixed",   "unassigned", "unknown",    "unused",
-        "not-set", "notset", "no-ptr",  "noptr",      "no-reverse", "hosted-by",
+        "clients",    "vps",        "vds",       "dedicated", "hosted", "hosting",
+        "unassigned", "unknown",    "unused",    "not-set",   "notset", "no-ptr",
+        "noptr",      "no-reverse", "hosted-by", "in-addr",
     };
     return v;
 }
@@ -763,6 +823,7 @@ GenericPtrClassifier::GenericPtrClassifier(GenericPtrVocabulary vocabulary,
                                            std::shared_ptr<const PublicSuffixList> psl)
     : generic_(build(std::move(vocabulary.generic_keywords))),
       static_(build(std::move(vocabulary.static_keywords))),
+      assigned_(build(std::move(vocabulary.assigned_keywords))),
       provider_(build(std::move(vocabulary.provider_keywords))),
       patterns_(build(vocabulary.hosting)),
       psl_(std::move(psl)) {
@@ -812,9 +873,10 @@ GenericPtrClassifier::Analysis GenericPtrClassifier::analyse(std::string_view na
         }
     }
 
+    const std::size_t labels = count_labels(name);
     for (std::size_t i = 0; i < patterns_.size(); ++i) {
         const Pattern& p = patterns_[i];
-        if (!ends_with_ci(name, p.tail) || count_labels(name) != p.labels.size()) {
+        if (labels != p.labels.size() || !ends_with_ci(name, p.tail)) {
             continue;
         }
         bool all = true;
@@ -855,10 +917,22 @@ GenericPtrClassifier::Analysis GenericPtrClassifier::analyse(std::string_view na
 
     result.static_keyword = WordMatcher::first(static_, host, tokens, 2);
     result.dynamic_keyword = WordMatcher::first(generic_, host, tokens);
+    result.assigned_keyword = WordMatcher::first(assigned_, host, tokens);
     result.provider_keyword = WordMatcher::first(provider_, host, tokens);
+    result.provider_only = (result.assigned_keyword != kNone || result.provider_keyword != kNone) &&
+                           all_words_in(assigned_, provider_, host, tokens);
     result.address = address.is_v4() ? find_ipv4(host, tokens, address.to_v4())
                                      : find_ipv6(host, address.to_v6());
-    if (result.access != kNone && result.address.form == AddressForm::none) {
+
+    // The registrable domain's own label, for the hints.
+    const std::string_view domain = name.substr(*registrable);
+    const std::string_view label = domain.substr(0, domain.find('.'));
+    result.provider_hint = contained_word(assigned_, label);
+    if (result.provider_hint == kNone) {
+        result.provider_hint = contained_word(provider_, label);
+    }
+    result.access_hint = contained_word(generic_, label);
+    if (result.access_network() && !result.full()) {
         result.partial =
             address.is_v4() && find_partial_ipv4(host, tokens, address.to_v4(), result.evidence);
         if (!result.partial) {
@@ -892,7 +966,9 @@ std::string GenericPtrClassifier::explain(std::string_view ptr_name,
     if (a.dynamic_keyword != kNone) {
         evidence.push_back("keyword " + generic_.words[a.dynamic_keyword].text);
     }
-    if (a.provider_keyword != kNone) {
+    if (a.assigned_keyword != kNone) {
+        evidence.push_back("provider keyword " + assigned_.words[a.assigned_keyword].text);
+    } else if (a.provider_keyword != kNone) {
         evidence.push_back("provider keyword " + provider_.words[a.provider_keyword].text);
     }
     switch (a.address.form) {
@@ -922,8 +998,19 @@ std::string GenericPtrClassifier::explain(std::string_view ptr_name,
     if (a.opaque) {
         evidence.push_back("contains opaque token " + text(a.evidence));
     }
-    if (a.access != kNone && a.verdict() == GenericPtr::dynamic && a.dynamic_keyword == kNone) {
-        evidence.back() += " under access domain " + access_[a.access];
+    const std::string_view domain =
+        a.host.size() < a.name.size() ? a.name.substr(a.host.size() + 1) : std::string_view();
+    if (a.verdict() == GenericPtr::dynamic && a.dynamic_keyword == kNone && !evidence.empty()) {
+        if (a.access != kNone) {
+            evidence.back() += " under access domain " + access_[a.access];
+        } else if (a.access_hint != kNone) {
+            evidence.back() += " under a domain that says " + generic_.words[a.access_hint].text;
+        }
+    }
+    if (a.verdict() == GenericPtr::provider_default && a.pattern == kNone &&
+        a.assigned_keyword == kNone && a.provider_keyword == kNone && a.provider_hint != kNone &&
+        !evidence.empty()) {
+        evidence.back() += " under a provider's domain " + std::string(domain);
     }
     std::string joined;
     for (const std::string& item : evidence) {

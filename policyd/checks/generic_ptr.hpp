@@ -44,35 +44,47 @@
 //     nibbles forward or reversed, joined by '.', '-' or nothing.
 //     A name that is nothing but the address ("1.2.3.4", or the reverse
 //     name itself) counts too, though it has no host part.
-//  Partial address. Only the last two octets, in either order, joined by
-//     one separator ("34-56" for 73.12.34.56). Alone this is no evidence:
-//     Amazon SES "a8-12", Mailgun "m228-4" and Mandrill "mail132-12" carry the
-//     last two octets of legitimate senders. It counts under an access
-//     domain.
+//  Partial address. Only the last two or three octets, in either order,
+//     joined by separators ("34-56" for 73.12.34.56). Alone this is no
+//     evidence: Amazon SES "a8-12", Mailgun "m228-4" and Mandrill
+//     "mail132-12" carry the last two octets of legitimate senders. It counts
+//     under an access network.
 //  Opaque token. A run of letters and digits between separators, at least 8
-//     long with at least two of each ("a1b2c3d4e5f6", "x2fkq7mvp3"), or six hex
-//     pairs joined by '-' (a MAC address). Counts under an access domain.
+//     long with at least two of each ("a1b2c3d4e5f6", "pcd123456"), or six
+//     hex pairs joined by '-' (a MAC address). Counts under an access network.
 //  Keywords. Tokens are the runs of ASCII letters: '.', '-', '_' and digits
 //     split them, so "hsd1" holds "hsd" and "smtpbg123" holds "smtpbg" (not
 //     "smtp"). A keyword with separators ("dial-up") matches that run of
-//     consecutive tokens. Dynamic keywords (dyn, dsl, pool, cable, ...) name
-//     an access network; provider keywords (static, client, customer,
-//     unassigned, ...) name a provider-assigned address.
+//     consecutive tokens. Dynamic keywords (dyn, dsl, pool, cable, client,
+//     ...) name an access network; assigned keywords (static, business) say
+//     an address was given to one customer for good; provider keywords
+//     (clients, vps, hosted, unassigned, ...) name a provider-assigned name.
 //  Hosting pattern. The whole name matches one of a hosting or cloud
 //     provider's default-name patterns (policyd/checks/providers.hpp).
-//  Access domain. The name is under an access network's domain.
+//  Access network. The name is under an access network's domain (the
+//     providers map), or the registrable domain's own label contains a
+//     dynamic keyword of four letters or more ("telkomadsl.co.za"). Such a
+//     domain label is a hint only: alone it never makes a name generic
+//     ("mail.dynamics-corp.example" is not). Likewise a provider hint:
+//     an assigned or provider keyword inside that label ("comcastbusiness").
 //
 // Verdict, first that applies:
 //  1. static keyword, unless the name also holds the full address and a
 //     dynamic keyword ("mail-1-2-3-4.dynamic.isp.example"): not-generic;
-//  2. hosting pattern: provider-default;
-//  3. dynamic keyword: dynamic;
-//  4. provider keyword (with or without the address): provider-default;
-//  5. under an access domain, the full or partial address or an opaque
+//  2. hosting pattern, or the name is the address: provider-default;
+//  3. assigned keyword, with the full address or as the host part's only
+//     words: provider-default ("static-1-2-3-4.fios.verizon.net");
+//  4. dynamic keyword: dynamic;
+//  5. provider keyword, with the full address or as the host part's only
+//     words ("vps123456.hoster.example", "unassigned.hoster.example"):
+//     provider-default;
+//  6. the full address under a provider hint: provider-default;
+//  7. under an access network, the full or partial address or an opaque
 //     token: dynamic;
-//  6. the full address (cloud hosts named after their address,
-//     "1-2-3-4.example.net"): provider-default;
-//  7. otherwise not-generic. An address of another host is no evidence.
+//  8. the full address: dynamic (most names built from an address with no
+//     word saying who assigned it belong to access networks; hosting
+//     defaults are known by their patterns and words);
+//  9. otherwise not-generic. An address of another host is no evidence.
 // A word in both the static and another list acts as a static keyword.
 #pragma once
 
@@ -94,6 +106,7 @@ namespace policyd {
 struct GenericPtrVocabulary {
     std::vector<std::string> generic_keywords;   // dynamic keywords
     std::vector<std::string> static_keywords;    // mail words that exempt
+    std::vector<std::string> assigned_keywords;  // "static": outrank dynamic keywords
     std::vector<std::string> provider_keywords;  // provider-assigned words
     std::vector<HostingProvider> hosting;
     std::vector<NamedDomains> access;
@@ -162,6 +175,7 @@ class GenericPtrClassifier {
 
     WordList generic_;
     WordList static_;
+    WordList assigned_;
     WordList provider_;
     std::vector<Pattern> patterns_;
     std::vector<std::string> access_;  // sorted, lower case

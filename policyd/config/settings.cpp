@@ -98,14 +98,15 @@ const Setting kSettings[] = {
     {"resolver", "max_addresses", &Settings::max_addresses, 1, 1024, "", false,
      "Addresses or names kept from one DNS answer."},
     {"checks", "generic_ptr_keywords", &Settings::generic_ptr_keywords, 0, 0, "", false,
-     "Words that mark a PTR name as a generic / dynamic pool name, added to the built-in list "
-     "(dyn, dynamic, dsl, pool, dhcp, ppp, cable, broadband, ...)."},
+     "Words that mark a PTR name as an access network's pool name (generic_ptr dynamic), added "
+     "to the built-in list (dyn, dynamic, dsl, pool, dhcp, ppp, cable, broadband, client, ...)."},
     {"checks", "static_ptr_keywords", &Settings::static_ptr_keywords, 0, 0, "", false,
      "Words that exempt a PTR name from being called generic, added to the built-in list "
      "(mail, mx, smtp, outbound, relay, ...)."},
     {"checks", "provider_ptr_keywords", &Settings::provider_ptr_keywords, 0, 0, "", false,
-     "Words that mark a PTR name as a provider's default name (generic_ptr provider-default), "
-     "added to the built-in list (static, client, customer, unassigned, ...)."},
+     "Words that mark a PTR name with the client's address, or made of nothing else, as a "
+     "provider's default name (generic_ptr provider-default), added to the built-in list "
+     "(clients, vps, hosted, unassigned, ...; static and business always count)."},
     {"checks", "providers_file", &Settings::providers_file, 0, 0, "", false,
      "The providers map: large mail providers (helo_provider), hosting providers' default "
      "names and access networks (generic_ptr). A relative path is taken from the "

@@ -155,9 +155,9 @@ class DnsFixture:
     transparent so the forwarder is asked, and the silent clients' reverse
     names sent to a socket that never answers."""
 
-    def __init__(self, workdir: str):
+    def __init__(self, workdir: str, zone_file: str = ZONE_FILE):
         self.workdir = workdir
-        self.dns = TestDns(ZONE_FILE)
+        self.dns = TestDns(zone_file)
 
     def __enter__(self) -> "DnsFixture":
         with contextlib.ExitStack() as stack:
@@ -454,20 +454,30 @@ def binary_from_argv() -> str:
     return binary
 
 
-def main_with_dns(runner: Runner, prefix: str, make_context, set_up=None) -> int:
+def main_with_dns(runner: Runner, prefix: str, make_context, set_up=None, zone=None) -> int:
     """The main() of an e2e script whose tests need only the DNS fixture:
     a work directory, a context from make_context() with .binary, .workdir
     and .dns set, every test of `runner` run on it; the exit status.
     set_up(ctx, stack), when given, starts what the tests share once the
-    DNS is up (entering it on `stack`) and returns False if that failed."""
+    DNS is up (entering it on `stack`) and returns False if that failed.
+    zone(ctx), when given, writes the ldns-testns data to serve instead of
+    zone.testns and returns its path (an exception is a set-up failure)."""
     started = time.monotonic()
     binary = binary_from_argv()
     with workdir(prefix) as wd:
         ctx = make_context()
         ctx.binary = binary
         ctx.workdir = wd
+        zone_file = ZONE_FILE
+        if zone is not None:
+            try:
+                zone_file = zone(ctx)
+            except Exception:  # noqa: BLE001 - reported as a set-up failure
+                runner.fail_setup("writing the DNS data")
+                return runner.finish(started)
         with contextlib.ExitStack() as stack:
-            ctx.dns = runner.set_up(stack, "test DNS set-up", DnsFixture(wd), "ldns-testns output")
+            dns = DnsFixture(wd, zone_file)
+            ctx.dns = runner.set_up(stack, "test DNS set-up", dns, "ldns-testns output")
             if ctx.dns is not None and (set_up is None or set_up(ctx, stack)):
                 runner.run(ctx)
         return runner.finish(started)

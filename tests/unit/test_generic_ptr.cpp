@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -89,11 +90,17 @@ void check_rows(const GenericPtrClassifier& classifier, const std::vector<Row>& 
 
 }  // namespace
 
-// The corpus: real-world-shaped names in three classes and many shapes
-// (its header says where they come from). Every row must classify as
-// labelled; the per-class and per-shape accuracy is printed either way, for
-// docs/RULES.md.
-TEST_CASE("generic PTR: every corpus line classifies as expected", "[generic_ptr]") {
+// The corpus: real-world-shaped names in three classes and many shapes,
+// written apart from the classifier (its header says where they come
+// from). What must hold, as the precision issue asks:
+//  - no chosen name, and so no large sender, is called generic (a false
+//    positive is what makes admins switch a check off);
+//  - at least 99 % of the generic names are found generic;
+//  - at least 97 % of each class is classified exactly (dynamic vs
+//    provider-default included).
+// Every miss and the per-class and per-shape accuracy are printed either
+// way, for docs/RULES.md.
+TEST_CASE("generic PTR: the corpus classifies as labelled", "[generic_ptr]") {
     std::ifstream in(SOURCE_DIR "/tests/unit/generic_ptr_corpus.tsv");
     REQUIRE(in);
     struct Score {
@@ -102,7 +109,10 @@ TEST_CASE("generic PTR: every corpus line classifies as expected", "[generic_ptr
     };
     std::map<std::string, Score> by_class;
     std::map<std::string, Score> by_shape;
-    std::size_t big_senders_called_generic = 0;
+    std::size_t chosen_called_generic = 0;
+    std::size_t generic_rows = 0;
+    std::size_t generic_missed = 0;
+    std::ostringstream misses;
     std::string line;
     std::size_t line_number = 0;
     while (std::getline(in, line)) {
@@ -125,25 +135,41 @@ TEST_CASE("generic PTR: every corpus line classifies as expected", "[generic_ptr
             ++score->rows;
             score->right += right ? 1 : 0;
         }
-        if (fields[3] == "big-sender" && is_generic(got)) {
-            ++big_senders_called_generic;
+        if (expected == "not-generic" && is_generic(got)) {
+            ++chosen_called_generic;
+            FAIL_CHECK("chosen name called generic: line " << line_number << ": " << fields[0]
+                                                           << " (" << why << ") -- " << fields[4]);
+        }
+        if (expected != "not-generic") {
+            ++generic_rows;
+            generic_missed += is_generic(got) ? 0 : 1;
         }
         if (!right) {
-            // FAIL_CHECK, not REQUIRE: one run reports every mismatch.
-            FAIL_CHECK("line " << line_number << ": " << fields[0] << " from " << fields[1]
-                               << ": expected " << expected << ", got " << policyd::to_string(got)
-                               << " (" << why << ") -- " << fields[4]);
+            misses << "\n  line " << line_number << ": " << fields[0] << " from " << fields[1]
+                   << ": labelled " << expected << " (" << fields[4] << "); " << why;
         }
         // explain() starts with the verdict classify() gives.
         CHECK(why.rfind(std::string(policyd::to_string(got)) + ": ", 0) == 0);
     }
+    // Always reported (Catch's WARN does not fail).
+    std::ostringstream table;
+    table << "generic_ptr corpus accuracy (right/rows):";
     for (const auto& [name, scores] :
          {std::pair{"class", &by_class}, std::pair{"shape", &by_shape}}) {
         for (const auto& [key, score] : *scores) {
-            UNSCOPED_INFO(name << " " << key << ": " << score.right << "/" << score.rows);
+            table << "\n  " << name << " " << key << ": " << score.right << "/" << score.rows;
         }
     }
-    CHECK(big_senders_called_generic == 0);
+    table << "\n  generic names found generic: " << generic_rows - generic_missed << "/"
+          << generic_rows << "\nmisses:" << misses.str();
+    WARN(table.str());
+
+    CHECK(chosen_called_generic == 0);
+    CHECK(generic_missed * 100 <= generic_rows);
+    for (const auto& [name, score] : by_class) {
+        INFO("class " << name << ": " << score.right << "/" << score.rows);
+        CHECK(score.right * 100 >= score.rows * 97);
+    }
     // Every class is well represented, so no one-answer classifier passes.
     CHECK(by_class["dynamic"].rows >= 120);
     CHECK(by_class["provider-default"].rows >= 100);
@@ -298,8 +324,7 @@ TEST_CASE("generic PTR: admins extend the vocabulary", "[generic_ptr]") {
         const GenericPtrClassifier bare(GenericPtrVocabulary{}, psl());
         CHECK(bare.classify("dynamic.pool.example.net", ip("192.0.2.1")) ==
               GenericPtr::not_generic);
-        CHECK(bare.classify("mail-192-0-2-1.example.net", ip("192.0.2.1")) ==
-              GenericPtr::provider_default);
+        CHECK(bare.classify("mail-192-0-2-1.example.net", ip("192.0.2.1")) == GenericPtr::dynamic);
     }
     SECTION("a multi-token keyword needs its tokens in a row") {
         GenericPtrVocabulary only;
@@ -345,22 +370,39 @@ TEST_CASE("generic PTR: explain() says why", "[generic_ptr]") {
          "dynamic: keyword hsd, contains address 73-12-34-56"},
         {"p5b0a0b0c.dip0.t-ipconnect.de", "91.10.11.12",
          "dynamic: keyword dip, contains address 5b0a0b0c (hex)"},
-        {"ip-C0-00-02-01.example.net", "192.0.2.1",
-         "provider-default: contains address C0-00-02-01 (hex)"},
+        {"ip-C0-00-02-01.example.net", "192.0.2.1", "dynamic: contains address C0-00-02-01 (hex)"},
+        {"static-1-2-3-4.example.net", "1.2.3.4",
+         "provider-default: provider keyword static, contains address 1-2-3-4"},
+        {"61-2-3-4.static.tpgi.com.au", "61.2.3.4",
+         "provider-default: provider keyword static, contains address 61-2-3-4"},
+        {"static-71-1-2-3.nwrknj.fios.verizon.net", "71.1.2.3",
+         "provider-default: keyword fios, provider keyword static, contains address 71-1-2-3"},
+        {"vps123456.hosting.example", "192.0.2.1", "provider-default: provider keyword vps"},
+        {"173-1-2-3-philadelphia.hfc.comcastbusiness.net", "173.1.2.3",
+         "provider-default: contains address 173-1-2-3 under a provider's domain "
+         "comcastbusiness.net"},
+        {"wblv-140-9.telkomadsl.co.za", "165.165.140.9",
+         "dynamic: contains the address's last two octets 140-9 under access domain "
+         "telkomadsl.co.za"},
+        {"8ta-246-140-77.isp-adsl.example", "41.246.140.77",
+         "dynamic: contains the address's last two octets 246-140-77 under a domain that says "
+         "adsl"},
         {"lfbn-idf1-1-234-56.w90-1.abo.wanadoo.fr", "90.1.234.56",
          "dynamic: contains address split as '90-1' and '234-56' under access domain wanadoo.fr"},
         {"078088012034.dynamic-ww-01.vectranet.pl", "78.88.12.34",
          "dynamic: keyword dynamic, contains address 078088012034"},
         {"2001-470-1f0b-1a2--2.v6.example.net", "2001:470:1f0b:1a2::2",
-         "provider-default: contains address 2001-470-1f0b-1a2--2 (IPv6)"},
+         "dynamic: contains address 2001-470-1f0b-1a2--2 (IPv6)"},
         {"unassigned.psychz.net", "192.0.2.1", "provider-default: provider keyword unassigned"},
         {"dial-up-77.example.net", "192.0.2.1", "dynamic: keyword dial-up"},
         {"li12-34.members.linode.com", "192.0.2.1",
          "provider-default: hosting pattern li#-#.members.linode.com (linode)"},
         {"host-34-56.range.sky.com", "73.12.34.56",
          "dynamic: contains the address's last two octets 34-56 under access domain sky.com"},
-        {"a1b2c3d4e5.bb.bbtec.net", "192.0.2.1",
+        {"a1b2c3d4e5.cc.bbtec.net", "192.0.2.1",
          "dynamic: contains opaque token a1b2c3d4e5 under access domain bbtec.net"},
+        {"a1b2c3d4e5.cc.example.net", "192.0.2.1",
+         "not-generic: no address or keyword in host part"},
         {"1.2.3.4", "1.2.3.4", "provider-default: the name is the address"},
         {"4.3.2.1.in-addr.arpa", "1.2.3.4", "provider-default: the name is the address"},
         {"mail-1-2-3-4.dynamic.isp.example", "1.2.3.4",
@@ -406,8 +448,8 @@ TEST_CASE("generic PTR: hostile and odd names", "[generic_ptr]") {
         }
         name += "9-1-1-1-1.example.com";
         REQUIRE(name.size() == 253);
-        CHECK(standard().classify(name, client) == GenericPtr::provider_default);
-        CHECK(standard().classify(name + ".", client) == GenericPtr::provider_default);
+        CHECK(standard().classify(name, client) == GenericPtr::dynamic);
+        CHECK(standard().classify(name + ".", client) == GenericPtr::dynamic);
         CHECK(standard().classify("q" + name, client) == GenericPtr::not_generic);
     }
     SECTION("a copy outlives its original") {
