@@ -177,6 +177,44 @@ class SetCondition final : public Condition {
     Set set_;
 };
 
+// `{ not = ... }`: the inner condition, inverted.
+class NotCondition final : public Condition {
+  public:
+    explicit NotCondition(std::unique_ptr<const Condition> inner)
+        : Condition(inner->spec()), inner_(std::move(inner)) {}
+    [[nodiscard]] bool holds(const Evidence& evidence) const override {
+        return !inner_->holds(evidence);
+    }
+    [[nodiscard]] std::string describe(const Evidence& evidence) const override {
+        return inner_->describe(evidence) + ", which the rule excludes";
+    }
+
+  private:
+    std::unique_ptr<const Condition> inner_;
+};
+
+// A rule's `not` table: holds unless every condition in it holds.
+class NotAllCondition final : public Condition {
+  public:
+    explicit NotAllCondition(std::vector<std::unique_ptr<const Condition>> all)
+        : Condition(not_table_spec()), all_(std::move(all)) {}
+    [[nodiscard]] bool holds(const Evidence& evidence) const override {
+        return !std::all_of(all_.begin(), all_.end(),
+                            [&](const auto& condition) { return condition->holds(evidence); });
+    }
+    [[nodiscard]] std::string describe(const Evidence& evidence) const override {
+        std::string out;
+        for (const auto& condition : all_) {
+            out += out.empty() ? "" : ", ";
+            out += std::string(condition->spec().key) + " is " + condition->describe(evidence);
+        }
+        return out + ": all of its conditions hold";
+    }
+
+  private:
+    std::vector<std::unique_ptr<const Condition>> all_;
+};
+
 // --- Reading, one function per Form. Each reports every bad entry.
 
 using Read = std::unique_ptr<const Condition>;
@@ -387,8 +425,80 @@ std::vector<Attr> condition_attributes() {
     return attrs;
 }
 
+std::string Condition::describe(const Evidence& evidence) const {
+    return observed(spec(), evidence);
+}
+
+const ConditionSpec& not_table_spec() {
+    static const ConditionSpec spec{kNotKey, Subject{}, Form::exact};
+    return spec;
+}
+
+namespace {
+
+Read read_plain(Loader& loader, const ConditionSpec& spec, const toml::node& node);
+
+}  // namespace
+
 std::unique_ptr<const Condition> read_condition(Loader& loader, const ConditionSpec& spec,
                                                 const toml::node& node) {
+    if (const toml::table* table = node.as_table()) {
+        const toml::node* inner = table->get("not");
+        if (table->size() != 1 || inner == nullptr) {
+            loader.error(node.source(), std::string(spec.key) +
+                                            ": a table here must be { not = ... }, the values "
+                                            "the condition must not have");
+            return nullptr;
+        }
+        if (inner->is_table()) {
+            loader.error(inner->source(), std::string(spec.key) +
+                                              ": not = takes the "
+                                              "condition's values, not a "
+                                              "table");
+            return nullptr;
+        }
+        auto condition = read_plain(loader, spec, *inner);
+        return condition ? std::make_unique<NotCondition>(std::move(condition)) : nullptr;
+    }
+    return read_plain(loader, spec, node);
+}
+
+std::unique_ptr<const Condition> read_not_table(Loader& loader, const toml::node& node) {
+    const toml::table* table = node.as_table();
+    if (table == nullptr || table->empty()) {
+        loader.error(node.source(),
+                     "not must be a table of conditions, e.g. not = { ptr_name = "
+                     "\".example.com\" }");
+        return nullptr;
+    }
+    std::vector<std::unique_ptr<const Condition>> all;
+    bool ok = true;
+    for (const auto& [key, value] : *table) {
+        const ConditionSpec* spec = find_condition(key.str());
+        if (spec == nullptr) {
+            loader.error(key.source(), "not: \"" + printable(key.str()) +
+                                           "\" is not a condition (a not table does not nest)");
+            ok = false;
+            continue;
+        }
+        if (auto condition = read_condition(loader, *spec, value)) {
+            all.push_back(std::move(condition));
+        } else {
+            ok = false;
+        }
+    }
+    if (!ok) {
+        return nullptr;
+    }
+    // Table order, as in a rule: cheap conditions first.
+    std::sort(all.begin(), all.end(),
+              [](const auto& a, const auto& b) { return &a->spec() < &b->spec(); });
+    return std::make_unique<NotAllCondition>(std::move(all));
+}
+
+namespace {
+
+Read read_plain(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
     const auto set_of = [&spec](auto set) -> Read {
         return std::make_unique<SetCondition<decltype(set)>>(spec, std::move(set));
     };
@@ -436,6 +546,8 @@ std::unique_ptr<const Condition> read_condition(Loader& loader, const ConditionS
     }
     return nullptr;
 }
+
+}  // namespace
 
 std::string observed(const ConditionSpec& spec, const Evidence& evidence) {
     const Subject& subject = spec.subject;

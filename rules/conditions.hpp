@@ -75,10 +75,24 @@ class Condition {
 
     [[nodiscard]] virtual bool holds(const Evidence& evidence) const = 0;
     [[nodiscard]] const ConditionSpec& spec() const { return *spec_; }
+    // What it looked at, for `explain` when it stops a rule: observed()
+    // below, or what a negation says about its parts. Allocates.
+    [[nodiscard]] virtual std::string describe(const Evidence& evidence) const;
 
   private:
     const ConditionSpec* spec_;
 };
+
+// Negation, in two forms:
+//  - of one condition's values: `iprev = { not = "pass" }` holds when the
+//    condition `iprev = "pass"` does not (any key, any form);
+//  - of a table of conditions: `not = { ptr_name = ".example.com",
+//    helo_provider = "verified" }` holds unless all of them hold. It is
+//    tried after the rule's other conditions, and does not nest.
+// The key of the second form, and its spec (not in condition_specs()).
+// (rules/loader.hpp read_not_table() reads it.)
+inline constexpr std::string_view kNotKey = "not";
+const ConditionSpec& not_table_spec();
 
 // The value a condition looked at, as the rule file spells it: the fact's
 // word, the attribute ("(empty)" when empty; "(not authenticated)" for

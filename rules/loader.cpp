@@ -250,7 +250,7 @@ bool valid_id(std::string_view id) {
 
 // The keys a [[rule]] may hold, for the "unknown key" message.
 std::string rule_keys() {
-    std::string list = "id, action, mode";
+    std::string list = "id, action, mode, not";
     for (const auto& spec : condition_specs()) {
         list += ", ";
         list += spec.key;
@@ -305,6 +305,10 @@ ReadRule read_rule(Loader& loader, const toml::table& table) {
             has_action = true;
         } else if (name == "mode") {
             read_mode(loader, node, rule);
+        } else if (name == kNotKey) {
+            if (auto condition = read_not_table(loader, node)) {
+                rule.conditions.push_back(std::move(condition));
+            }
         } else if (const ConditionSpec* spec = find_condition(name)) {
             if (auto condition = read_condition(loader, *spec, node)) {
                 rule.conditions.push_back(std::move(condition));
@@ -316,8 +320,11 @@ ReadRule read_rule(Loader& loader, const toml::table& table) {
     }
     // Table order, whatever order the file wrote them in (toml++ iterates
     // keys sorted): the cheap conditions are tried first.
+    // A not table goes last: it may hold anything, regexes included.
     const auto position = [](const std::unique_ptr<const Condition>& condition) {
-        return &condition->spec() - condition_specs().data();
+        const ConditionSpec* spec = &condition->spec();
+        return spec == &not_table_spec() ? static_cast<std::ptrdiff_t>(condition_specs().size())
+                                         : spec - condition_specs().data();
     };
     std::sort(rule.conditions.begin(), rule.conditions.end(),
               [&](const auto& a, const auto& b) { return position(a) < position(b); });

@@ -88,8 +88,12 @@ class Condition;
 struct ConditionSpec;
 // Reads the value of one condition key (rules/conditions.hpp); null, with
 // every problem reported to the loader, when it does not read.
+// A value may also be `{ not = VALUE }` (rules/conditions.hpp).
 std::unique_ptr<const Condition> read_condition(Loader& loader, const ConditionSpec& spec,
                                                 const toml::node& node);
+// Reads a rule's `not` table of conditions; null, with every problem
+// reported, when it does not read.
+std::unique_ptr<const Condition> read_not_table(Loader& loader, const toml::node& node);
 
 std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_view source_name,
                                           std::vector<std::string>& errors);

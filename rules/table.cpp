@@ -62,7 +62,7 @@ std::vector<RuleTrace> RuleTable::trace(const Evidence& evidence) const {
         RuleTrace trace{rule.id, rule.line, {}, {}, rule.mode};
         if (const Condition* failed = rule.failing(evidence)) {
             trace.failed_key = failed->spec().key;
-            trace.observed = observed(failed->spec(), evidence);
+            trace.observed = failed->describe(evidence);
         }
         traces.push_back(std::move(trace));
     }

@@ -135,7 +135,9 @@ void write_man_page_5(std::ostream& out) {
            "DUNNO). Each [[rule]] has an id, an action (any Postfix access(5) action; macros "
            "below), mode (\"enforce\" or \"shadow\": log and count, do not decide) and any "
            "of these conditions; a list means any of its entries, and the first enforce rule "
-           "whose every condition holds decides:\n";
+           "whose every condition holds decides. Any condition may be written { not = VALUES } "
+           "to hold when the condition with those values does not, and a rule may hold one "
+           "not = { CONDITIONS } table, which holds unless every condition in it holds:\n";
     for (const auto& spec : rules::condition_specs()) {
         out << ".TP\n.B " << roff(spec.key) << "\n";
         if (spec.subject.kind == rules::Subject::Kind::fact) {

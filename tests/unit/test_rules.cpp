@@ -1010,3 +1010,89 @@ recipient = "file:rcpts.txt"
         CHECK_THAT(errors[0], Catch::Contains("is a directory"));
     }
 }
+
+TEST_CASE("negation: { not = ... } on any condition", "[rules][not]") {
+    const auto table = load(R"(
+[[rule]]
+id = "not-pass"
+iprev = { not = "pass" }
+action = "REJECT"
+
+[[rule]]
+id = "not-these-helos"
+helo_name = { not = [".example.com", "mx.example.org"] }
+action = "WARN other HELO"
+)");
+    Env env;
+    CHECK(table.evaluate(env.evidence()).rule_id == "default");
+    env.facts.iprev = policyd::Iprev::fail;
+    CHECK(table.evaluate(env.evidence()).rule_id == "not-pass");
+    env.facts.iprev = policyd::Iprev::pass;
+    env.request.set(Attr::helo_name, "mx.example.org");
+    CHECK(table.evaluate(env.evidence()).rule_id == "default");
+    env.request.set(Attr::helo_name, "mx.example.net");
+    CHECK(table.evaluate(env.evidence()).rule_id == "not-these-helos");
+
+    // explain says the excluded value was seen.
+    env.facts.iprev = policyd::Iprev::pass;
+    const auto traces = table.trace(env.evidence());
+    REQUIRE(traces.size() == 2);
+    CHECK(traces[0].failed_key == "iprev");
+    CHECK(traces[0].observed == "pass, which the rule excludes");
+}
+
+TEST_CASE("negation: a not table holds unless all of it holds", "[rules][not]") {
+    const auto table = load(R"(
+[[rule]]
+id = "reject-generic-unless-ours"
+generic_ptr = "generic"
+not = { ptr_name = ".partner.example", helo_name_regex = "^out[0-9]+\\." }
+action = "550 5.7.25 generic"
+)");
+    Env env;
+    env.facts.generic_ptr = policyd::GenericPtr::dynamic;
+    env.facts.verified_names = {"1-2-3-4.pool.partner.example"};
+    env.request.set(Attr::helo_name, "out7.partner.example");
+    // Both parts of the not table hold: the rule does not match.
+    CHECK(table.evaluate(env.evidence()).rule_id == "default");
+    const auto traces = table.trace(env.evidence());
+    REQUIRE(traces.size() == 1);
+    CHECK(traces[0].failed_key == "not");
+    CHECK(traces[0].observed ==
+          "ptr_name is 1-2-3-4.pool.partner.example, helo_name_regex is out7.partner.example: "
+          "all of its conditions hold");
+    // One part fails: the not table holds, the rule matches.
+    env.request.set(Attr::helo_name, "mail.partner.example");
+    CHECK(table.evaluate(env.evidence()).rule_id == "reject-generic-unless-ours");
+    env.request.set(Attr::helo_name, "out7.partner.example");
+    env.facts.verified_names = {"1-2-3-4.pool.other.example"};
+    CHECK(table.evaluate(env.evidence()).rule_id == "reject-generic-unless-ours");
+    // The rule's own condition still has to hold.
+    env.facts.generic_ptr = policyd::GenericPtr::not_generic;
+    CHECK(table.evaluate(env.evidence()).rule_id == "default");
+}
+
+TEST_CASE("negation: bad forms are refused with the line", "[rules][not]") {
+    const auto error_of = [](const std::string& text) {
+        std::vector<std::string> errors;
+        CHECK_FALSE(try_load(text, errors));
+        return errors.empty() ? std::string() : errors.front();
+    };
+    CHECK(error_of("[[rule]]\nid = \"x\"\niprev = { nor = \"pass\" }\naction = \"DUNNO\"\n")
+              .find("rules.toml:3: rule \"x\": iprev: a table here must be { not = ... }") == 0);
+    CHECK(error_of("[[rule]]\nid = \"x\"\niprev = { not = \"passed\" }\naction = \"DUNNO\"\n")
+              .find("iprev: unknown value \"passed\"") != std::string::npos);
+    CHECK(error_of("[[rule]]\nid = \"x\"\niprev = { not = { not = \"pass\" } }\naction = "
+                   "\"DUNNO\"\n")
+              .find("not = takes the condition's values") != std::string::npos);
+    CHECK(error_of("[[rule]]\nid = \"x\"\nnot = \"pass\"\naction = \"DUNNO\"\n")
+              .find("not must be a table of conditions") != std::string::npos);
+    CHECK(error_of("[[rule]]\nid = \"x\"\nnot = {}\naction = \"DUNNO\"\n")
+              .find("not must be a table of conditions") != std::string::npos);
+    CHECK(error_of("[[rule]]\nid = \"x\"\nnot = { not = { iprev = \"pass\" } }\naction = "
+                   "\"DUNNO\"\n")
+              .find("not: \"not\" is not a condition (a not table does not nest)") !=
+          std::string::npos);
+    CHECK(error_of("[[rule]]\nid = \"x\"\nnot = { colour = \"red\" }\naction = \"DUNNO\"\n")
+              .find("not: \"colour\" is not a condition") != std::string::npos);
+}
