@@ -373,6 +373,14 @@ std::variant<ActionTemplate, std::string> parse_action(std::string_view text) {
     return action;
 }
 
+bool ActionTemplate::needs_dns() const {
+    return std::any_of(segments_.begin(), segments_.end(), [](const Segment& segment) {
+        return segment.is_macro &&
+               (segment.macro == Macro::ptr ||
+                (segment.macro == Macro::fact && policyd::kFactFields[segment.fact].from_dns));
+    });
+}
+
 std::string ActionTemplate::expand(const Evidence& evidence, std::string_view rule_id) const {
     std::string out;
     // One allocation in the common case: literals plus a typical value size.

@@ -55,6 +55,9 @@ class ActionTemplate {
 
     // The action exactly as written in the rule file.
     [[nodiscard]] const std::string& text() const { return text_; }
+    // Does its text name what only DNS tells ({ptr}, a fact that is
+    // from_dns)? Such an action needs the assessment before it is sent.
+    [[nodiscard]] bool needs_dns() const;
 
   private:
     struct Segment {

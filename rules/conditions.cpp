@@ -33,6 +33,8 @@ std::vector<ConditionSpec> build_specs() {
         {"policy_context", attribute(Attr::policy_context), Form::exact},
         {"server_port", attribute(Attr::server_port), Form::ports},
         {"sasl_username", attribute(Attr::sasl_username), Form::sasl},
+        // Postfix sends stress=yes while smtpd is overloaded (STRESS_README).
+        {"stress", attribute(Attr::stress), Form::flag},
         {"client_address", client, Form::cidrs},
         {"helo_name", attribute(Attr::helo_name), Form::names},
         {"ptr_name", verified, Form::names},
@@ -152,6 +154,19 @@ class SaslCondition final : public Condition {
     std::set<std::string, std::less<>> users_;
 };
 
+// true: the attribute is "yes"; false: it is anything else (Postfix leaves
+// stress empty when there is none).
+class FlagCondition final : public Condition {
+  public:
+    FlagCondition(const ConditionSpec& spec, bool want) : Condition(spec), want_(want) {}
+    [[nodiscard]] bool holds(const Evidence& evidence) const override {
+        return (evidence.request.get(spec().subject.attr) == "yes") == want_;
+    }
+
+  private:
+    bool want_;
+};
+
 class CidrCondition final : public Condition {
   public:
     CidrCondition(const ConditionSpec& spec, CidrSet set) : Condition(spec), set_(std::move(set)) {}
@@ -188,6 +203,7 @@ class NotCondition final : public Condition {
     [[nodiscard]] std::string describe(const Evidence& evidence) const override {
         return inner_->describe(evidence) + ", which the rule excludes";
     }
+    [[nodiscard]] bool needs_dns() const override { return inner_->needs_dns(); }
 
   private:
     std::unique_ptr<const Condition> inner_;
@@ -209,6 +225,10 @@ class NotAllCondition final : public Condition {
             out += std::string(condition->spec().key) + " is " + condition->describe(evidence);
         }
         return out + ": all of its conditions hold";
+    }
+    [[nodiscard]] bool needs_dns() const override {
+        return std::any_of(all_.begin(), all_.end(),
+                           [](const auto& condition) { return condition->needs_dns(); });
     }
 
   private:
@@ -346,6 +366,15 @@ Read read_sasl(Loader& loader, const ConditionSpec& spec, const toml::node& node
     return std::make_unique<SaslCondition>(spec, Want::users, std::move(users));
 }
 
+Read read_flag(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
+    if (const auto* flag = node.as_boolean()) {
+        return std::make_unique<FlagCondition>(spec, flag->get());
+    }
+    loader.error(node.source(), std::string(spec.key) + " must be true or false, not " +
+                                    std::string(type_name(node)));
+    return nullptr;
+}
+
 // Sets whose entries may also come from list files ("file:PATH"), except
 // regexes (a list file of regexes would hide what a rule matches).
 template <typename Set, typename Make>
@@ -385,6 +414,8 @@ std::string_view describe(Form form) {
             return "a port number or a list of them (1-65535)";
         case Form::sasl:
             return "true (authenticated), false (not), or a list of user names";
+        case Form::flag:
+            return "true (Postfix sent yes) or false (it did not)";
         case Form::cidrs:
             return "addresses and networks, IPv4 and IPv6 (192.0.2.0/24, 2001:db8::/32), or "
                    "\"file:PATH\" entries listing them";
@@ -427,6 +458,12 @@ std::vector<Attr> condition_attributes() {
 
 std::string Condition::describe(const Evidence& evidence) const {
     return observed(spec(), evidence);
+}
+
+bool Condition::needs_dns() const {
+    const Subject& subject = spec().subject;
+    return subject.kind == Kind::verified_names ||
+           (subject.kind == Kind::fact && subject.fact->from_dns);
 }
 
 const ConditionSpec& not_table_spec() {
@@ -533,6 +570,8 @@ Read read_plain(Loader& loader, const ConditionSpec& spec, const toml::node& nod
             return read_ports(loader, spec, node);
         case Form::sasl:
             return read_sasl(loader, spec, node);
+        case Form::flag:
+            return read_flag(loader, spec, node);
         case Form::cidrs:
             return read_set<CidrSet>(loader, spec, node, true, [&spec](CidrSet set) -> Read {
                 return std::make_unique<CidrCondition>(spec, std::move(set));

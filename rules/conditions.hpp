@@ -43,6 +43,7 @@ enum class Form {
     exact,            // exact strings, case-sensitive (policy_context)
     ports,            // integers 1..65535
     sasl,             // true (authenticated), false (not), or user names
+    flag,             // true (the attribute is "yes") or false (anything else)
     cidrs,            // addresses and networks (rules/matchers.hpp CidrSet)
     names,            // "name" or ".suffix" (NameSet)
     addresses,        // mail address patterns (AddressSet)
@@ -78,6 +79,10 @@ class Condition {
     // What it looked at, for `explain` when it stops a rule: observed()
     // below, or what a negation says about its parts. Allocates.
     [[nodiscard]] virtual std::string describe(const Evidence& evidence) const;
+    // Does it look at what only DNS tells (a from_dns fact, the verified
+    // PTR names)? The request's own attributes, the client address and the
+    // HELO-text facts do not.
+    [[nodiscard]] virtual bool needs_dns() const;
 
   private:
     const ConditionSpec* spec_;

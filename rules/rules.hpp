@@ -91,6 +91,15 @@ class RuleTable {
     // Also counts the hit (decided or shadow_matched).
     [[nodiscard]] Decision evaluate(const Evidence& evidence) const;
 
+    // Would evaluate() decide the same whatever DNS tells? True when every
+    // rule before the deciding one fails on a condition that needs no DNS,
+    // every shadow rule on the way is decided without DNS too, and the
+    // deciding rule (or the default) holds and acts without it (its action
+    // names no DNS fact). `evidence` need hold only the HELO-text facts
+    // (policyd/checks/assessment.hpp derive_text_facts). Counts nothing,
+    // allocates nothing.
+    [[nodiscard]] bool decided_without_dns(const Evidence& evidence) const;
+
     // Every rule in order, each with the first condition that stopped it:
     // what evaluate() does, made visible. Allocates; not for the hot path.
     // Counts nothing.

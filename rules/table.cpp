@@ -36,6 +36,31 @@ Decision RuleTable::evaluate(const Evidence& evidence) const {
     return decision;
 }
 
+bool RuleTable::decided_without_dns(const Evidence& evidence) const {
+    for (const auto& rule : impl_->rules) {
+        bool unknown = false;
+        bool failed = false;
+        for (const auto& condition : rule.conditions) {
+            if (condition->needs_dns()) {
+                unknown = true;
+            } else if (!condition->holds(evidence)) {
+                failed = true;
+                break;
+            }
+        }
+        if (failed) {
+            continue;
+        }
+        if (unknown || rule.action.needs_dns()) {
+            return false;
+        }
+        if (rule.mode == Mode::enforce) {
+            return true;
+        }
+    }
+    return !impl_->default_action.needs_dns();
+}
+
 bool RuleTable::dry_run() const {
     return impl_->dry_run;
 }

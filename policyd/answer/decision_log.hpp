@@ -26,11 +26,14 @@ namespace policyd {
 struct DecisionRecord {
     const Request& request;
     const Facts& facts;
-    // "dns" (assessed now), "cache" (FactsCache) or "instance" (this message's)
+    // "dns" (assessed now), "cache" (FactsCache), "instance" (this
+    // message's) or "rules" (decided without DNS: the facts DNS would tell
+    // are logged as "skipped")
     std::string_view facts_source;
     bool dns_outage = false;  // the upstream was failing (resolver/upstream_health.hpp)
     const rules::Decision& decision;
     double elapsed_ms = 0;
+    bool dns_skipped = false;  // facts_source "rules"
 };
 
 // Calls visit(key, value) for every field, in order: client_address ptr
@@ -61,10 +64,14 @@ void for_each_field(const DecisionRecord& record, std::string& scratch, Visit&& 
     visit("verified", joined(facts.verified_names));
     // iprev goes with the PTR names before it and the HELO's facts with the
     // HELO: the record's keys keep the order admins' parsers know.
-    visit(kFactFields.front().name, kFactFields.front().word(facts));
+    const auto word = [&record, &facts](const FactField& field) {
+        return record.dns_skipped && field.from_dns ? std::string_view("skipped")
+                                                    : field.word(facts);
+    };
+    visit(kFactFields.front().name, word(kFactFields.front()));
     visit("helo", request.get(Attr::helo_name));
     for (const auto& field : std::span(kFactFields).subspan(1)) {
-        visit(field.name, field.word(facts));
+        visit(field.name, word(field));
     }
     visit("helo_changed", facts.helo_changed ? "yes" : "no");
     visit("facts", record.facts_source);

@@ -72,6 +72,20 @@ std::optional<Responder::Pending> Responder::begin(const Request& request,
         pending.source = FactsSource::cache;
         return pending;
     }
+    // A table that decides on the request and the HELO text alone (SASL,
+    // internal networks, role recipients, a bad HELO, stress) answers
+    // without a lookup. Not when an Authentication-Results header may be
+    // due: it reports what DNS found.
+    if (pending.snapshot->settings.authserv_id.empty()) {
+        session.facts = Facts{};
+        derive_text_facts(helo, *client, session.facts);
+        const std::optional<IpAddress> known_client = *client;
+        if (pending.snapshot->rules->decided_without_dns(
+                rules::Evidence{request, session.facts, known_client})) {
+            pending.source = FactsSource::rules;
+            return pending;
+        }
+    }
     pending.source = FactsSource::dns;
     pending.needs_dns = true;
     return pending;
@@ -83,9 +97,12 @@ void Responder::finish(const Request& request, SmtpSession& session, const Pendi
     const std::string_view instance = request.get(Attr::instance);
     const std::string_view helo = request.get(Attr::helo_name);
     const std::string_view client_text = request.get(Attr::client_address);
+    const bool dns_skipped = pending.source == FactsSource::rules;
     if (pending.new_message) {
         session.instance = instance;
-        session.message_known = remember_messages_ && !instance.empty();
+        // Facts without DNS are no message's facts: a later request about
+        // it may need the lookup.
+        session.message_known = remember_messages_ && !instance.empty() && !dns_skipped;
         session.header_claimed = pending.header_sent;
     }
     const std::string_view client_port = request.get(Attr::client_port);
@@ -99,7 +116,7 @@ void Responder::finish(const Request& request, SmtpSession& session, const Pendi
     const bool outage = outage_();
     bool header_added = false;
     rules::Decision decision =
-        decide(*pending.snapshot, evidence, outage,
+        decide(*pending.snapshot, evidence, outage && !dns_skipped,
                session.message_known && !session.header_claimed, header_added);
     if (header_added) {
         session.header_claimed = true;
@@ -119,7 +136,7 @@ void Responder::finish(const Request& request, SmtpSession& session, const Pendi
     const double elapsed_ms = std::chrono::duration<double, std::milli>(elapsed).count();
     log_->write(DecisionRecord{request, facts,
                                kFactsSourceWords[static_cast<std::size_t>(pending.source)], outage,
-                               decision, elapsed_ms});
+                               decision, elapsed_ms, dns_skipped});
 }
 
 void Responder::end_session(const SmtpSession& session) {

@@ -28,6 +28,9 @@ void Tally::count(const rules::Decision& decision, bool header_added, FactsSourc
     }
     ++sources_[static_cast<std::size_t>(source)];
     for (std::size_t i = 0; i < kFactFields.size(); ++i) {
+        if (source == FactsSource::rules && kFactFields[i].from_dns) {
+            continue;  // not looked up
+        }
         const std::uint8_t value = kFactFields[i].get(facts);
         if (value < kMaxFactWords) {
             ++facts_[i][value];

@@ -34,10 +34,13 @@
 namespace policyd {
 
 // Where the facts of an answered request came from: a fresh assessment,
-// the facts cache (same client and HELO, recently), or the message they
-// belong to (this connection's, or the instance cache's).
-enum class FactsSource : std::uint8_t { dns, cache, instance };
-inline constexpr std::array<std::string_view, 3> kFactsSourceWords{"dns", "cache", "instance"};
+// the facts cache (same client and HELO, recently), the message they
+// belong to (this connection's, or the instance cache's), or nowhere: the
+// rule table decided on the request and the HELO text alone, without a
+// lookup (rules::RuleTable::decided_without_dns).
+enum class FactsSource : std::uint8_t { dns, cache, instance, rules };
+inline constexpr std::array<std::string_view, 4> kFactsSourceWords{"dns", "cache", "instance",
+                                                                   "rules"};
 
 // The most values any fact has (kFactFields).
 inline constexpr std::size_t kMaxFactWords = [] {

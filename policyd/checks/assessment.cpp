@@ -147,9 +147,7 @@ struct Job : std::enable_shared_from_this<Job> {
             own_family = RrType::aaaa;
             other_family = RrType::a;
         }
-        facts.helo_syntax = classify_helo(helo_name);
-        facts.helo_literal = match_helo_literal(helo_name, client);
-        facts.helo_literal_form = helo_literal_form(helo_name);
+        derive_text_facts(helo_name, client, facts);
         budget.expires_after(options.budget);
         budget.async_wait([self = shared_from_this()](boost::system::error_code ec) {
             if (!ec) {
@@ -338,6 +336,12 @@ struct Job : std::enable_shared_from_this<Job> {
 };
 
 }  // namespace
+
+void derive_text_facts(std::string_view helo_name, const IpAddress& client, Facts& facts) {
+    facts.helo_syntax = classify_helo(helo_name);
+    facts.helo_literal = match_helo_literal(helo_name, client);
+    facts.helo_literal_form = helo_literal_form(helo_name);
+}
 
 Iprev derive_iprev(Status ptr_status, std::size_t ptr_names,
                    const std::vector<ForwardEvidence>& forward) {

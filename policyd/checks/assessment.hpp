@@ -60,6 +60,11 @@ struct AssessmentOptions {
     std::shared_ptr<const MailProviders> mail_providers;
 };
 
+// The facts the HELO text and the client address alone tell (the kFactFields
+// entries that are not from_dns), set in `facts`; the assessment starts
+// with them.
+void derive_text_facts(std::string_view helo_name, const IpAddress& client, Facts& facts);
+
 class FactsCache;
 
 class Assessor {

@@ -242,6 +242,9 @@ struct FactField {
     void (*set)(Facts&, std::uint8_t);        // index < words.size()
     std::string_view help;                    // one line for --help-style listings
     std::span<const FactAlias> aliases;       // rule-condition shorthands
+    // Needs a DNS answer; false for what the HELO text and the client address
+    // alone tell (a table may decide on those without any lookup).
+    bool from_dns = true;
 
     [[nodiscard]] std::string_view word(const Facts& facts) const {
         const std::uint8_t index = get(facts);
@@ -271,9 +274,12 @@ struct FactField {
     }
 };
 
+enum class FactOrigin { dns, text };
+
 template <auto Member>
 constexpr FactField fact_field(std::string_view name, std::string_view help,
-                               std::span<const FactAlias> aliases = {}) {
+                               std::span<const FactAlias> aliases = {},
+                               FactOrigin origin = FactOrigin::dns) {
     using Enum = std::remove_cvref_t<decltype(std::declval<Facts&>().*Member)>;
     return FactField{
         name,
@@ -281,16 +287,18 @@ constexpr FactField fact_field(std::string_view name, std::string_view help,
         [](const Facts& facts) { return static_cast<std::uint8_t>(facts.*Member); },
         [](Facts& facts, std::uint8_t index) { facts.*Member = static_cast<Enum>(index); },
         help,
-        aliases};
+        aliases,
+        origin == FactOrigin::dns};
 }
 
 // Every enumerated fact, in the order rules try them (cheap first: they
 // are all one bit test), the decision record logs them and explain lists them.
 inline constexpr std::array<FactField, 12> kFactFields{
     fact_field<&Facts::iprev>("iprev", "PTR and forward confirmation (RFC 8601 iprev)"),
-    fact_field<&Facts::helo_syntax>("helo_syntax", "the shape of the HELO/EHLO argument"),
-    fact_field<&Facts::helo_literal>("helo_literal",
-                                     "an address-literal HELO compared with the client"),
+    fact_field<&Facts::helo_syntax>("helo_syntax", "the shape of the HELO/EHLO argument", {},
+                                    FactOrigin::text),
+    fact_field<&Facts::helo_literal>(
+        "helo_literal", "an address-literal HELO compared with the client", {}, FactOrigin::text),
     fact_field<&Facts::helo_forward>("helo_forward",
                                      "the HELO name's A/AAAA records hold the client"),
     fact_field<&Facts::helo_ptr_alignment>("helo_ptr_alignment",
@@ -301,7 +309,8 @@ inline constexpr std::array<FactField, 12> kFactFields{
     fact_field<&Facts::iprev_dnssec>("iprev_dnssec", "DNSSEC status of the iprev answers"),
     fact_field<&Facts::helo_dnssec>("helo_dnssec", "DNSSEC status of the HELO's answers"),
     fact_field<&Facts::helo_literal_form>(
-        "helo_literal_form", "an address-literal HELO's form: IPv4, tagged IPv6 or untagged IPv6"),
+        "helo_literal_form", "an address-literal HELO's form: IPv4, tagged IPv6 or untagged IPv6",
+        {}, FactOrigin::text),
     fact_field<&Facts::helo_mx>("helo_mx", "a HELO name without addresses has an MX record"),
     fact_field<&Facts::helo_provider>(
         "helo_provider", "a HELO claiming a large mail provider has that provider's verified PTR"),

@@ -156,6 +156,17 @@ CASES = [
         {},
     ),
     (
+        # The table decides before any rule that needs DNS, so nothing is
+        # asked: the reverse zone is silent, and the answer is immediate.
+        "silent reverse zone but authenticated: no lookup at all",
+        "127.0.0.9",
+        "good.example.test",
+        {"sasl_method": "PLAIN", "sasl_username": "alice"},
+        "action=DUNNO",
+        "exempt-authenticated",
+        {"facts": "rules", "iprev": "skipped", "helo_syntax": "fqdn"},
+    ),
+    (
         "PTR does not resolve back",
         "127.0.0.4",
         "good.example.test",

@@ -112,6 +112,7 @@ TEST_CASE("the trace says what each kind of condition looked at", "[conditions][
         {"policy_context = \"submission\"", "policy_context", "smtpd"},
         {"protocol_state = \"DATA\"", "protocol_state", "RCPT"},
         {"sasl_username = true", "sasl_username", "(not authenticated)"},
+        {"stress = true", "stress", "(empty)"},
         {"client_address = \"198.51.100.0/24\"", "client_address", "192.0.2.1"},
         {"helo_name = \".example.org\"", "helo_name", "mail.example.com"},
         {"ptr_name = \".example.org\"", "ptr_name", "(no verified PTR name)"},
@@ -174,4 +175,27 @@ TEST_CASE("the attributes case files may set come from the conditions", "[condit
         CHECK(std::find(attrs.begin(), attrs.end(), attr) != attrs.end());
     }
     CHECK(std::find(attrs.begin(), attrs.end(), Attr::queue_id) == attrs.end());
+}
+
+TEST_CASE("stress: Postfix's stress=yes, as true or false", "[conditions]") {
+    const auto under = load("[[rule]]\nid = \"r\"\naction = \"WARN\"\nstress = true\n");
+    const auto calm = load("[[rule]]\nid = \"r\"\naction = \"WARN\"\nstress = false\n");
+    policyd::Request request;
+    const policyd::Facts facts;
+    const std::optional<policyd::IpAddress> client = policyd::parse_ip("192.0.2.1");
+    const rules::Evidence evidence{request, facts, client};
+    CHECK(under.evaluate(evidence).rule_id == "default");
+    CHECK(calm.evaluate(evidence).rule_id == "r");
+    request.set(Attr::stress, "yes");
+    CHECK(under.evaluate(evidence).rule_id == "r");
+    CHECK(calm.evaluate(evidence).rule_id == "default");
+    request.set(Attr::stress, "no");  // not a value Postfix sends, and not stress
+    CHECK(under.evaluate(evidence).rule_id == "default");
+
+    std::vector<std::string> errors;
+    std::string text = "[[rule]]\nid = \"r\"\naction = \"WARN\"\nstress = \"yes\"\n";
+    const toml::table root = toml::parse(text);
+    CHECK_FALSE(rules::parse_rule_table(root, "rules.toml", errors));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find("stress must be true or false, not a string") != std::string::npos);
 }

@@ -288,3 +288,86 @@ TEST_CASE("the tally counts every answer once, by rule, class, source and fact",
     CHECK(tally.latency().count() == 3);
     CHECK(tally.budget_exhausted() == 0);
 }
+
+TEST_CASE("a table that decides on the request alone asks no DNS", "[responder][rules-only]") {
+    Fixture f;
+    f.config = config_from(R"(
+[[rule]]
+id = "exempt-authenticated"
+sasl_username = true
+action = "DUNNO"
+[[rule]]
+id = "reject-bad-helo"
+helo_syntax = ["non-fqdn", "invalid"]
+action = "550 5.5.2 HELO {helo_name} is not a FQDN"
+[[rule]]
+id = "reject-no-ptr"
+iprev = "permerror"
+action = "550 5.7.25 no PTR for {client_address}"
+)");
+    auto ask = [&](SmtpSession& session, const std::string& helo, const std::string& sasl,
+                   const std::string& instance) {
+        Request request;
+        request.set(Attr::request, "smtpd_access_policy");
+        request.set(Attr::protocol_state, "RCPT");
+        request.set(Attr::client_address, "192.0.2.1");
+        request.set(Attr::helo_name, helo);
+        request.set(Attr::sasl_username, sasl);
+        request.set(Attr::instance, instance);
+        auto pending = f.responder.begin(request, f.config, session);
+        REQUIRE(pending);
+        if (pending->needs_dns) {
+            bool done = false;
+            f.assessor.assess(pending->client, helo, [&](Facts facts) {
+                session.facts = std::move(facts);
+                done = true;
+            });
+            f.io.restart();
+            f.io.run();
+            REQUIRE(done);
+        }
+        std::string reply;
+        f.responder.finish(request, session, *pending, reply);
+        return std::pair{std::string(kFactsSourceWords[static_cast<std::size_t>(pending->source)]),
+                         reply};
+    };
+    SmtpSession session;
+    SECTION("an authenticated client") {
+        const auto [source, reply] = ask(session, "mail.example.com", "alice", "m1");
+        CHECK(source == "rules");
+        CHECK(reply == "action=DUNNO\n\n");
+        CHECK(f.dns.lookups == 0);
+        const std::string& record = f.log.records.back();
+        CHECK(record.find(" facts=rules ") != std::string::npos);
+        // What DNS would tell is not made up; the HELO text's facts are there.
+        CHECK(record.find(" iprev=skipped ") != std::string::npos);
+        CHECK(record.find(" helo_syntax=fqdn ") != std::string::npos);
+        CHECK(f.responder.tally().requests(FactsSource::rules) == 1);
+        // The next request about the message, unauthenticated in this
+        // made-up case, is not judged on facts nobody looked up.
+        const auto [again, answer] = ask(session, "mail.example.com", "", "m1");
+        CHECK(again == "dns");
+        CHECK(f.dns.lookups > 0);
+        CHECK(answer == "action=DUNNO\n\n");
+    }
+    SECTION("a HELO that is certainly wrong") {
+        const auto [source, reply] = ask(session, "localhost", "", "m2");
+        CHECK(source == "rules");
+        CHECK(reply == "action=550 5.5.2 HELO localhost is not a FQDN\n\n");
+        CHECK(f.dns.lookups == 0);
+    }
+    SECTION("anything else needs the lookups") {
+        const auto [source, reply] = ask(session, "mail.example.com", "", "m3");
+        CHECK(source == "dns");
+        CHECK(f.dns.lookups > 0);
+    }
+    SECTION("not when an Authentication-Results header may be due") {
+        f.config = config_from(std::string("[headers]\nauthserv_id = \"mx.example.org\"\n") +
+                               "[[rule]]\nid = \"exempt-authenticated\"\nsasl_username = true\n"
+                               "action = \"DUNNO\"\n");
+        const auto [source, reply] = ask(session, "mail.example.com", "alice", "m4");
+        CHECK(source == "dns");
+        CHECK(reply.rfind("action=PREPEND Authentication-Results: mx.example.org; iprev=pass", 0) ==
+              0);
+    }
+}

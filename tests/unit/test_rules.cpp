@@ -1096,3 +1096,79 @@ TEST_CASE("negation: bad forms are refused with the line", "[rules][not]") {
     CHECK(error_of("[[rule]]\nid = \"x\"\nnot = { colour = \"red\" }\naction = \"DUNNO\"\n")
               .find("not: \"colour\" is not a condition") != std::string::npos);
 }
+
+TEST_CASE("decided_without_dns: only when no DNS answer could change the decision",
+          "[rules][rules-only]") {
+    const auto decided = [](const std::string& text, Env& env) {
+        return load(text).decided_without_dns(env.evidence());
+    };
+    const std::string table = R"(
+[[rule]]
+id = "exempt-authenticated"
+sasl_username = true
+action = "DUNNO"
+[[rule]]
+id = "reject-bad-helo"
+helo_syntax = "non-fqdn"
+action = "550 5.5.2 bad HELO {helo_name}"
+[[rule]]
+id = "reject-no-ptr"
+iprev = "permerror"
+action = "550 no PTR"
+)";
+    Env env;
+    env.facts = policyd::Facts{};  // nothing looked up
+    env.facts.helo_syntax = policyd::HeloSyntax::fqdn;
+    CHECK_FALSE(decided(table, env));  // reject-no-ptr needs iprev
+    env.request.set(Attr::sasl_username, "alice");
+    CHECK(decided(table, env));
+    env.request.set(Attr::sasl_username, "");
+    env.facts.helo_syntax = policyd::HeloSyntax::non_fqdn;
+    CHECK(decided(table, env));
+
+    // A rule before it that needs DNS and is not ruled out otherwise.
+    CHECK_FALSE(
+        decided("[[rule]]\nid = \"a\"\niprev = \"fail\"\naction = \"REJECT\"\n" + table, env));
+    // ... but one ruled out by a condition without DNS does not matter.
+    CHECK(
+        decided("[[rule]]\nid = \"a\"\niprev = \"fail\"\nserver_port = 587\naction = "
+                "\"REJECT\"\n" +
+                    table,
+                env));
+    // A shadow rule on the way must be judged too.
+    CHECK_FALSE(
+        decided("[[rule]]\nid = \"a\"\nmode = \"shadow\"\niprev = \"fail\"\naction = "
+                "\"REJECT\"\n" +
+                    table,
+                env));
+    // The deciding action names what DNS tells.
+    CHECK_FALSE(
+        decided("[[rule]]\nid = \"a\"\nhelo_syntax = \"non-fqdn\"\naction = \"550 {ptr}\"\n", env));
+    CHECK_FALSE(
+        decided("[[rule]]\nid = \"a\"\nhelo_syntax = \"non-fqdn\"\naction = "
+                "\"WARN {iprev}\"\n",
+                env));
+    CHECK(
+        decided("[[rule]]\nid = \"a\"\nhelo_syntax = \"non-fqdn\"\naction = "
+                "\"WARN {helo_syntax} {client_address}\"\n",
+                env));
+    // The verified PTR names, a negated DNS fact and a not table with one are DNS.
+    CHECK_FALSE(decided("[[rule]]\nid = \"a\"\nptr_name = \".example\"\naction = \"OK\"\n", env));
+    CHECK_FALSE(
+        decided("[[rule]]\nid = \"a\"\niprev = { not = \"pass\" }\naction = \"OK\"\n", env));
+    CHECK_FALSE(decided(
+        "[[rule]]\nid = \"a\"\nnot = { iprev = \"pass\", helo_syntax = \"fqdn\" }\naction = "
+        "\"OK\"\n",
+        env));
+    // No rule matches: the default decides, unless it names a DNS fact.
+    env.facts.helo_syntax = policyd::HeloSyntax::fqdn;
+    CHECK(decided("[[rule]]\nid = \"a\"\nserver_port = 587\naction = \"OK\"\n", env));
+    CHECK_FALSE(
+        decided("[policy]\ndefault_action = \"PREPEND X-Iprev: {iprev}\"\n[[rule]]\nid = "
+                "\"a\"\nserver_port = 587\naction = \"OK\"\n",
+                env));
+    // stress: the rule the issue wants, skipping the lookups under load.
+    env.request.set(Attr::stress, "yes");
+    CHECK(decided(
+        "[[rule]]\nid = \"skip-under-stress\"\nstress = true\naction = \"DUNNO\"\n" + table, env));
+}
