@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "policyd/base/sanitize.hpp"
 #include "policyd/config/settings.hpp"
 #include "policyd/daemon/log_sink.hpp"
 #include "policyd/daemon/logging.hpp"
@@ -33,6 +34,7 @@
 #include "policyd/tools/rule_cases.hpp"
 #include "policyd/tools/usage.hpp"
 #include "rules/conditions.hpp"
+#include "rules/profiles.hpp"
 #include "rules/rules.hpp"
 
 namespace {
@@ -57,6 +59,7 @@ struct CommandLine {
     std::string since = "-24h";
     std::string until = "now";
     policyd::ReportOptions report;
+    std::string profile;  // print-defaults --profile NAME
 };
 
 // "--sender" -> Attr::sender: every request attribute a rule condition
@@ -111,6 +114,13 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             line.overrides.unbound_config = value(arg);
         } else if (arg == "--stdio") {
             line.stdio = true;
+        } else if (line.command == "print-defaults" && arg == "--profile") {
+            line.profile = value(arg);
+            if (rules::find_profile(line.profile) == nullptr) {
+                std::cerr << "rdns-policyd: no profile \"" << policyd::sanitized(line.profile)
+                          << "\"; there are observe, rfc and strict\n";
+                return kExitUsage;
+            }
         } else if (const auto attr = explain_attribute(arg)) {
             line.explain.attributes.emplace_back(*attr, value(arg));
         } else if (arg == "--json") {
@@ -250,7 +260,11 @@ int main(int argc, char** argv) {
         return kExitUsage;
     }
     if (line.command == "print-defaults") {
-        policyd::print_defaults(std::cout);
+        if (!line.profile.empty()) {
+            std::cout << rules::find_profile(line.profile)->text;
+        } else {
+            policyd::print_defaults(std::cout);
+        }
         return kExitOk;
     }
     if (line.command == "report") {

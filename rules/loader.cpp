@@ -13,6 +13,7 @@
 #include "policyd/base/ascii.hpp"
 #include "rules/conditions.hpp"
 #include "rules/matchers.hpp"
+#include "rules/profiles.hpp"
 #include "rules/table.hpp"
 
 namespace rules {
@@ -250,7 +251,7 @@ bool valid_id(std::string_view id) {
 
 // The keys a [[rule]] may hold, for the "unknown key" message.
 std::string rule_keys() {
-    std::string list = "id, action, mode, not";
+    std::string list = "id, action, mode, after_profile, not";
     for (const auto& spec : condition_specs()) {
         list += ", ";
         list += spec.key;
@@ -305,6 +306,13 @@ ReadRule read_rule(Loader& loader, const toml::table& table) {
             has_action = true;
         } else if (name == "mode") {
             read_mode(loader, node, rule);
+        } else if (name == "after_profile") {
+            if (const auto* flag = node.as_boolean()) {
+                rule.after_profile = flag->get();
+            } else {
+                loader.error(node.source(), "after_profile must be true or false, not " +
+                                                std::string(type_name(node)));
+            }
         } else if (name == kNotKey) {
             if (auto condition = read_not_table(loader, node)) {
                 rule.conditions.push_back(std::move(condition));
@@ -336,6 +344,96 @@ ReadRule read_rule(Loader& loader, const toml::table& table) {
     return {std::move(rule), ok};
 }
 
+// Reads the [[rule]] array of `root` into `out`, each rule's origin set;
+// duplicate ids (within `seen` too) are errors.
+void read_rules(Loader& loader, const toml::table& root, const std::string& origin,
+                std::unordered_map<std::string, unsigned>& seen, std::vector<Rule>& out) {
+    const auto* rules_node = root.get("rule");
+    if (rules_node == nullptr) {
+        return;
+    }
+    const auto* rules = rules_node->as_array();
+    if (rules == nullptr) {
+        loader.error(rules_node->source(),
+                     "rule must be a list of tables: write each rule as [[rule]]");
+        return;
+    }
+    for (const auto& element : *rules) {
+        const auto* table = element.as_table();
+        if (table == nullptr) {
+            loader.error(element.source(), "rule must be a list of tables, not of " +
+                                               std::string(type_name(element)));
+            continue;
+        }
+        auto [rule, ok] = read_rule(loader, *table);
+        rule.origin = origin;
+        // Duplicates are checked even in a rule with other errors, so that
+        // one pass reports everything.
+        if (!rule.id.empty()) {
+            const auto [it, inserted] = seen.emplace(rule.id, rule.line);
+            if (!inserted) {
+                loader.error(table->get("id")->source(), "duplicate rule id \"" + rule.id +
+                                                             "\" (first defined at line " +
+                                                             std::to_string(it->second) + ")");
+                continue;
+            }
+        }
+        if (ok) {
+            out.push_back(std::move(rule));
+        }
+    }
+}
+
+// [policy] profile and disable_rules, as read.
+struct ProfileChoice {
+    const Profile* profile = nullptr;
+    const toml::node* profile_node = nullptr;
+    std::vector<Item> disabled;
+    const toml::node* disable_node = nullptr;
+};
+
+// The profile's rules, less the disabled ones; every problem reported.
+std::vector<Rule> profile_rules(Loader& loader, const ProfileChoice& choice,
+                                const std::vector<Rule>& own, std::vector<std::string>& errors) {
+    std::vector<Rule> rules;
+    const std::string origin = "profile " + std::string(choice.profile->name);
+    toml::table root;
+    try {
+        root = toml::parse(choice.profile->text, origin);
+    } catch (const toml::parse_error& error) {
+        // The profiles are built in and unit-tested: this is a build that
+        // was never tested.
+        loader.error(choice.profile_node->source(),
+                     origin + " does not parse: " + std::string(error.description()));
+        return rules;
+    }
+    Loader profile_loader(origin, errors);
+    std::unordered_map<std::string, unsigned> seen;
+    read_rules(profile_loader, root, origin, seen, rules);
+    for (const Item& item : choice.disabled) {
+        const auto it = std::find_if(rules.begin(), rules.end(),
+                                     [&](const Rule& rule) { return rule.id == item.text; });
+        if (it == rules.end()) {
+            loader.error(item,
+                         "disable_rules: \"" + printable(item.text) + "\" is no rule of " + origin);
+            continue;
+        }
+        rules.erase(it);
+    }
+    // An own rule may take a profile rule's id only in its place.
+    for (const Rule& rule : own) {
+        if (seen.count(rule.id) != 0 &&
+            std::none_of(choice.disabled.begin(), choice.disabled.end(),
+                         [&](const Item& item) { return item.text == rule.id; })) {
+            loader.error_at(rule.origin, rule.line,
+                            "rule \"" + rule.id + "\" has the id of a rule of " + origin +
+                                "; choose another id, or disable_rules = [\"" + rule.id +
+                                "\"] to put it in that rule's place");
+        }
+    }
+    return rules;
+}
+
 }  // namespace
 
 std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_view source_name,
@@ -344,6 +442,7 @@ std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_v
     auto impl = std::make_shared<RuleTable::Impl>();
 
     bool default_set = false;
+    ProfileChoice choice;
     if (const auto* policy_node = root.get("policy")) {
         if (const auto* policy = policy_node->as_table()) {
             for (const auto& [key, node] : *policy) {
@@ -359,10 +458,27 @@ std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_v
                         loader.error(node.source(), "dry_run must be true or false, not " +
                                                         std::string(type_name(node)));
                     }
+                } else if (key.str() == "profile") {
+                    choice.profile_node = &node;
+                    const auto* name = node.as_string();
+                    choice.profile = name != nullptr ? find_profile(name->get()) : nullptr;
+                    if (choice.profile == nullptr) {
+                        std::string known;
+                        for (const Profile& profile : profiles()) {
+                            known += (known.empty() ? "" : ", ") + std::string(profile.name);
+                        }
+                        loader.error(node.source(), "profile must be one of " + known);
+                    }
+                } else if (key.str() == "disable_rules") {
+                    choice.disable_node = &node;
+                    if (auto items = loader.strings("disable_rules", node)) {
+                        choice.disabled = std::move(*items);
+                    }
                 } else {
                     loader.error(key.source(),
                                  "unknown key \"" + printable(key.str()) +
-                                     "\" in [policy] (known: default_action, dry_run)");
+                                     "\" in [policy] (known: default_action, dry_run, profile, "
+                                     "disable_rules)");
                 }
             }
         } else {
@@ -374,36 +490,38 @@ std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_v
     }
 
     std::unordered_map<std::string, unsigned> first_line;  // id -> line of its rule
-    if (const auto* rules_node = root.get("rule")) {
-        const auto* rules = rules_node->as_array();
-        if (rules == nullptr) {
-            loader.error(rules_node->source(),
-                         "rule must be a list of tables: write each rule as [[rule]]");
-        } else {
-            for (const auto& element : *rules) {
-                const auto* table = element.as_table();
-                if (table == nullptr) {
-                    loader.error(element.source(), "rule must be a list of tables, not of " +
-                                                       std::string(type_name(element)));
-                    continue;
-                }
-                auto [rule, ok] = read_rule(loader, *table);
-                // Duplicates are checked even in a rule with other errors, so
-                // that one pass reports everything.
-                if (!rule.id.empty()) {
-                    const auto [it, inserted] = first_line.emplace(rule.id, rule.line);
-                    if (!inserted) {
-                        loader.error(table->get("id")->source(), "duplicate rule id \"" + rule.id +
-                                                                     "\" (first defined at line " +
-                                                                     std::to_string(it->second) +
-                                                                     ")");
-                        continue;
-                    }
-                }
-                if (ok) {
-                    impl->rules.push_back(std::move(rule));
-                }
+    std::vector<Rule> own;
+    read_rules(loader, root, std::string(source_name), first_line, own);
+    std::vector<Rule> from_profile;
+    if (choice.profile != nullptr) {
+        from_profile = profile_rules(loader, choice, own, errors);
+    } else {
+        if (choice.disable_node != nullptr && choice.profile_node == nullptr) {
+            loader.error(choice.disable_node->source(),
+                         "disable_rules names rules of a profile, and there is no [policy] "
+                         "profile");
+        }
+        for (const Rule& rule : own) {
+            if (rule.after_profile && choice.profile_node == nullptr) {
+                loader.error_at(rule.origin, rule.line,
+                                "rule \"" + rule.id +
+                                    "\": after_profile = true, but there is no [policy] profile");
             }
+        }
+    }
+    // Own rules first (exemptions), then the profile's, then own rules
+    // marked after_profile.
+    for (Rule& rule : own) {
+        if (!rule.after_profile) {
+            impl->rules.push_back(std::move(rule));
+        }
+    }
+    for (Rule& rule : from_profile) {
+        impl->rules.push_back(std::move(rule));
+    }
+    for (Rule& rule : own) {
+        if (rule.after_profile) {
+            impl->rules.push_back(std::move(rule));
         }
     }
 

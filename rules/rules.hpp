@@ -81,6 +81,7 @@ struct RuleCounters {
 struct RuleTrace {
     std::string id;
     unsigned line = 0;            // where the rule starts in its file
+    std::string_view origin;      // that file, or "profile NAME" (rules/profiles.hpp)
     std::string_view failed_key;  // the first condition that does not hold; "" = matched
     std::string observed;         // what that condition looked at (rules/conditions.hpp)
     Mode mode = Mode::enforce;

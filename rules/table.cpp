@@ -84,7 +84,7 @@ std::vector<RuleTrace> RuleTable::trace(const Evidence& evidence) const {
     std::vector<RuleTrace> traces;
     traces.reserve(impl_->rules.size());
     for (const auto& rule : impl_->rules) {
-        RuleTrace trace{rule.id, rule.line, {}, {}, rule.mode};
+        RuleTrace trace{rule.id, rule.line, rule.origin, {}, {}, rule.mode};
         if (const Condition* failed = rule.failing(evidence)) {
             trace.failed_key = failed->spec().key;
             trace.observed = failed->describe(evidence);

@@ -18,6 +18,8 @@ namespace rules {
 struct Rule {
     std::string id;
     unsigned line = 0;
+    std::string origin;  // the rule file, or "profile NAME"
+    bool after_profile = false;
     Mode mode = Mode::enforce;
     ActionTemplate action;
     // In condition_specs() order, so the cheap ones are tried first and

@@ -166,7 +166,8 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
         out << "},\"rules\":[";
         for (std::size_t i = 0; i < traces.size(); ++i) {
             const auto& rule = traces[i];
-            out << (i == 0 ? "" : ",") << "{\"id\":" << quoted(rule.id) << ",\"line\":" << rule.line
+            out << (i == 0 ? "" : ",") << "{\"id\":" << quoted(rule.id)
+                << ",\"origin\":" << quoted(sanitized(rule.origin)) << ",\"line\":" << rule.line
                 << ",\"matched\":" << (rule.failed_key.empty() ? "true" : "false") << ",\"mode\":\""
                 << (rule.mode == rules::Mode::shadow ? "shadow" : "enforce") << "\"";
             if (!rule.failed_key.empty()) {
@@ -204,7 +205,8 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
     out << "\nRules (" << config.path << "), first match wins:\n";
     bool decided = false;
     for (const auto& rule : traces) {
-        out << "  " << config.path << ":" << rule.line << " " << rule.id << ": ";
+        // A profile's rule says so ("profile rfc:23"), the file's its path.
+        out << "  " << sanitized(rule.origin) << ":" << rule.line << " " << rule.id << ": ";
         if (rule.failed_key.empty() && rule.mode == rules::Mode::shadow) {
             out << "matches in shadow mode (logged and counted, does not decide)\n";
         } else if (rule.failed_key.empty()) {

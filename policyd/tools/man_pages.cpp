@@ -11,6 +11,7 @@
 #include "policyd/tools/usage.hpp"
 #include "rules/action.hpp"
 #include "rules/conditions.hpp"
+#include "rules/profiles.hpp"
 
 namespace policyd {
 namespace {
@@ -131,8 +132,15 @@ void write_man_page_5(std::ostream& out) {
     }
     out << ".SH RULES\n"
            "[policy] holds default_action (the action when no rule decides, \"DUNNO\" by "
-           "default) and dry_run (true: the table decides and logs, Postfix is answered "
-           "DUNNO). Each [[rule]] has an id, an action (any Postfix access(5) action; macros "
+           "default), dry_run (true: the table decides and logs, Postfix is answered "
+           "DUNNO), profile (a shipped rule table, printed by rdns-policyd print-defaults "
+           "--profile NAME:";
+    for (const auto& profile : rules::profiles()) {
+        out << " " << roff(profile.name) << ", " << roff(profile.summary) << ";";
+    }
+    out << " none by default) and disable_rules (ids of the profile's rules to leave out). "
+           "The file's own rules run before the profile's, those with after_profile = true "
+           "after them. Each [[rule]] has an id, an action (any Postfix access(5) action; macros "
            "below), mode (\"enforce\" or \"shadow\": log and count, do not decide) and any "
            "of these conditions; a list means any of its entries, and the first enforce rule "
            "whose every condition holds decides. Any condition may be written { not = VALUES } "

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "policyd/config/settings.hpp"
+#include "rules/profiles.hpp"
 
 namespace policyd {
 
@@ -26,6 +27,17 @@ void print_defaults(std::ostream& out) {
         }
         out << "\n";
     }
+    out << "\n[policy]\n"
+           "# The answer when no rule decides.\n"
+           "default_action = \"DUNNO\"\n"
+           "# A shipped rule table to use (rdns-policyd print-defaults --profile NAME\n"
+           "# prints its rules); the [[rule]]s of this file run before it, those with\n"
+           "# after_profile = true after it, and disable_rules = [\"ID\", ...] leaves\n"
+           "# some of its rules out. None by default: only this file's rules.\n";
+    for (const auto& profile : rules::profiles()) {
+        out << "#   " << profile.name << ": " << profile.summary << "\n";
+    }
+    out << "# profile = \"rfc\"\n";
 }
 
 }  // namespace policyd

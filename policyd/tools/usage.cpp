@@ -32,6 +32,8 @@ constexpr std::string_view kUsage = R"(Usage:
                                                   today, yesterday, now, -24h, "2d ago"
                                                   (default: the last 24 hours)
   rdns-policyd print-defaults                     print every setting with its default
+  rdns-policyd print-defaults --profile NAME      print the rules of profile observe, rfc or
+                                                  strict ([policy] profile)
   rdns-policyd --help | --version
 
 Options (they override the configuration file):

@@ -18,10 +18,10 @@ Two daemons, both started once for the whole file:
   with tests running beside this one), and the providers map it names is
   copied beside it, as the package installs both. It must refuse no row:
   legitimate, forged and generic-PTR senders get DUNNO, WARN or PREPEND.
-- strict: the same file with the rules of docs/RULES.md "A stricter profile"
-  (its indented [[rule]] code blocks, read from the doc now, so the doc
-  stays tested) after reject-fcrdns-fail, in place of the final WARN rules.
-  It still lets every legitimate row through, refuses every forged one by
+- strict: the same file with [policy] profile = "strict" instead of "rfc"
+  (packaging/profiles/strict.toml: rfc's rules up to reject-fcrdns-fail,
+  then its own in place of the final WARN rules). It still lets every
+  legitimate row through, refuses every forged one by
   reject-forged-provider-helo and every generic one by reject-generic-ptr.
 
 Every row is also held to its own expected rule, reply and facts
@@ -39,7 +39,6 @@ import ipaddress
 import os
 import re
 import sys
-import textwrap
 import tomllib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -61,16 +60,14 @@ runner = Runner("known senders")
 REPO = os.path.dirname(os.path.dirname(E2E_DIR))
 SENDERS_FILE = os.path.join(E2E_DIR, "known_senders.toml")
 SHIPPED_CONFIG = os.path.join(REPO, "packaging", "rdns-policyd.toml")
-RULES_DOC = os.path.join(REPO, "docs", "RULES.md")
+PROFILES_DIR = os.path.join(REPO, "packaging", "profiles")
 
-STRICT_SECTION = "### A stricter profile"
-# The strict rules go after this shipped rule, in place of those after it,
-# which may only be the final WARN rules.
+# The strict profile keeps profile rfc's rules up to this one, and puts its
+# own in place of those after it (the final WARN rules).
 LAST_KEPT_RULE = "reject-fcrdns-fail"
-REPLACEABLE_RULES = {"warn-forged-provider-helo", "warn-helo-not-forward-confirmed"}
 # The strict profile's rule that must refuse each kind of sender but the
-# legitimate; the doc must still have them, and the rule that lets the
-# large providers' verified servers through before the HELO rules.
+# legitimate, and the rule that lets the large providers' verified servers
+# through before the HELO rules (its first own rule).
 STRICT_REFUSED_BY = {"forged": "reject-forged-provider-helo", "generic": "reject-generic-ptr"}
 STRICT_ACCEPT_RULE = "accept-verified-provider"
 
@@ -89,9 +86,8 @@ class Context:
     senders: list[dict]
     dns: DnsFixture
     shipped: Daemon
-    shipped_rule_ids: list[str]
     strict: Daemon | None = None
-    strict_rule_ids: list[str]
+    observe: Daemon | None = None
 
 
 # --------------------------------------------------------------------------
@@ -253,50 +249,15 @@ def without_fixed_metrics_port(config: str) -> str:
     return "".join(out)
 
 
-def documented_strict_rules(doc: str, path: str) -> str:
-    """The [[rule]] code blocks of the doc's stricter profile, dedented: the
-    indented blocks from the first `[[rule]]` up to the prose after them."""
-    lines = doc.splitlines()
-    check(STRICT_SECTION in lines, f"{path}: no section {STRICT_SECTION!r}")
-    start = lines.index(STRICT_SECTION) + 1
-    end = next((i for i in range(start, len(lines)) if lines[i].startswith("#")), len(lines))
-    section = lines[start:end]
-    first = next((i for i, l in enumerate(section) if l.startswith("    [[rule]]")), None)
-    check(first is not None, f"{path}: {STRICT_SECTION!r} has no indented [[rule]] block")
-    block = []
-    for line in section[first:]:
-        if line.strip() and not line.startswith("    "):
-            break  # the prose after the rules
-        block.append(line)
-    rules = textwrap.dedent("\n".join(block)).strip() + "\n"
-    parsed = tomllib.loads(rules)
-    check(set(parsed) == {"rule"}, f"{path}: the strict profile's blocks hold more than rules")
-    return rules
+def with_profile(config: str, profile: str, path: str = SHIPPED_CONFIG) -> str:
+    """`config` with its [policy] profile = "..." line naming `profile`."""
+    changed, n = re.subn(r'(?m)^profile\s*=\s*"[a-z]+"', f'profile = "{profile}"', config)
+    check(n == 1, f"{path}: no [policy] profile line to change")
+    return changed
 
 
-def strict_config(shipped: str, rules: str, path: str = SHIPPED_CONFIG) -> str:
-    """`shipped` with `rules` after LAST_KEPT_RULE in place of the rules
-    that follow it (the final WARN rules, and nothing else)."""
-    lines = shipped.splitlines(keepends=True)
-    at = next(
-        (i for i, l in enumerate(lines) if re.match(rf'id\s*=\s*"{LAST_KEPT_RULE}"', l)), None
-    )
-    check(at is not None, f"{path}: no rule {LAST_KEPT_RULE}")
-    following = next((i for i in range(at, len(lines)) if lines[i].strip() == "[[rule]]"), None)
-    check(following is not None, f"{path}: no rules after {LAST_KEPT_RULE} to replace")
-    cut = following
-    while cut - 1 > at and (lines[cut - 1].startswith("#") or not lines[cut - 1].strip()):
-        cut -= 1  # the next rule's comment goes with it
-    head, tail = "".join(lines[:cut]), "".join(lines[cut:])
-    check(set(tomllib.loads(tail)) <= {"rule"}, f"{path}: settings after {LAST_KEPT_RULE}")
-    replaced = rule_ids(tail, f"{path} after {LAST_KEPT_RULE}")
-    check(
-        set(replaced) <= REPLACEABLE_RULES and "warn-helo-not-forward-confirmed" in replaced,
-        f"{path}: the rules after {LAST_KEPT_RULE} are {replaced}, not the final WARN rules "
-        f"{sorted(REPLACEABLE_RULES)}",
-    )
-    origin = f'# docs/RULES.md "{STRICT_SECTION[4:]}", in place of the final WARN rules.'
-    return f"{head}\n{origin}\n{rules}"
+def profile_rule_ids(name: str) -> list[str]:
+    return rule_ids(read(os.path.join(PROFILES_DIR, f"{name}.toml")), f"profile {name}")
 
 
 def copy_providers_file(config: str, directory: str) -> None:
@@ -389,14 +350,15 @@ def judge(ctx: Context, profile: str, kinds: tuple[str, ...]) -> None:
 
 
 @runner.test
-def strict_profile_is_the_documented_one(ctx: Context) -> None:
+def strict_profile_is_rfc_then_its_own_rules(ctx: Context) -> None:
     check(ctx.strict is not None, "the strict daemon did not start (see the set-up failure)")
-    kept = ctx.shipped_rule_ids[: ctx.shipped_rule_ids.index(LAST_KEPT_RULE) + 1]
-    documented = ctx.strict_rule_ids[len(kept) :]
-    check_equal(ctx.strict_rule_ids[: len(kept)], kept, "the shipped rules the profile keeps")
+    rfc, strict = profile_rule_ids("rfc"), profile_rule_ids("strict")
+    kept = rfc[: rfc.index(LAST_KEPT_RULE) + 1]
+    own = strict[len(kept) :]
+    check_equal(strict[: len(kept)], kept, "the rules of profile rfc that strict keeps")
     for rule in (STRICT_ACCEPT_RULE, *STRICT_REFUSED_BY.values()):
-        check(rule in documented, f"{RULES_DOC}: the stricter profile has no rule {rule}")
-    check_equal(documented[0], STRICT_ACCEPT_RULE, "the first documented strict rule")
+        check(rule in own, f"profile strict has no rule {rule}")
+    check_equal(own[0], STRICT_ACCEPT_RULE, "the first rule of strict's own")
 
 
 @runner.test
@@ -424,6 +386,30 @@ def strict_profile_rejects_honest_helos_from_generic_ptr_names(ctx: Context) -> 
     judge(ctx, "strict", ("generic",))
 
 
+# What profile observe adds for each kind of sender but the legitimate.
+OBSERVE_HEADER = {
+    "forged": "PREPEND X-RDNS-Policy: forged-provider-helo; ",
+    "generic": "PREPEND X-RDNS-Policy: generic-ptr; ",
+}
+
+
+@runner.test
+def observe_profile_refuses_nothing_and_tags_what_strict_refuses(ctx: Context) -> None:
+    check(ctx.observe is not None, "the observe daemon did not start (see the set-up failure)")
+    problems = []
+    for row, action, d in ask_all(ctx.observe, ctx.senders):
+        want = OBSERVE_HEADER.get(row["kind"])
+        if first_word(action) not in ("DUNNO", "PREPEND", "WARN"):
+            problems.append(f"{row['id']}: refused or deferred: {action}")
+        elif want is not None and not action.startswith(want):
+            problems.append(f"{row['id']} ({row['kind']}): {action!r}, not {want!r}...")
+        elif row["kind"] == "legitimate" and "X-RDNS-Policy" in action:
+            problems.append(f"{row['id']} (legitimate) tagged: {action}")
+        if d.get("action") != action:
+            problems.append(f"{row['id']}: logged {d.get('action')!r}, answered {action!r}")
+    check(not problems, "\n".join(problems))
+
+
 # --------------------------------------------------------------------------
 # Set-up
 
@@ -433,7 +419,6 @@ def start_daemons(ctx: Context, stack: contextlib.ExitStack) -> bool:
     failure to build or start it is recorded, and its tests fail)."""
     args = ["--listen", "inet:127.0.0.1:0", *ctx.dns.daemon_args()]
     shipped = without_fixed_metrics_port(read(SHIPPED_CONFIG))
-    ctx.shipped_rule_ids = rule_ids(shipped, SHIPPED_CONFIG)
     copy_providers_file(shipped, ctx.workdir)
     path = write(ctx.workdir, "shipped.toml", shipped)
     daemon = Daemon(ctx.binary, path, args)
@@ -442,8 +427,7 @@ def start_daemons(ctx: Context, stack: contextlib.ExitStack) -> bool:
     if ctx.shipped is None:
         return False
     try:
-        strict = strict_config(shipped, documented_strict_rules(read(RULES_DOC), RULES_DOC))
-        ctx.strict_rule_ids = rule_ids(strict, "the strict configuration")
+        strict = with_profile(shipped, "strict")
         path = write(ctx.workdir, "strict.toml", strict)
     except Exception:  # noqa: BLE001 - reported as a set-up failure
         runner.fail_setup("building the strict profile")
@@ -451,6 +435,9 @@ def start_daemons(ctx: Context, stack: contextlib.ExitStack) -> bool:
     daemon = Daemon(ctx.binary, path, args)
     label = "rdns-policyd (strict) stderr"
     ctx.strict = runner.set_up(stack, "the strict daemon", daemon, label)
+    path = write(ctx.workdir, "observe.toml", with_profile(shipped, "observe"))
+    daemon = Daemon(ctx.binary, path, args)
+    ctx.observe = runner.set_up(stack, "the observe daemon", daemon, "rdns-policyd (observe) stderr")
     return True
 
 

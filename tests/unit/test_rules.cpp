@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "policyd/base/address.hpp"
+#include "rules/action.hpp"
 #include "rules/loader.hpp"
+#include "rules/profiles.hpp"
 #include "rules/rules.hpp"
 
 namespace {
@@ -1171,4 +1173,134 @@ action = "550 no PTR"
     env.request.set(Attr::stress, "yes");
     CHECK(decided(
         "[[rule]]\nid = \"skip-under-stress\"\nstress = true\naction = \"DUNNO\"\n" + table, env));
+}
+
+TEST_CASE("profiles: every shipped profile loads", "[rules][profile]") {
+    for (const auto& profile : rules::profiles()) {
+        INFO("profile " << profile.name);
+        const auto table = load("[policy]\nprofile = \"" + std::string(profile.name) + "\"\n");
+        CHECK(table.size() >= 9);
+        const auto traces = table.trace(Env().evidence());
+        for (const auto& trace : traces) {
+            CHECK(trace.origin == "profile " + std::string(profile.name));
+        }
+    }
+    CHECK(rules::find_profile("rfc") != nullptr);
+    CHECK(rules::find_profile("RFC") == nullptr);
+}
+
+TEST_CASE("profiles: own rules before, after_profile after, disable_rules", "[rules][profile]") {
+    const auto table = load(R"(
+[policy]
+profile = "rfc"
+disable_rules = ["reject-no-ptr"]
+
+[[rule]]
+id = "allow-partner"
+client_address = "192.0.2.10"
+action = "OK"
+
+[[rule]]
+id = "reject-no-ptr"
+iprev = "permerror"
+action = "450 4.7.25 no PTR yet"
+
+[[rule]]
+id = "tag-rest"
+after_profile = true
+action = "PREPEND X-Checked: yes"
+)");
+    const auto ids = table.rule_ids();
+    REQUIRE(ids.size() == 12);  // 10 of rfc, one disabled, three of our own
+    CHECK(ids.front() == "allow-partner");
+    CHECK(ids[1] == "reject-no-ptr");  // ours, in place of the profile's
+    CHECK(ids[2] == "exempt-authenticated");
+    CHECK(ids.back() == "tag-rest");
+    Env env;
+    CHECK(table.evaluate(env.evidence()).rule_id == "allow-partner");
+    env.set_client("192.0.2.11");
+    env.facts.iprev = policyd::Iprev::permerror;
+    CHECK(table.evaluate(env.evidence()).action == "450 4.7.25 no PTR yet");
+    env.facts.iprev = policyd::Iprev::pass;
+    CHECK(table.evaluate(env.evidence()).rule_id == "tag-rest");
+    const auto traces = table.trace(env.evidence());
+    CHECK(traces.front().origin == "rules.toml");
+    CHECK(traces[2].origin == "profile rfc");
+}
+
+TEST_CASE("profiles: the strict one refuses what rfc warns about", "[rules][profile]") {
+    const auto strict = load("[policy]\nprofile = \"strict\"\n");
+    const auto rfc = load("[policy]\nprofile = \"rfc\"\n");
+    Env env;
+    env.facts.helo_provider = policyd::HeloProvider::forged;
+    env.facts.helo_forward = policyd::HeloForward::fail;
+    CHECK(strict.evaluate(env.evidence()).rule_id == "reject-forged-provider-helo");
+    CHECK(rfc.evaluate(env.evidence()).rule_id == "warn-forged-provider-helo");
+    env.facts.helo_provider = policyd::HeloProvider::verified;
+    CHECK(strict.evaluate(env.evidence()).rule_id == "accept-verified-provider");
+    env.facts.helo_provider = policyd::HeloProvider::na;
+    env.facts.helo_forward = policyd::HeloForward::pass;
+    env.facts.generic_ptr = policyd::GenericPtr::provider_default;
+    CHECK(strict.evaluate(env.evidence()).rule_id == "reject-generic-ptr");
+    CHECK(rfc.evaluate(env.evidence()).rule_id == "default");
+    env.facts.generic_ptr = policyd::GenericPtr::not_generic;
+    env.facts.helo_forward = policyd::HeloForward::none;
+    env.facts.helo_mx = policyd::HeloMx::present;  // Postfix calls that known
+    CHECK(strict.evaluate(env.evidence()).rule_id == "default");
+    env.facts.helo_mx = policyd::HeloMx::none;
+    CHECK(strict.evaluate(env.evidence()).rule_id == "reject-helo-not-forward-confirmed");
+    // A DNS failure is deferred, never refused, by every profile.
+    env.facts.iprev = policyd::Iprev::temperror;
+    CHECK(strict.evaluate(env.evidence()).rule_id == "defer-dns-temperror");
+}
+
+TEST_CASE("profiles: observe never refuses or defers anything", "[rules][profile]") {
+    const auto table = load("[policy]\nprofile = \"observe\"\n");
+    Env env;
+    std::size_t headers = 0;
+    // Every value of the facts its rules read, in every combination.
+    for (std::uint8_t iprev = 0; iprev < policyd::kIprevWords.size(); ++iprev) {
+        for (std::uint8_t syntax = 0; syntax < policyd::kHeloSyntaxWords.size(); ++syntax) {
+            for (std::uint8_t generic = 0; generic < policyd::kGenericPtrWords.size(); ++generic) {
+                for (std::uint8_t provider = 0; provider < policyd::kHeloProviderWords.size();
+                     ++provider) {
+                    env.facts.iprev = static_cast<policyd::Iprev>(iprev);
+                    env.facts.helo_syntax = static_cast<policyd::HeloSyntax>(syntax);
+                    env.facts.generic_ptr = static_cast<policyd::GenericPtr>(generic);
+                    env.facts.helo_provider = static_cast<policyd::HeloProvider>(provider);
+                    const auto decision = table.evaluate(env.evidence());
+                    const auto kind = rules::action_class(decision.action);
+                    INFO(decision.rule_id << ": " << decision.action);
+                    CHECK(
+                        (kind == rules::ActionClass::accept || kind == rules::ActionClass::other));
+                    headers += decision.action.rfind("PREPEND X-RDNS-Policy: ", 0) == 0 ? 1 : 0;
+                }
+            }
+        }
+    }
+    CHECK(headers > 0);
+}
+
+TEST_CASE("profiles: mistakes are refused with the line", "[rules][profile]") {
+    const auto error_of = [](const std::string& text) {
+        std::vector<std::string> errors;
+        CHECK_FALSE(try_load(text, errors));
+        return errors.empty() ? std::string() : errors.front();
+    };
+    CHECK(error_of("[policy]\nprofile = \"paranoid\"\n") ==
+          "rules.toml:2: profile must be one of observe, rfc, strict");
+    CHECK(error_of("[policy]\nprofile = \"rfc\"\ndisable_rules = [\"reject-spam\"]\n")
+              .find("disable_rules: \"reject-spam\" is no rule of profile rfc") !=
+          std::string::npos);
+    CHECK(error_of("[policy]\nprofile = \"rfc\"\n[[rule]]\nid = \"reject-no-ptr\"\naction = "
+                   "\"DUNNO\"\n")
+              .find("rules.toml:3: rule \"reject-no-ptr\" has the id of a rule of profile rfc") ==
+          0);
+    CHECK(error_of("[[rule]]\nid = \"x\"\nafter_profile = true\naction = \"DUNNO\"\n")
+              .find("after_profile = true, but there is no [policy] profile") != std::string::npos);
+    CHECK(error_of("[policy]\ndisable_rules = [\"reject-no-ptr\"]\n")
+              .find("disable_rules names rules of a profile, and there is no [policy] profile") !=
+          std::string::npos);
+    CHECK(error_of("[[rule]]\nid = \"x\"\nafter_profile = \"yes\"\naction = \"DUNNO\"\n")
+              .find("after_profile must be true or false") != std::string::npos);
 }
