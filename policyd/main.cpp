@@ -29,6 +29,7 @@
 #include "policyd/daemon/logging.hpp"
 #include "policyd/daemon/server.hpp"
 #include "policyd/tools/explain.hpp"
+#include "policyd/tools/postfix_check.hpp"
 #include "policyd/tools/print_defaults.hpp"
 #include "policyd/tools/report.hpp"
 #include "policyd/tools/rule_cases.hpp"
@@ -305,6 +306,10 @@ int main(int argc, char** argv) {
     }
     if (line.command == "check-config") {
         std::cout << line.config << ": ok (" << config->rules->size() << " rules)\n";
+        for (const auto& warning :
+             policyd::restriction_class_warnings(config->rules->restriction_classes())) {
+            std::cerr << line.config << ": warning: " << warning << "\n";
+        }
         return kExitOk;
     }
 

@@ -286,7 +286,25 @@ std::vector<std::string_view> macro_names() {
     return names;
 }
 
-std::variant<ActionTemplate, std::string> parse_action(std::string_view text) {
+std::string check_restriction_class(std::string_view name) {
+    using policyd::ascii_lower;
+    using policyd::is_alpha;
+    if (name.empty() || name.size() > 64 || !is_alpha(name.front()) ||
+        !std::all_of(name.begin(), name.end(), [](char c) {
+            return (is_alpha(c) && c == ascii_lower(c)) || is_digit(c) || c == '_';
+        })) {
+        return "a restriction class name is a Postfix parameter name: lower-case letters, digits "
+               "and '_', starting with a letter, at most 64 bytes";
+    }
+    if (std::any_of(kKeywords.begin(), kKeywords.end(),
+                    [&](const auto& entry) { return iequals(entry.first, name); })) {
+        return "\"" + std::string(name) + "\" is an action keyword, not a restriction class";
+    }
+    return {};
+}
+
+std::variant<ActionTemplate, std::string> parse_action(
+    std::string_view text, std::span<const std::string> restriction_classes) {
     if (text.empty()) {
         return std::string("the action is empty");
     }
@@ -368,6 +386,24 @@ std::variant<ActionTemplate, std::string> parse_action(std::string_view text) {
         action.segments_.push_back({std::move(literal), Macro::rule, 0, false});
     }
     if (auto error = validate(prefix, seen_macro); !error.empty()) {
+        // A declared restriction class, as it is: Postfix applies it.
+        if (!seen_macro && std::find(restriction_classes.begin(), restriction_classes.end(),
+                                     text) != restriction_classes.end()) {
+            return action;
+        }
+        if (error.rfind("unknown action", 0) == 0 && check_restriction_class(text).empty()) {
+            if (restriction_classes.empty()) {
+                error +=
+                    " (a Postfix restriction class must be declared in [policy] "
+                    "restriction_classes)";
+            } else {
+                std::string declared;
+                for (const std::string& name : restriction_classes) {
+                    declared += (declared.empty() ? "" : ", ") + name;
+                }
+                error += " (nor one of [policy] restriction_classes: " + declared + ")";
+            }
+        }
         return error;
     }
     return action;

@@ -25,6 +25,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -66,7 +67,8 @@ class ActionTemplate {
         std::uint8_t fact = 0;  // Macro::fact: index into kFactFields
         bool is_macro = false;
     };
-    friend std::variant<ActionTemplate, std::string> parse_action(std::string_view text);
+    friend std::variant<ActionTemplate, std::string> parse_action(
+        std::string_view text, std::span<const std::string> restriction_classes);
 
     std::string text_;
     std::vector<Segment> segments_;
@@ -87,6 +89,15 @@ ActionClass action_class(std::string_view action);
 std::vector<std::string_view> macro_names();
 
 // The template, or an error message (without file:line) saying what is wrong.
-std::variant<ActionTemplate, std::string> parse_action(std::string_view text);
+// `restriction_classes` are the Postfix restriction classes the configuration
+// declares ([policy] restriction_classes, defined in Postfix's
+// smtpd_restriction_classes): an action that is exactly one of those names
+// hands the decision to that class (greylisting, for instance).
+std::variant<ActionTemplate, std::string> parse_action(
+    std::string_view text, std::span<const std::string> restriction_classes = {});
+
+// Why `name` cannot be a restriction class ([a-z0-9_]+, starting with a
+// letter, at most 64 bytes, not an action keyword), or "".
+std::string check_restriction_class(std::string_view name);
 
 }  // namespace rules

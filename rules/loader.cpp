@@ -213,7 +213,7 @@ std::optional<ActionTemplate> Loader::action(std::string_view key, const toml::n
               std::string(key) + " must be a string, not " + std::string(type_name(node)));
         return std::nullopt;
     }
-    auto parsed = parse_action(value->get());
+    auto parsed = parse_action(value->get(), restriction_classes_);
     if (auto* why = std::get_if<std::string>(&parsed)) {
         error(node.source(), std::string(key) + ": " + *why);
         return std::nullopt;
@@ -384,6 +384,26 @@ void read_rules(Loader& loader, const toml::table& root, const std::string& orig
     }
 }
 
+// [policy] restriction_classes: the Postfix restriction classes actions
+// may name, each checked once.
+void read_restriction_classes(Loader& loader, const toml::node& node) {
+    const auto items = loader.strings("restriction_classes", node);
+    if (!items) {
+        return;
+    }
+    std::vector<std::string> classes;
+    for (const Item& item : *items) {
+        if (const std::string why = check_restriction_class(item.text); !why.empty()) {
+            loader.error(item, "restriction_classes: \"" + printable(item.text) + "\": " + why);
+        } else if (std::find(classes.begin(), classes.end(), item.text) != classes.end()) {
+            loader.error(item, "restriction_classes: \"" + item.text + "\" is listed twice");
+        } else {
+            classes.push_back(item.text);
+        }
+    }
+    loader.set_restriction_classes(std::move(classes));
+}
+
 // [policy] profile and disable_rules, as read.
 struct ProfileChoice {
     const Profile* profile = nullptr;
@@ -445,7 +465,14 @@ std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_v
     ProfileChoice choice;
     if (const auto* policy_node = root.get("policy")) {
         if (const auto* policy = policy_node->as_table()) {
+            // First: the actions below may name these.
+            if (const toml::node* classes = policy->get("restriction_classes")) {
+                read_restriction_classes(loader, *classes);
+            }
             for (const auto& [key, node] : *policy) {
+                if (key.str() == "restriction_classes") {
+                    continue;
+                }
                 if (key.str() == "default_action") {
                     if (auto action = loader.action("default_action", node)) {
                         impl->default_action = std::move(*action);
@@ -478,7 +505,7 @@ std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_v
                     loader.error(key.source(),
                                  "unknown key \"" + printable(key.str()) +
                                      "\" in [policy] (known: default_action, dry_run, profile, "
-                                     "disable_rules)");
+                                     "disable_rules, restriction_classes)");
                 }
             }
         } else {
@@ -528,6 +555,7 @@ std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_v
     if (loader.count() != 0) {
         return std::nullopt;
     }
+    impl->restriction_classes = loader.restriction_classes();
     impl->counters = std::make_unique<Counter[]>(impl->rules.size() + 1);
     return RuleTable(std::move(impl));
 }

@@ -69,6 +69,13 @@ class Loader {
 
     [[nodiscard]] std::size_t count() const { return count_; }
     void set_rule(std::string id) { rule_id_ = std::move(id); }
+    // The restriction classes action() accepts ([policy] restriction_classes).
+    void set_restriction_classes(std::vector<std::string> classes) {
+        restriction_classes_ = std::move(classes);
+    }
+    [[nodiscard]] const std::vector<std::string>& restriction_classes() const {
+        return restriction_classes_;
+    }
 
   private:
     void read_list_file(std::string_view key, const Item& item, std::vector<Item>& out);
@@ -79,6 +86,7 @@ class Loader {
     std::vector<std::string>& errors_;
     std::string rule_id_;
     std::size_t count_ = 0;
+    std::vector<std::string> restriction_classes_;
 };
 
 // "a string", "a list", ... for messages.

@@ -108,6 +108,8 @@ class RuleTable {
 
     [[nodiscard]] std::size_t size() const;
     [[nodiscard]] std::vector<std::string> rule_ids() const;
+    // [policy] restriction_classes, as declared.
+    [[nodiscard]] const std::vector<std::string>& restriction_classes() const;
     // The default action as written (before macro expansion).
     [[nodiscard]] std::string_view default_action() const;
     [[nodiscard]] bool dry_run() const;

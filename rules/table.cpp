@@ -107,6 +107,10 @@ std::vector<std::string> RuleTable::rule_ids() const {
     return ids;
 }
 
+const std::vector<std::string>& RuleTable::restriction_classes() const {
+    return impl_->restriction_classes;
+}
+
 std::string_view RuleTable::default_action() const {
     return impl_->default_action.text();
 }

@@ -46,6 +46,7 @@ struct RuleTable::Impl {
     std::vector<Rule> rules;
     ActionTemplate default_action;
     bool dry_run = false;
+    std::vector<std::string> restriction_classes;
     // rules.size() + 1 entries, the last for the default. Allocated once the
     // rules are final; the pointee is mutable through a const Impl.
     std::unique_ptr<Counter[]> counters;  // NOLINT: a fixed array of atomics

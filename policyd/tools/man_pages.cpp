@@ -140,7 +140,9 @@ void write_man_page_5(std::ostream& out) {
     }
     out << " none by default) and disable_rules (ids of the profile's rules to leave out). "
            "The file's own rules run before the profile's, those with after_profile = true "
-           "after them. Each [[rule]] has an id, an action (any Postfix access(5) action; macros "
+           "after them; restriction_classes names the Postfix restriction classes "
+           "(smtpd_restriction_classes) an action may name instead. Each [[rule]] has an id, an "
+           "action (any Postfix access(5) action; macros "
            "below), mode (\"enforce\" or \"shadow\": log and count, do not decide) and any "
            "of these conditions; a list means any of its entries, and the first enforce rule "
            "whose every condition holds decides. Any condition may be written { not = VALUES } "

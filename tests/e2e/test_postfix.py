@@ -72,6 +72,10 @@ relay_transport = discard:
 smtpd_peername_lookup = no
 smtpd_banner = $myhostname ESMTP e2e
 smtpd_relay_restrictions = reject_unauth_destination
+# A restriction class the policy hands clients to (tests/e2e/policy.toml
+# greylist-by-class): defer stands in for a greylisting policy service.
+smtpd_restriction_classes = rdns_greylist
+rdns_greylist = defer
 smtpd_recipient_restrictions =
     reject_unauth_destination,
     check_policy_service {{ inet:127.0.0.1:{policy_port}, timeout=10s, default_action=DUNNO }}
@@ -281,6 +285,16 @@ SESSIONS = [
         "550",
         "HELO name localhost is not a valid fully-qualified domain name",
         "reject-bad-helo",
+    ),
+    (
+        # The policy answers "rdns_greylist"; Postfix applies that class.
+        "handed to a Postfix restriction class",
+        "127.0.0.2",
+        "greylist-me.example.test",
+        "user@example.test",
+        "450",
+        None,
+        "greylist-by-class",
     ),
     (
         "postmaster from no-PTR client",

@@ -235,3 +235,35 @@ TEST_CASE("action_class sorts every action by what it does with the mail", "[act
         CHECK(rules::action_class(action) == expected);
     }
 }
+
+TEST_CASE("actions: a declared Postfix restriction class hands the decision over",
+          "[action][restriction-class]") {
+    const std::vector<std::string> classes = {"rdns_greylist", "check_generic"};
+    const auto parsed = rules::parse_action("rdns_greylist", classes);
+    REQUIRE(std::holds_alternative<rules::ActionTemplate>(parsed));
+    CHECK(std::get<rules::ActionTemplate>(parsed).text() == "rdns_greylist");
+    CHECK(rules::action_class("rdns_greylist") == rules::ActionClass::other);
+    CHECK_FALSE(std::get<rules::ActionTemplate>(parsed).needs_dns());
+
+    const auto undeclared = rules::parse_action("greylist", classes);
+    REQUIRE(std::holds_alternative<std::string>(undeclared));
+    CHECK(std::get<std::string>(undeclared)
+              .find("(nor one of [policy] restriction_classes: rdns_greylist, check_generic)") !=
+          std::string::npos);
+    const auto none = rules::parse_action("greylist");
+    REQUIRE(std::holds_alternative<std::string>(none));
+    CHECK(std::get<std::string>(none).find("must be declared in [policy] restriction_classes") !=
+          std::string::npos);
+    // Only the bare name: text, macros or a second word make it no class.
+    CHECK(std::holds_alternative<std::string>(rules::parse_action("rdns_greylist now", classes)));
+    CHECK(std::holds_alternative<std::string>(
+        rules::parse_action("rdns_greylist {client_address}", classes)));
+
+    CHECK(rules::check_restriction_class("rdns_greylist").empty());
+    CHECK_FALSE(rules::check_restriction_class("Greylist").empty());
+    CHECK_FALSE(rules::check_restriction_class("grey-list").empty());
+    CHECK_FALSE(rules::check_restriction_class("1grey").empty());
+    CHECK_FALSE(rules::check_restriction_class("").empty());
+    CHECK(rules::check_restriction_class("dunno") ==
+          "\"dunno\" is an action keyword, not a restriction class");
+}

@@ -1304,3 +1304,32 @@ TEST_CASE("profiles: mistakes are refused with the line", "[rules][profile]") {
     CHECK(error_of("[[rule]]\nid = \"x\"\nafter_profile = \"yes\"\naction = \"DUNNO\"\n")
               .find("after_profile must be true or false") != std::string::npos);
 }
+
+TEST_CASE("restriction classes: declared in [policy], named by actions",
+          "[rules][restriction-class]") {
+    const auto table = load(R"(
+[policy]
+restriction_classes = ["rdns_greylist"]
+default_action = "rdns_greylist"
+
+[[rule]]
+id = "greylist-generic"
+generic_ptr = "generic"
+action = "rdns_greylist"
+)");
+    CHECK(table.restriction_classes() == std::vector<std::string>{"rdns_greylist"});
+    Env env;
+    env.facts.generic_ptr = policyd::GenericPtr::dynamic;
+    CHECK(table.evaluate(env.evidence()).action == "rdns_greylist");
+    env.facts.generic_ptr = policyd::GenericPtr::not_generic;
+    CHECK(table.evaluate(env.evidence()).action == "rdns_greylist");  // the default
+
+    std::vector<std::string> errors;
+    CHECK_FALSE(
+        try_load("[policy]\nrestriction_classes = [\"ok\", \"a b\", \"x\", \"x\"]\n", errors));
+    REQUIRE(errors.size() == 3);
+    CHECK(errors[0].find("\"ok\" is an action keyword") != std::string::npos);
+    CHECK(errors[1].find("a restriction class name is a Postfix parameter name") !=
+          std::string::npos);
+    CHECK(errors[2].find("\"x\" is listed twice") != std::string::npos);
+}
