@@ -25,8 +25,12 @@ rules::Decision decide(const Config& config, const rules::Evidence& evidence, bo
     const std::string& authserv_id = config.settings.authserv_id;
     if (header_due && !authserv_id.empty() && !decision.dry_run &&
         iequals(decision.answer(), "DUNNO") && evidence.client) {
+        const std::optional<std::string_view> helo =
+            config.settings.headers_helo == "yes"
+                ? std::optional<std::string_view>(evidence.request.get(Attr::helo_name))
+                : std::nullopt;
         decision.action =
-            authentication_results_action(authserv_id, evidence.facts, *evidence.client);
+            authentication_results_action(authserv_id, evidence.facts, *evidence.client, helo);
         header_added = true;
     }
     return decision;

@@ -147,6 +147,10 @@ const Setting kSettings[] = {
      "through with DUNNO is answered with PREPEND Authentication-Results: <authserv_id>; "
      "iprev=<result> policy.iprev=<client> (RFC 8601), once per message, for content filters "
      "downstream. Needs daemon.instance_cache_size > 0."},
+    {"headers", "helo", &Settings::headers_helo, 0, 0, "no|yes", true,
+     "\"yes\" adds the HELO results to that header: x-helo=<result> (syntax and forward "
+     "confirmation) and x-ptr=<result> (the HELO against the verified PTR names), with their "
+     "smtp.helo and policy.* properties, so content filters can score them."},
     {"metrics", "listen", &Settings::metrics_listen, 0, 0, "", false,
      "Where Prometheus scrapes GET /metrics: \"inet:HOST:PORT\" or \"unix:/path\"; empty "
      "serves no metrics. The shipped configuration uses inet:127.0.0.1:10046, next to the policy "

@@ -76,6 +76,7 @@ struct Settings {
     std::string outage_action;
     // [headers]
     std::string authserv_id;
+    std::string headers_helo = "no";
     // [metrics]
     std::string metrics_listen;
     // [alarms]

@@ -1239,6 +1239,36 @@ def explain_shows_every_condition_the_outage_action_and_the_header(ctx: Context)
 
 
 @runner.test
+def authentication_results_with_the_helo_results(ctx: Context) -> None:
+    config = write_config(ctx, "headers-helo", policy_text() +
+                          '\n[headers]\nauthserv_id = "mx.example.test"\nhelo = "yes"\n')
+    aligned, _ = policy_request("127.0.0.2", "good.example.test")
+    # other.example.test's address is outside the client's /24.
+    misaligned, _ = policy_request("127.0.0.2", "other.example.test")
+    literal, _ = policy_request("127.0.0.2", "[127.0.0.2]")
+    with own_daemon(ctx, "headers-helo", config) as daemon:
+        with PolicyClient(daemon.endpoint("inet:127.0.0.1:")) as client:
+            check_equal(
+                client.ask(aligned),
+                "action=PREPEND Authentication-Results: mx.example.test; iprev=pass "
+                "policy.iprev=127.0.0.2 (good.example.test); x-helo=pass "
+                "smtp.helo=good.example.test policy.helo-syntax=fqdn policy.helo-forward=pass; "
+                "x-ptr=pass smtp.helo=good.example.test policy.ptr=good.example.test",
+                "a HELO that is the client's PTR name",
+            )
+            reply = client.ask(misaligned)
+            check(reply.startswith("action=WARN "), f"the table still decides first: {reply!r}")
+            check_equal(
+                client.ask(literal),
+                "action=PREPEND Authentication-Results: mx.example.test; iprev=pass "
+                "policy.iprev=127.0.0.2 (good.example.test); x-helo=pass "
+                'smtp.helo="[127.0.0.2]" policy.helo-syntax=address-literal; x-ptr=none '
+                'smtp.helo="[127.0.0.2]"',
+                "the client's own address literal",
+            )
+
+
+@runner.test
 def authentication_results_once_per_message_and_helo_change_noted(ctx: Context) -> None:
     config = write_config(ctx, "headers", policy_text() + '\n[headers]\nauthserv_id = "mx.example.test"\n')
     first, instance = policy_request("127.0.0.2", "good.example.test", client_port="40001")

@@ -1,5 +1,7 @@
 // The RFC 8601 iprev header the daemon prepends once per message.
 #include <catch2/catch.hpp>
+#include <string>
+#include <vector>
 
 #include "policyd/answer/auth_results.hpp"
 #include "policyd/base/dns_name.hpp"
@@ -35,4 +37,67 @@ TEST_CASE("authserv-id must be a host name", "[headers]") {
     CHECK_FALSE(is_dns_name("mx example"));
     CHECK_FALSE(is_dns_name("mx;iprev=pass"));
     CHECK_FALSE(is_dns_name(std::string(254, 'a')));
+}
+
+TEST_CASE("Authentication-Results with the HELO results", "[headers]") {
+    Facts facts;
+    facts.iprev = Iprev::pass;
+    facts.ptr_names = {"mail.example.com"};
+    facts.verified_names = {"mail.example.com"};
+    facts.helo_syntax = HeloSyntax::fqdn;
+    facts.helo_forward = HeloForward::pass;
+    facts.helo_ptr_alignment = Alignment::org_domain;
+    const auto client = *parse_ip("192.0.2.1");
+    CHECK(authentication_results_action("mx", facts, client, "out.example.com") ==
+          "PREPEND Authentication-Results: mx; iprev=pass policy.iprev=192.0.2.1 "
+          "(mail.example.com); x-helo=pass smtp.helo=out.example.com policy.helo-syntax=fqdn "
+          "policy.helo-forward=pass; x-ptr=neutral smtp.helo=out.example.com "
+          "policy.ptr=mail.example.com");
+
+    struct Row {
+        HeloSyntax syntax;
+        HeloLiteral literal;
+        HeloForward forward;
+        HeloMx mx;
+        std::string_view helo;
+    };
+    const std::vector<Row> rows = {
+        {HeloSyntax::missing, HeloLiteral::na, HeloForward::na, HeloMx::na, "none"},
+        {HeloSyntax::non_fqdn, HeloLiteral::na, HeloForward::na, HeloMx::na, "fail"},
+        {HeloSyntax::invalid, HeloLiteral::na, HeloForward::na, HeloMx::na, "fail"},
+        {HeloSyntax::bare_ip, HeloLiteral::na, HeloForward::na, HeloMx::na, "fail"},
+        {HeloSyntax::address_literal, HeloLiteral::match, HeloForward::na, HeloMx::na, "pass"},
+        {HeloSyntax::address_literal, HeloLiteral::mismatch, HeloForward::na, HeloMx::na, "fail"},
+        {HeloSyntax::address_literal, HeloLiteral::private_address, HeloForward::na, HeloMx::na,
+         "neutral"},
+        {HeloSyntax::fqdn, HeloLiteral::na, HeloForward::same_network, HeloMx::na, "neutral"},
+        {HeloSyntax::fqdn, HeloLiteral::na, HeloForward::fail, HeloMx::na, "fail"},
+        {HeloSyntax::fqdn, HeloLiteral::na, HeloForward::none, HeloMx::none, "fail"},
+        {HeloSyntax::fqdn, HeloLiteral::na, HeloForward::none, HeloMx::present, "neutral"},
+        {HeloSyntax::fqdn, HeloLiteral::na, HeloForward::temperror, HeloMx::na, "temperror"},
+    };
+    for (const Row& row : rows) {
+        facts.helo_syntax = row.syntax;
+        facts.helo_literal = row.literal;
+        facts.helo_forward = row.forward;
+        facts.helo_mx = row.mx;
+        const std::string action = authentication_results_action("mx", facts, client, "x");
+        INFO(action);
+        CHECK(action.find("; x-helo=" + std::string(row.helo) + " ") != std::string::npos);
+    }
+    // What a client sent is in the header only as a name or a literal.
+    facts.helo_syntax = HeloSyntax::invalid;
+    CHECK(authentication_results_action("mx", facts, client, "evil; iprev=pass").find("evil") ==
+          std::string::npos);
+    facts.helo_syntax = HeloSyntax::address_literal;
+    facts.helo_literal = HeloLiteral::match;
+    CHECK(authentication_results_action("mx", facts, client, "[192.0.2.1]")
+              .find("x-helo=pass smtp.helo=\"[192.0.2.1]\" policy.helo-syntax=address-literal") !=
+          std::string::npos);
+    facts.helo_ptr_alignment = Alignment::na;
+    CHECK(authentication_results_action("mx", facts, client, "[192.0.2.1]")
+              .ends_with("; x-ptr=none smtp.helo=\"[192.0.2.1]\""));
+    facts.helo_ptr_alignment = Alignment::mismatch;
+    CHECK(authentication_results_action("mx", facts, client, "[192.0.2.1]").find("; x-ptr=fail ") !=
+          std::string::npos);
 }
