@@ -109,6 +109,8 @@ def tag_action(action: str, table: str) -> str:
         return f"WARN table {table}: {action[len('WARN '):]}"
     if action == "DUNNO":  # bare: INFO carries text and still lets mail on
         return f"INFO table {table}: exempt"
+    if re.fullmatch(r"[a-z][a-z0-9_]*", action):  # a restriction class: no text of its own
+        return f"INFO table {table}: class {action}"
     raise AssertionError(f"{POLICY_FILE}: no way to tag action {action!r}")
 
 
