@@ -11,7 +11,7 @@ namespace rules {
 namespace {
 
 // The macros that are not facts; every fact is a macro by its name too.
-constexpr std::array<std::pair<Macro, std::string_view>, 7> kMacros{{
+constexpr std::array<std::pair<Macro, std::string_view>, 8> kMacros{{
     {Macro::client_address, "client_address"},
     {Macro::helo_name, "helo_name"},
     {Macro::ptr, "ptr"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<Macro, std::string_view>, 7> kMacros{{
     {Macro::sender, "sender"},
     {Macro::recipient, "recipient"},
     {Macro::queue_id, "queue_id"},
+    {Macro::dnsbl_listed, "dnsbl_listed"},
 }};
 
 std::string known_macros() {
@@ -254,6 +255,9 @@ std::string_view macro_value(Macro macro, std::uint8_t fact, const Evidence& evi
             return request.get(Attr::recipient);
         case Macro::queue_id:
             return request.get(Attr::queue_id);
+        case Macro::dnsbl_listed:
+            return facts.listings.empty() ? std::string_view("none")
+                                          : std::string_view(facts.listings.front());
     }
     return {};
 }
@@ -412,7 +416,7 @@ std::variant<ActionTemplate, std::string> parse_action(
 bool ActionTemplate::needs_dns() const {
     return std::any_of(segments_.begin(), segments_.end(), [](const Segment& segment) {
         return segment.is_macro &&
-               (segment.macro == Macro::ptr ||
+               (segment.macro == Macro::ptr || segment.macro == Macro::dnsbl_listed ||
                 (segment.macro == Macro::fact && policyd::kFactFields[segment.fact].from_dns));
     });
 }

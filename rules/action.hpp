@@ -46,7 +46,8 @@ enum class Macro : std::uint8_t {
     sender,  // "<>" for the null sender
     recipient,
     queue_id,
-    fact,  // any fact of policyd/checks/facts.hpp kFactFields, by its name: {iprev}
+    dnsbl_listed,  // the first [[dnsbl]] listing ("zen:xbl"), else "none"
+    fact,          // any fact of policyd/checks/facts.hpp kFactFields, by its name: {iprev}
 };
 
 class ActionTemplate {

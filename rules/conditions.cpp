@@ -44,6 +44,7 @@ std::vector<ConditionSpec> build_specs() {
         {"ptr_name_regex", verified, Form::regexes},
         {"sender_regex", attribute(Attr::sender), Form::regexes},
         {"recipient_regex", attribute(Attr::recipient), Form::regexes},
+        {"dnsbl_listed", Subject{Kind::listings, nullptr, Attr::count_}, Form::listings},
     };
     specs.insert(specs.end(), std::begin(rest), std::end(rest));
     return specs;
@@ -190,6 +191,28 @@ class SetCondition final : public Condition {
 
   private:
     Set set_;
+};
+
+// dnsbl_listed: a listing of one of the named lists ("zen"), or exactly one
+// listing ("zen:xbl").
+class ListingCondition final : public Condition {
+  public:
+    ListingCondition(const ConditionSpec& spec, std::vector<std::string> wanted)
+        : Condition(spec), wanted_(std::move(wanted)) {}
+    [[nodiscard]] bool holds(const Evidence& evidence) const override {
+        for (const std::string& listing : evidence.facts.listings) {
+            const std::string_view list = std::string_view(listing).substr(0, listing.find(':'));
+            for (const std::string& want : wanted_) {
+                if (want == listing || want == list) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+  private:
+    std::vector<std::string> wanted_;
 };
 
 // `{ not = ... }`: the inner condition, inverted.
@@ -375,6 +398,36 @@ Read read_flag(Loader& loader, const ConditionSpec& spec, const toml::node& node
     return nullptr;
 }
 
+Read read_listings(Loader& loader, const ConditionSpec& spec, const toml::node& node) {
+    const auto items = loader.strings(spec.key, node);
+    if (!items) {
+        return nullptr;
+    }
+    std::vector<std::string> wanted;
+    bool ok = true;
+    for (const auto& item : *items) {
+        const std::string_view list = std::string_view(item.text).substr(0, item.text.find(':'));
+        const auto& known = loader.blocklists();
+        if (std::find(known.begin(), known.end(), list) == known.end()) {
+            std::string names;
+            for (const auto& name : known) {
+                names += (names.empty() ? "" : ", ") + name;
+            }
+            loader.error(
+                item,
+                std::string(spec.key) + ": no [[dnsbl]] named \"" + printable(list) + "\"" +
+                    (names.empty() ? " (none is configured)" : " (configured: " + names + ")"));
+            ok = false;
+            continue;
+        }
+        wanted.push_back(item.text);
+    }
+    if (!ok) {
+        return nullptr;
+    }
+    return std::make_unique<ListingCondition>(spec, std::move(wanted));
+}
+
 // Sets whose entries may also come from list files ("file:PATH"), except
 // regexes (a list file of regexes would hide what a rule matches).
 template <typename Set, typename Make>
@@ -428,6 +481,9 @@ std::string_view describe(Form form) {
         case Form::regexes:
             return "RE2 regular expressions (linear time), unanchored and case-insensitive "
                    "unless (?-i)";
+        case Form::listings:
+            return "[[dnsbl]] names (any listing of that list) or NAME:MEANING (one return "
+                   "code's meaning, or its address)";
     }
     return "";
 }
@@ -462,7 +518,7 @@ std::string Condition::describe(const Evidence& evidence) const {
 
 bool Condition::needs_dns() const {
     const Subject& subject = spec().subject;
-    return subject.kind == Kind::verified_names ||
+    return subject.kind == Kind::verified_names || subject.kind == Kind::listings ||
            (subject.kind == Kind::fact && subject.fact->from_dns);
 }
 
@@ -572,6 +628,8 @@ Read read_plain(Loader& loader, const ConditionSpec& spec, const toml::node& nod
             return read_sasl(loader, spec, node);
         case Form::flag:
             return read_flag(loader, spec, node);
+        case Form::listings:
+            return read_listings(loader, spec, node);
         case Form::cidrs:
             return read_set<CidrSet>(loader, spec, node, true, [&spec](CidrSet set) -> Read {
                 return std::make_unique<CidrCondition>(spec, std::move(set));
@@ -599,6 +657,13 @@ std::string observed(const ConditionSpec& spec, const Evidence& evidence) {
                 joined += (joined.empty() ? "" : ",") + name;
             }
             return joined.empty() ? "(no verified PTR name)" : joined;
+        }
+        case Kind::listings: {
+            std::string joined;
+            for (const auto& listing : evidence.facts.listings) {
+                joined += (joined.empty() ? "" : ",") + listing;
+            }
+            return joined.empty() ? "(not listed)" : joined;
         }
         case Kind::client:
         case Kind::attribute:

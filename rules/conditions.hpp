@@ -30,7 +30,7 @@ namespace rules {
 
 // What a condition looks at.
 struct Subject {
-    enum class Kind { fact, attribute, verified_names, client };
+    enum class Kind { fact, attribute, verified_names, client, listings };
     Kind kind = Kind::attribute;
     const policyd::FactField* fact = nullptr;    // Kind::fact
     policyd::Attr attr = policyd::Attr::count_;  // Kind::attribute
@@ -48,6 +48,7 @@ enum class Form {
     names,            // "name" or ".suffix" (NameSet)
     addresses,        // mail address patterns (AddressSet)
     regexes,          // RE2 (RegexSet)
+    listings,         // [[dnsbl]] names, or "NAME:MEANING" (Facts::listings)
 };
 
 // What a condition of this form takes, in one sentence (for the man page).

@@ -457,8 +457,10 @@ std::vector<Rule> profile_rules(Loader& loader, const ProfileChoice& choice,
 }  // namespace
 
 std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_view source_name,
-                                          std::vector<std::string>& errors) {
+                                          std::vector<std::string>& errors,
+                                          std::vector<std::string> blocklists) {
     Loader loader(source_name, errors);
+    loader.set_blocklists(std::move(blocklists));
     auto impl = std::make_shared<RuleTable::Impl>();
 
     bool default_set = false;

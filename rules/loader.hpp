@@ -76,6 +76,9 @@ class Loader {
     [[nodiscard]] const std::vector<std::string>& restriction_classes() const {
         return restriction_classes_;
     }
+    // The [[dnsbl]] names dnsbl_listed may name.
+    void set_blocklists(std::vector<std::string> names) { blocklists_ = std::move(names); }
+    [[nodiscard]] const std::vector<std::string>& blocklists() const { return blocklists_; }
 
   private:
     void read_list_file(std::string_view key, const Item& item, std::vector<Item>& out);
@@ -87,6 +90,7 @@ class Loader {
     std::string rule_id_;
     std::size_t count_ = 0;
     std::vector<std::string> restriction_classes_;
+    std::vector<std::string> blocklists_;
 };
 
 // "a string", "a list", ... for messages.
@@ -103,7 +107,10 @@ std::unique_ptr<const Condition> read_condition(Loader& loader, const ConditionS
 // reported, when it does not read.
 std::unique_ptr<const Condition> read_not_table(Loader& loader, const toml::node& node);
 
+// `blocklists`: the names of the configuration's [[dnsbl]] lists, which
+// dnsbl_listed may name.
 std::optional<RuleTable> parse_rule_table(const toml::table& root, std::string_view source_name,
-                                          std::vector<std::string>& errors);
+                                          std::vector<std::string>& errors,
+                                          std::vector<std::string> blocklists = {});
 
 }  // namespace rules

@@ -40,7 +40,8 @@ struct DecisionRecord {
 // verified (names joined by ','), iprev helo, then the other facts of
 // kFactFields by their names (helo_syntax helo_literal helo_forward
 // helo_ptr_alignment generic_ptr iprev_dnssec helo_dnssec helo_literal_form
-// helo_mx), then
+// helo_mx helo_provider ptr_tld client_dnsbl ptr_rhsbl helo_rhsbl), then
+// dnsbl_listed (the listings, NAME:MEANING joined by ','), then
 // helo_changed facts (dns|cache|instance) budget (ok|exhausted) dns_outage
 // (no|yes) rule action, then dry_run=yes answer=... in dry-run mode and
 // shadow=ID,ID shadow_class=CLASS,CLASS when shadow rules matched, then protocol_state sender
@@ -73,6 +74,7 @@ void for_each_field(const DecisionRecord& record, std::string& scratch, Visit&& 
     for (const auto& field : std::span(kFactFields).subspan(1)) {
         visit(field.name, word(field));
     }
+    visit("dnsbl_listed", joined(facts.listings));
     visit("helo_changed", facts.helo_changed ? "yes" : "no");
     visit("facts", record.facts_source);
     visit("budget", facts.budget_exhausted ? "exhausted" : "ok");

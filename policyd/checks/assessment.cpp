@@ -117,6 +117,14 @@ struct Job : std::enable_shared_from_this<Job> {
     RrType own_family = RrType::a;
     RrType other_family = RrType::aaaa;
     bool mx_pending = false;  // the HELO name's MX was asked and not answered
+    // One per configured blocklist, in its order; asked or not.
+    struct BlocklistState {
+        bool asked = false;
+        bool answered = false;
+        Listing listing;
+    };
+    std::vector<BlocklistState> lists;
+    bool ptr_lists_started = false;
 
     Job(boost::asio::io_context& io, resolver::Lookup& r, AssessmentOptions o, const IpAddress& c,
         Assessor::Handler d, std::shared_ptr<FactsCache> k)
@@ -156,6 +164,18 @@ struct Job : std::enable_shared_from_this<Job> {
         });
         ++outstanding;  // held by start() itself until every lookup is issued
         lookup_ptr();
+        if (options.blocklists) {
+            lists.resize(options.blocklists->size());
+            for (std::size_t i = 0; i < lists.size(); ++i) {
+                const Blocklist& list = (*options.blocklists)[i];
+                if (list.target == BlocklistTarget::client) {
+                    lookup_list(i, {});
+                } else if (list.target == BlocklistTarget::helo &&
+                           facts.helo_syntax == HeloSyntax::fqdn && options.psl) {
+                    lookup_list(i, options.psl->org_domain(helo_name));
+                }
+            }
+        }
         if (facts.helo_syntax == HeloSyntax::fqdn) {
             helo_forward.name = normalise_name(helo_name);
             lookup_helo(own_family);
@@ -256,9 +276,57 @@ struct Job : std::enable_shared_from_this<Job> {
                         });
     }
 
+    // One blocklist's lookup of `domain` (or of the client address).
+    void lookup_list(std::size_t index, const std::string& domain) {
+        const Blocklist& list = (*options.blocklists)[index];
+        const std::string name = blocklist_query(list, client, domain);
+        if (name.empty()) {
+            return;  // nothing to ask: n/a
+        }
+        lists[index].asked = true;
+        ++outstanding;
+        resolver.lookup(name, RrType::a, [self = shared_from_this(), index](const Answer& answer) {
+            if (self->finished) {
+                return;
+            }
+            self->used(answer);
+            self->lists[index].answered = true;
+            self->lists[index].listing = read_listing((*self->options.blocklists)[index], answer);
+            self->release();
+        });
+    }
+
+    // Once the PTR names are forward-confirmed: the check = "ptr" lists,
+    // on the first verified name's organisational domain. True when any
+    // lookup started (the assessment then waits for them).
+    bool start_ptr_lists() {
+        ptr_lists_started = true;
+        if (!options.blocklists || !options.psl) {
+            return false;
+        }
+        const auto verified =
+            std::find_if(ptr_forward.begin(), ptr_forward.end(),
+                         [](const ForwardState& s) { return s.evidence.confirmed; });
+        if (verified == ptr_forward.end()) {
+            return false;
+        }
+        const std::string domain = options.psl->org_domain(verified->name);
+        const int before = outstanding;
+        for (std::size_t i = 0; i < lists.size(); ++i) {
+            if ((*options.blocklists)[i].target == BlocklistTarget::ptr) {
+                lookup_list(i, domain);
+            }
+        }
+        return outstanding != before;
+    }
+
     void release() {
         if (--outstanding == 0) {
-            finish();
+            ++outstanding;  // held while the last stage starts
+            const bool more = !ptr_lists_started && start_ptr_lists();
+            if (--outstanding == 0 && !more) {
+                finish();
+            }
         }
     }
 
@@ -276,9 +344,48 @@ struct Job : std::enable_shared_from_this<Job> {
         if (mx_pending) {
             facts.helo_mx = HeloMx::temperror;
         }
+        for (auto& list : lists) {
+            if (list.asked && !list.answered) {
+                list.listing = Listing{ListingStatus::temperror, {}};
+                list.answered = true;
+            }
+        }
         facts.budget_exhausted = true;
         reusable_until = std::chrono::steady_clock::time_point::min();
         finish();
+    }
+
+    // client_dnsbl, ptr_rhsbl, helo_rhsbl and the listings, from the lists
+    // that were asked.
+    void derive_blocklists() {
+        if (!options.blocklists) {
+            return;
+        }
+        for (std::size_t i = 0; i < lists.size(); ++i) {
+            const Blocklist& list = (*options.blocklists)[i];
+            DnsblResult& fact = list.target == BlocklistTarget::client ? facts.client_dnsbl
+                                : list.target == BlocklistTarget::ptr  ? facts.ptr_rhsbl
+                                                                       : facts.helo_rhsbl;
+            if (!lists[i].asked) {
+                continue;
+            }
+            switch (lists[i].listing.status) {
+                case ListingStatus::listed:
+                    fact = DnsblResult::listed;
+                    facts.listings.push_back(list.name + ":" + lists[i].listing.label);
+                    break;
+                case ListingStatus::temperror:
+                    if (fact != DnsblResult::listed) {
+                        fact = DnsblResult::temperror;
+                    }
+                    break;
+                case ListingStatus::not_listed:
+                    if (fact == DnsblResult::na) {
+                        fact = DnsblResult::not_listed;
+                    }
+                    break;
+            }
+        }
     }
 
     void finish() {
@@ -322,6 +429,7 @@ struct Job : std::enable_shared_from_this<Job> {
                                         *options.mail_providers, *options.psl);
             }
         }
+        derive_blocklists();
         if (cache) {
             const auto now = FactsCache::Clock::now();
             const auto lifetime =

@@ -40,6 +40,7 @@
 
 #include "policyd/base/address.hpp"
 #include "policyd/checks/alignment.hpp"
+#include "policyd/checks/blocklists.hpp"
 #include "policyd/checks/facts.hpp"
 #include "policyd/checks/generic_ptr.hpp"
 #include "policyd/checks/providers.hpp"
@@ -58,6 +59,10 @@ struct AssessmentOptions {
     std::shared_ptr<const GenericPtrClassifier> generic;
     // For helo_provider (with psl); null leaves it n/a.
     std::shared_ptr<const MailProviders> mail_providers;
+    // [[dnsbl]]: asked with the PTR (client), with the HELO's own-family
+    // lookup (helo), and once the PTR names are forward-confirmed (ptr);
+    // null or empty leaves client_dnsbl, ptr_rhsbl and helo_rhsbl n/a.
+    std::shared_ptr<const Blocklists> blocklists;
 };
 
 // The facts the HELO text and the client address alone tell (the kFactFields

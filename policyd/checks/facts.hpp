@@ -108,6 +108,16 @@ enum class HeloMx { present, none, temperror, na };
 inline constexpr std::array<std::string_view, 4> kHeloMxWords{"present", "none", "temperror",
                                                               "n/a"};
 
+// The [[dnsbl]] blocklists of one kind (policyd/checks/blocklists.hpp) on
+// the client address, the verified PTR name's or the HELO's organisational
+// domain: at least one lists it (listed; which and why in
+// Facts::listings), none could be asked (temperror, when no list said
+// listed and one failed), or none lists it (not-listed); n/a when no list
+// of that kind is configured or there is no such name to ask about.
+enum class DnsblResult { listed, not_listed, temperror, na };
+inline constexpr std::array<std::string_view, 4> kDnsblResultWords{"listed", "not-listed",
+                                                                   "temperror", "n/a"};
+
 // DNSSEC status of the answers a fact rests on: secure only when every one
 // validated, bogus when any failed validation (libunbound then answers
 // SERVFAIL, so the fact itself is temperror), insecure otherwise
@@ -145,6 +155,9 @@ constexpr std::span<const std::string_view> fact_words(HeloProvider) {
 }
 constexpr std::span<const std::string_view> fact_words(PtrTld) {
     return kPtrTldWords;
+}
+constexpr std::span<const std::string_view> fact_words(DnsblResult) {
+    return kDnsblResultWords;
 }
 constexpr std::span<const std::string_view> fact_words(Dnssec) {
     return kDnssecWords;
@@ -196,6 +209,12 @@ struct Facts {
     // A HELO name that claims a large mail provider, against the verified
     // PTR names.
     HeloProvider helo_provider = HeloProvider::na;
+    DnsblResult client_dnsbl = DnsblResult::na;
+    DnsblResult ptr_rhsbl = DnsblResult::na;
+    DnsblResult helo_rhsbl = DnsblResult::na;
+    // Every listing found, "NAME:LABEL" ([[dnsbl]] name, the return code's
+    // meaning or address), in configuration order.
+    std::vector<std::string> listings;
     // iprev: the PTR answer and the forward answers of the confirming name
     // (of every name when none confirms). helo: the HELO's A/AAAA answers.
     Dnssec iprev_dnssec = Dnssec::insecure;
@@ -293,7 +312,7 @@ constexpr FactField fact_field(std::string_view name, std::string_view help,
 
 // Every enumerated fact, in the order rules try them (cheap first: they
 // are all one bit test), the decision record logs them and explain lists them.
-inline constexpr std::array<FactField, 12> kFactFields{
+inline constexpr std::array<FactField, 15> kFactFields{
     fact_field<&Facts::iprev>("iprev", "PTR and forward confirmation (RFC 8601 iprev)"),
     fact_field<&Facts::helo_syntax>("helo_syntax", "the shape of the HELO/EHLO argument", {},
                                     FactOrigin::text),
@@ -315,6 +334,12 @@ inline constexpr std::array<FactField, 12> kFactFields{
     fact_field<&Facts::helo_provider>(
         "helo_provider", "a HELO claiming a large mail provider has that provider's verified PTR"),
     fact_field<&Facts::ptr_tld>("ptr_tld", "the PTR name's top-level domain exists"),
+    fact_field<&Facts::client_dnsbl>("client_dnsbl",
+                                     "the client address on a [[dnsbl]] check = \"client\" list"),
+    fact_field<&Facts::ptr_rhsbl>(
+        "ptr_rhsbl", "the verified PTR name's domain on a [[dnsbl]] check = \"ptr\" list"),
+    fact_field<&Facts::helo_rhsbl>("helo_rhsbl",
+                                   "the HELO's domain on a [[dnsbl]] check = \"helo\" list"),
 };
 
 // The fact of that name, or null.

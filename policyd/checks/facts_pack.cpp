@@ -4,6 +4,7 @@
 //   u8 count of PTR names, then ceil(count / 8) bytes: bit i set when PTR
 //   name i forward-confirmed (the verified names, in order)
 //   per PTR name: u8 length + bytes
+//   u8 count of listings, then per listing: u8 length + bytes
 #include "policyd/checks/facts_pack.hpp"
 
 #include <algorithm>
@@ -19,7 +20,7 @@ namespace {
 // A new Facts member that is not an enumerated fact (those are packed by
 // walking kFactFields) must be packed here, or the caches would silently drop
 // it; a new enumerated fact only changes this size.
-static_assert(sizeof(void*) != 8 || sizeof(Facts) == 104,
+static_assert(sizeof(void*) != 8 || sizeof(Facts) == 144,
               "Facts changed: update pack() and unpack() in policyd/checks/facts_pack.cpp");
 
 std::size_t bit_bytes(std::size_t names) {
@@ -46,6 +47,9 @@ bool packable(const Facts& facts) {
     return fits_field(facts.ptr_names.size()) &&
            std::all_of(facts.ptr_names.begin(), facts.ptr_names.end(),
                        [](const std::string& name) { return fits_field(name.size()); }) &&
+           fits_field(facts.listings.size()) &&
+           std::all_of(facts.listings.begin(), facts.listings.end(),
+                       [](const std::string& listing) { return fits_field(listing.size()); }) &&
            match_verified(facts, [](std::size_t) {});
 }
 
@@ -63,6 +67,10 @@ void pack(const Facts& facts, ByteWriter& out) {
     out.bytes(bits.data(), bit_bytes(count));
     for (const auto& name : facts.ptr_names) {
         out.field(name);
+    }
+    out.u8(static_cast<std::uint8_t>(facts.listings.size()));
+    for (const auto& listing : facts.listings) {
+        out.field(listing);
     }
 }
 
@@ -89,6 +97,10 @@ void unpack(ByteReader& in, Facts& facts) {
         if (verified(i)) {
             facts.verified_names[verified_count++] = facts.ptr_names[i];
         }
+    }
+    facts.listings.resize(in.u8());
+    for (auto& listing : facts.listings) {
+        listing.assign(in.field());
     }
 }
 

@@ -10,6 +10,7 @@
 
 #include "policyd/base/address.hpp"
 #include "policyd/base/dns_name.hpp"
+#include "policyd/config/blocklists_file.hpp"
 #include "policyd/config/providers_file.hpp"
 #include "policyd/protocol/codec.hpp"
 #include "resolver/resolver.hpp"
@@ -276,7 +277,7 @@ void read_settings(const toml::table& root, std::string_view file, Settings& set
     for (const auto& [section_key, section_node] : root) {
         const std::string_view section = section_key.str();
         // The rule table is rules/' business.
-        if (section == "rule" || section == "policy") {
+        if (section == "rule" || section == "policy" || section == "dnsbl") {
             continue;
         }
         if (!is_settings_section(section)) {
@@ -453,12 +454,19 @@ std::optional<Config> parse_config(std::string_view text, const std::string& pat
         }
     }
 
+    config.blocklists = std::make_shared<const Blocklists>(read_blocklists(root, path, errors));
+    config.settings.dnsbl_signature = blocklist_signature(*config.blocklists);
+
     config.decision_logging = config.settings.log_decisions == "none" ? DecisionLogging::none
                               : config.settings.log_decisions == "not-dunno"
                                   ? DecisionLogging::not_dunno
                                   : DecisionLogging::all;
 
-    auto table = rules::parse_rule_table(root, path, errors);
+    std::vector<std::string> blocklist_names;
+    for (const Blocklist& list : *config.blocklists) {
+        blocklist_names.push_back(list.name);
+    }
+    auto table = rules::parse_rule_table(root, path, errors, std::move(blocklist_names));
     if (table) {
         config.rules = std::make_shared<const rules::RuleTable>(std::move(*table));
     }
@@ -470,6 +478,9 @@ std::optional<Config> parse_config(std::string_view text, const std::string& pat
 
 std::vector<std::string> restart_only_changes(const Settings& running, const Settings& next) {
     std::vector<std::string> changed;
+    if (running.dnsbl_signature != next.dnsbl_signature) {
+        changed.emplace_back("[[dnsbl]]");
+    }
     for (const auto& setting : kSettings) {
         if (setting.reloadable) {
             continue;

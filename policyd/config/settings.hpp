@@ -30,6 +30,7 @@ namespace policyd {
 
 struct ProtocolLimits;
 struct ProviderMap;
+struct Blocklist;
 
 struct Settings {
     // [daemon]
@@ -69,6 +70,9 @@ struct Settings {
     std::vector<std::string> static_ptr_keywords;
     std::vector<std::string> provider_ptr_keywords;
     std::string providers_file;
+    // [[dnsbl]] (policyd/config/blocklists_file.hpp), as a canonical text:
+    // not a setting of its own, but compared like one on reload.
+    std::string dnsbl_signature;
     // [outage]
     std::int64_t outage_window_s = 30;
     std::int64_t outage_threshold_percent = 50;
@@ -114,6 +118,8 @@ struct Config {
     // checks.providers_file read and validated, or the built-in map; never
     // null in a loaded Config.
     std::shared_ptr<const ProviderMap> providers;
+    // [[dnsbl]], validated; never null in a loaded Config (empty: none).
+    std::shared_ptr<const std::vector<Blocklist>> blocklists;
 };
 
 std::optional<Config> load_config(const std::string& path, const Overrides& overrides,

@@ -53,6 +53,7 @@ AssessmentOptions assessment_options(const Config& config) {
     options.generic =
         std::make_shared<const GenericPtrClassifier>(std::move(vocabulary), options.psl);
     options.mail_providers = std::make_shared<const MailProviders>(providers.mail);
+    options.blocklists = config.blocklists;
     return options;
 }
 

@@ -160,6 +160,13 @@ void write_man_page_5(std::ostream& out) {
             out << roff(rules::describe(spec.form)) << ".\n";
         }
     }
+    out << ".SH BLOCKLISTS\nEach [[dnsbl]] table (none by default, read at start-up) names a "
+           "DNS blocklist: name (what dnsbl_listed calls it), zone, check (client: the client "
+           "address reversed; ptr: the first verified PTR name's organisational domain; helo: "
+           "a FQDN HELO's organisational domain) and codes (a table of return codes in "
+           "127.0.0.0/8 and their meanings). An A record in 127.0.0.0/8 is a listing, except "
+           "127.255.255.0/24 (the list refused the query: temperror). Its lookups go through the "
+           "same resolver, cache and time budget as the others.\n";
     out << ".SH FACTS\nWhat the assessment learned about a client; a DNS-derived fact has its "
            "own value for \"could not tell\" (temperror), never a boolean.\n";
     for (const auto& fact : kFactFields) {

@@ -38,6 +38,14 @@ void print_defaults(std::ostream& out) {
         out << "#   " << profile.name << ": " << profile.summary << "\n";
     }
     out << "# profile = \"rfc\"\n";
+    out << "\n# DNS blocklists (none by default): each [[dnsbl]] makes client_dnsbl,\n"
+           "# ptr_rhsbl or helo_rhsbl a fact, and rules name its listings with\n"
+           "# dnsbl_listed = \"NAME\" or \"NAME:MEANING\". Read at start-up.\n"
+           "# [[dnsbl]]\n"
+           "# name = \"zen\"\n"
+           "# zone = \"zen.spamhaus.org\"\n"
+           "# check = \"client\"            # client | ptr | helo\n"
+           "# codes = { \"127.0.0.4\" = \"xbl\" }\n";
 }
 
 }  // namespace policyd

@@ -1239,6 +1239,38 @@ def explain_shows_every_condition_the_outage_action_and_the_header(ctx: Context)
 
 
 @runner.test
+def dnsbl_listing_through_the_resolver(ctx: Context) -> None:
+    # 127.0.0.2 is on zen.example.test (zone.testns); 127.0.0.4 is not.
+    config = write_config(ctx, "dnsbl", policy_text() + """
+[[rule]]
+id = "reject-dnsbl"
+dnsbl_listed = "zen:xbl"
+action = "554 5.7.1 {client_address} is listed on {dnsbl_listed}"
+
+[[dnsbl]]
+name = "zen"
+zone = "zen.example.test"
+check = "client"
+codes = { "127.0.0.4" = "xbl" }
+""")
+    listed, listed_instance = policy_request("127.0.0.2", "good.example.test")
+    clean, clean_instance = policy_request("127.0.0.4", "[127.0.0.4]")
+    with own_daemon(ctx, "dnsbl", config) as daemon:
+        with PolicyClient(daemon.endpoint("inet:127.0.0.1:")) as client:
+            check_equal(client.ask(listed), "action=554 5.7.1 127.0.0.2 is listed on zen:xbl",
+                        "a listed client")
+            client.ask(clean)
+        d = daemon.decision_for(listed_instance)
+        check_equal((d.get("client_dnsbl"), d.get("dnsbl_listed"), d.get("rule")),
+                    ("listed", "zen:xbl", "reject-dnsbl"), "the listed client's record")
+        d = daemon.decision_for(clean_instance)
+        check_equal((d.get("client_dnsbl"), d.get("dnsbl_listed")), ("not-listed", ""),
+                    "the other client's record")
+        check_equal((d.get("ptr_rhsbl"), d.get("helo_rhsbl")), ("n/a", "n/a"),
+                    "no list of those kinds")
+
+
+@runner.test
 def authentication_results_with_the_helo_results(ctx: Context) -> None:
     config = write_config(ctx, "headers-helo", policy_text() +
                           '\n[headers]\nauthserv_id = "mx.example.test"\nhelo = "yes"\n')

@@ -30,6 +30,8 @@ struct Scripted {
     std::string qtype;
     std::string rcode;
     std::vector<std::string> answer;
+    // The SOA of an empty answer; kSoa when empty.
+    std::string soa = {};
 };
 
 const char* const kSoa =
@@ -46,6 +48,15 @@ const std::vector<Scripted> kScenario = {
     {"pass.example.test.", "AAAA", "NOERROR", {}},
     // 192.0.2.2: no PTR.
     {"2.2.0.192.in-addr.arpa.", "PTR", "NXDOMAIN", {}},
+    // 192.0.2.22: no PTR either, asked by one test only, with an SOA of its
+    // own: libunbound answers with the SOA it has cached, so one shared with
+    // other answers would have aged by the time that test runs.
+    {"22.2.0.192.in-addr.arpa.",
+     "PTR",
+     "NXDOMAIN",
+     {},
+     "22.2.0.192.in-addr.arpa. 300 IN SOA ns.example.test. host.example.test. 1 3600 600 86400 "
+     "300"},
     // 192.0.2.3: PTR to a name without addresses.
     {"3.2.0.192.in-addr.arpa.",
      "PTR",
@@ -99,6 +110,26 @@ const std::vector<Scripted> kScenario = {
      "NOERROR",
      {"60.2.0.192.in-addr.arpa. 300 IN PTR mail-a1.google.com."}},
     {"mail-a1.google.com.", "A", "NOERROR", {"mail-a1.google.com. 300 IN A 192.0.2.60"}},
+    // Blocklists: 192.0.2.60 is on zen.example.test (return code 127.0.0.4),
+    // its PTR name's domain google.com on dbl.example.test; every other
+    // name there does not exist. hbl.example.test refuses queries the way
+    // Spamhaus refuses a public resolver.
+    {"60.2.0.192.zen.example.test.",
+     "A",
+     "NOERROR",
+     {"60.2.0.192.zen.example.test. 300 IN A 127.0.0.4"}},
+    {"google.com.dbl.example.test.",
+     "A",
+     "NOERROR",
+     {"google.com.dbl.example.test. 300 IN A 127.0.1.2"}},
+    {"example.test.hbl.example.test.",
+     "A",
+     "NOERROR",
+     {"example.test.hbl.example.test. 300 IN A 127.255.255.254"}},
+    {"1.2.0.192.zen.example.test.", "A", "NXDOMAIN", {}},
+    {"2.2.0.192.zen.example.test.", "A", "NXDOMAIN", {}},
+    {"example.test.dbl.example.test.", "A", "NXDOMAIN", {}},
+    {"google.com.hbl.example.test.", "A", "NXDOMAIN", {}},
     // 192.0.2.10: forward-confirmed, but named like a dynamic pool.
     {"10.2.0.192.in-addr.arpa.",
      "PTR",
@@ -156,7 +187,7 @@ std::string write_scenario() {
             out << record << "\n";
         }
         if (entry.answer.empty() && entry.rcode != "SERVFAIL") {
-            out << "SECTION AUTHORITY\n" << kSoa << "\n";
+            out << "SECTION AUTHORITY\n" << (entry.soa.empty() ? kSoa : entry.soa.c_str()) << "\n";
         }
         out << "ENTRY_END\n\n";
     }
@@ -421,6 +452,51 @@ TEST_CASE("HELO vs verified PTR alignment", "[assessment]") {
     }
 }
 
+TEST_CASE("blocklists on the client, its PTR domain and its HELO domain", "[assessment][dnsbl]") {
+    auto& f = fixture();
+    const auto lists = [] {
+        Blocklists all;
+        Blocklist zen{"zen", "zen.example.test", BlocklistTarget::client, {}};
+        zen.codes.emplace_back(*parse_ip("127.0.0.4"), "xbl");
+        all.push_back(zen);
+        all.push_back({"dbl", "dbl.example.test", BlocklistTarget::ptr, {}});
+        all.push_back({"hbl", "hbl.example.test", BlocklistTarget::helo, {}});
+        // Its server never answers (the unbound config sends slow.example.test there).
+        all.push_back({"slow", "dnsbl.slow.example.test", BlocklistTarget::client, {}});
+        return std::make_shared<const Blocklists>(std::move(all));
+    }();
+    AssessmentOptions options;
+    options.blocklists = lists;
+    SECTION("listed on two lists, one HELO list refusing, one list silent") {
+        const Facts facts = f.assess("192.0.2.60", "mail-a1.google.com", options);
+        CHECK(facts.iprev == Iprev::pass);
+        CHECK(facts.client_dnsbl == DnsblResult::listed);  // listed beats a silent list
+        CHECK(facts.ptr_rhsbl == DnsblResult::listed);
+        CHECK(facts.helo_rhsbl == DnsblResult::not_listed);  // google.com is not on hbl
+        CHECK(facts.listings == std::vector<std::string>{"zen:xbl", "dbl:127.0.1.2"});
+        CHECK(facts.budget_exhausted == false);
+    }
+    SECTION("not listed; a refusing list is temperror, a silent one too") {
+        const Facts facts = f.assess("192.0.2.1", "x.example.test", options);
+        CHECK(facts.client_dnsbl == DnsblResult::temperror);  // zen: no, slow: no answer
+        CHECK(facts.ptr_rhsbl == DnsblResult::not_listed);    // example.test on dbl
+        CHECK(facts.helo_rhsbl == DnsblResult::temperror);    // hbl refused
+        CHECK(facts.listings.empty());
+    }
+    SECTION("no verified PTR name, no FQDN HELO: those lists are n/a") {
+        const Facts facts = f.assess("192.0.2.2", "[192.0.2.2]", options);
+        CHECK(facts.ptr_rhsbl == DnsblResult::na);
+        CHECK(facts.helo_rhsbl == DnsblResult::na);
+        CHECK(facts.client_dnsbl == DnsblResult::temperror);
+    }
+    SECTION("no lists configured: all n/a") {
+        const Facts facts = f.assess("192.0.2.60", "mail-a1.google.com");
+        CHECK(facts.client_dnsbl == DnsblResult::na);
+        CHECK(facts.ptr_rhsbl == DnsblResult::na);
+        CHECK(facts.helo_rhsbl == DnsblResult::na);
+    }
+}
+
 TEST_CASE("a HELO that claims a large mail provider", "[assessment]") {
     auto& f = fixture();
     SECTION("backed by the provider's verified PTR name") {
@@ -496,11 +572,11 @@ TEST_CASE("assessments are kept as long as the shortest answer they rest on", "[
             reader.find_cached(*parse_ip("192.0.2.11"), "ttl.example.test", now + 125s, got));
     }
     SECTION("no PTR: kept for the NXDOMAIN's SOA-derived 300 s") {
-        REQUIRE(f.assess("192.0.2.2", "[192.0.2.2]", {}, cache).iprev == Iprev::permerror);
-        REQUIRE(reader.find_cached(*parse_ip("192.0.2.2"), "[192.0.2.2]", now + 290s, got));
+        REQUIRE(f.assess("192.0.2.22", "[192.0.2.22]", {}, cache).iprev == Iprev::permerror);
+        REQUIRE(reader.find_cached(*parse_ip("192.0.2.22"), "[192.0.2.22]", now + 290s, got));
         CHECK(got.iprev == Iprev::permerror);
         CHECK(got.helo_literal == HeloLiteral::match);
-        CHECK_FALSE(reader.find_cached(*parse_ip("192.0.2.2"), "[192.0.2.2]", now + 305s, got));
+        CHECK_FALSE(reader.find_cached(*parse_ip("192.0.2.22"), "[192.0.2.22]", now + 305s, got));
     }
     SECTION("a temporary failure is never kept") {
         REQUIRE(f.assess("192.0.2.7", "x.example.test", {}, cache).iprev == Iprev::temperror);

@@ -22,7 +22,8 @@ using policyd::kFactFields;
 rules::RuleTable load(const std::string& text) {
     std::vector<std::string> errors;
     const toml::table root = toml::parse(text, std::string_view("rules.toml"));
-    auto table = rules::parse_rule_table(root, "rules.toml", errors);
+    // Two [[dnsbl]] lists, as the configuration would declare them.
+    auto table = rules::parse_rule_table(root, "rules.toml", errors, {"zen", "dbl"});
     for (const auto& error : errors) {
         UNSCOPED_INFO(error);
     }
@@ -113,6 +114,7 @@ TEST_CASE("the trace says what each kind of condition looked at", "[conditions][
         {"protocol_state = \"DATA\"", "protocol_state", "RCPT"},
         {"sasl_username = true", "sasl_username", "(not authenticated)"},
         {"stress = true", "stress", "(empty)"},
+        {"dnsbl_listed = \"zen\"", "dnsbl_listed", "(not listed)"},
         {"client_address = \"198.51.100.0/24\"", "client_address", "192.0.2.1"},
         {"helo_name = \".example.org\"", "helo_name", "mail.example.com"},
         {"ptr_name = \".example.org\"", "ptr_name", "(no verified PTR name)"},
@@ -198,4 +200,32 @@ TEST_CASE("stress: Postfix's stress=yes, as true or false", "[conditions]") {
     CHECK_FALSE(rules::parse_rule_table(root, "rules.toml", errors));
     REQUIRE(errors.size() == 1);
     CHECK(errors[0].find("stress must be true or false, not a string") != std::string::npos);
+}
+
+TEST_CASE("dnsbl_listed: a list by name, or one of its meanings", "[conditions][dnsbl]") {
+    const auto any = load("[[rule]]\nid = \"r\"\naction = \"REJECT\"\ndnsbl_listed = \"zen\"\n");
+    const auto xbl =
+        load("[[rule]]\nid = \"r\"\naction = \"REJECT\"\ndnsbl_listed = [\"zen:xbl\", \"dbl\"]\n");
+    policyd::Request request;
+    policyd::Facts facts;
+    const std::optional<policyd::IpAddress> client = policyd::parse_ip("192.0.2.1");
+    const rules::Evidence evidence{request, facts, client};
+    CHECK(any.evaluate(evidence).rule_id == "default");
+    facts.listings = {"zen:pbl"};
+    CHECK(any.evaluate(evidence).rule_id == "r");
+    CHECK(xbl.evaluate(evidence).rule_id == "default");
+    facts.listings = {"zen:pbl", "zen:xbl"};
+    CHECK(xbl.evaluate(evidence).rule_id == "r");
+    facts.listings = {"dbl:127.0.1.2"};
+    CHECK(xbl.evaluate(evidence).rule_id == "r");
+    CHECK(xbl.trace(evidence).front().failed_key.empty());
+    // A list the configuration does not declare is refused at load.
+    std::vector<std::string> errors;
+    const toml::table root = toml::parse(
+        "[[rule]]\nid = \"r\"\naction = \"REJECT\"\n"
+        "dnsbl_listed = \"sorbs:spam\"\n");
+    CHECK_FALSE(rules::parse_rule_table(root, "rules.toml", errors, {"zen"}));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find("dnsbl_listed: no [[dnsbl]] named \"sorbs\" (configured: zen)") !=
+          std::string::npos);
 }

@@ -66,6 +66,21 @@ TEST_CASE("packed facts come back field for field", "[facts-pack]") {
     facts.budget_exhausted = true;
     facts.helo_changed = true;
 
+    SECTION("the blocklist facts and their listings") {
+        facts.helo_provider = HeloProvider::forged;
+        facts.ptr_tld = PtrTld::unknown;
+        facts.client_dnsbl = DnsblResult::listed;
+        facts.ptr_rhsbl = DnsblResult::temperror;
+        facts.helo_rhsbl = DnsblResult::not_listed;
+        facts.listings = {"zen:xbl", "dbl:127.0.1.2"};
+        const Facts out = round_trip(facts);
+        CHECK(out.helo_provider == HeloProvider::forged);
+        CHECK(out.ptr_tld == PtrTld::unknown);
+        CHECK(out.client_dnsbl == DnsblResult::listed);
+        CHECK(out.ptr_rhsbl == DnsblResult::temperror);
+        CHECK(out.helo_rhsbl == DnsblResult::not_listed);
+        CHECK(out.listings == facts.listings);
+    }
     SECTION("no PTR names") {
         const Facts out = round_trip(facts);
         CHECK(out.iprev == Iprev::fail);
