@@ -138,6 +138,7 @@ int explain(const Config& config, const ExplainRequest& what, std::ostream& out)
     for (const auto& field : kFactFields) {
         fact_rows.emplace_back(field.name, field.word(*facts));
     }
+    fact_rows.emplace_back("dnsbl_listed", joined(facts->listings));
     fact_rows.emplace_back("budget", facts->budget_exhausted ? "exhausted" : "ok");
     // Why generic_ptr is what it is (the classifier's own account).
     if (const std::string_view ptr = representative_ptr(*facts);

@@ -31,9 +31,9 @@ const std::vector<Attr>& case_attributes() {
 }
 
 // Besides the facts of kFactFields and those attributes.
-constexpr std::string_view kOtherKeys[] = {"name",          "client_address", "lookup",
-                                           "expect_rule",   "expect_action",  "ptr_names",
-                                           "verified_names"};
+constexpr std::string_view kOtherKeys[] = {"name",           "client_address", "lookup",
+                                           "expect_rule",    "expect_action",  "ptr_names",
+                                           "verified_names", "dnsbl_listed"};
 
 class CaseReader {
   public:
@@ -202,6 +202,8 @@ std::optional<RuleCase> read_case(CaseReader& reader, const toml::table& table,
     note(reader.names(table, "ptr_names", facts.ptr_names), "ptr_names");
     const bool verified_given = reader.names(table, "verified_names", facts.verified_names);
     note(verified_given, "verified_names");
+    // The blocklist listings, "NAME:MEANING" as the record logs them.
+    note(reader.names(table, "dnsbl_listed", facts.listings), "dnsbl_listed");
 
     if (c.lookup) {
         // Mixing would make it unclear which facts a passing case proved.

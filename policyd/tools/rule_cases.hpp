@@ -26,6 +26,8 @@
 //    helo_dnssec to "insecure".
 //  - ptr_names and verified_names are lists of names; verified_names defaults
 //    to ptr_names when iprev = "pass", else to none.
+//  - dnsbl_listed is a list of blocklist listings as the decision record
+//    logs them ("zen:xbl"), for rules with a dnsbl_listed condition.
 // `lookup = true` instead takes every fact from live DNS, exactly as `explain`
 // does (same resolver settings, no cache); such a case gives no facts.
 //

@@ -390,3 +390,58 @@ expect_rule = "exempt-role-recipients"
     CHECK(tally.failed == 0);
     CHECK(tally.passed == 4);
 }
+
+TEST_CASE("rule cases: blocklist listings and stress", "[rule_cases][dnsbl]") {
+    std::vector<std::string> errors;
+    const toml::table root = toml::parse(R"(
+[[rule]]
+id = "skip-under-stress"
+stress = true
+action = "DUNNO"
+
+[[rule]]
+id = "reject-xbl"
+dnsbl_listed = "zen:xbl"
+action = "554 5.7.1 listed on {dnsbl_listed}"
+)",
+                                         std::string_view("rules.toml"));
+    auto table = rules::parse_rule_table(root, "rules.toml", errors, {"zen"});
+    INFO(joined(errors));
+    REQUIRE(table);
+    const auto cases = cases_from(*table, R"(
+[[case]]
+name = "a listed client"
+client_address = "192.0.2.1"
+helo_name = "mail.example.com"
+helo_forward = "pass"
+iprev = "pass"
+client_dnsbl = "listed"
+dnsbl_listed = ["zen:xbl"]
+expect_rule = "reject-xbl"
+expect_action = "554 5.7.1 listed on zen:xbl"
+
+[[case]]
+name = "under stress nothing is checked"
+client_address = "192.0.2.1"
+helo_name = "mail.example.com"
+helo_forward = "pass"
+stress = "yes"
+iprev = "pass"
+dnsbl_listed = ["zen:xbl"]
+expect_rule = "skip-under-stress"
+
+[[case]]
+name = "another listing"
+client_address = "192.0.2.1"
+helo_name = "mail.example.com"
+helo_forward = "pass"
+iprev = "pass"
+dnsbl_listed = ["zen:pbl"]
+expect_rule = "default"
+)");
+    std::ostringstream out;
+    const auto tally = run_rule_cases(config_of(*table), cases, kNoDns, out);
+    INFO(out.str());
+    CHECK(tally.passed == 3);
+    CHECK(tally.failed == 0);
+}
