@@ -1239,6 +1239,46 @@ def explain_shows_every_condition_the_outage_action_and_the_header(ctx: Context)
 
 
 @runner.test
+def stress_and_negation_through_the_daemon(ctx: Context) -> None:
+    config = write_config(ctx, "stress-not", """
+[daemon]
+listen = ["inet:127.0.0.1:0"]
+
+[resolver]
+upstream = "forward"
+lookup_timeout_ms = 1500
+
+[[rule]]
+id = "skip-under-stress"
+stress = true
+action = "DUNNO"
+
+[[rule]]
+id = "reject-unless-known"
+iprev = { not = "pass" }
+not = { helo_name = "good.example.test", client_address = "127.0.0.3" }
+action = "550 5.7.1 {client_address}: iprev {iprev}"
+""")
+    # 127.0.0.9's reverse zone never answers: under stress nothing is asked.
+    stressed, stressed_instance = policy_request("127.0.0.9", "good.example.test", stress="yes")
+    no_ptr, _ = policy_request("127.0.0.3", "mail.example.test")
+    excepted, _ = policy_request("127.0.0.3", "good.example.test")
+    good, _ = policy_request("127.0.0.2", "good.example.test")
+    with own_daemon(ctx, "stress-not", config) as daemon:
+        with PolicyClient(daemon.endpoint("inet:127.0.0.1:")) as client:
+            started = time.monotonic()
+            check_equal(client.ask(stressed), "action=DUNNO", "under stress")
+            check(time.monotonic() - started < 1.0, "the stressed request waited for DNS")
+            check_equal(client.ask(no_ptr), "action=550 5.7.1 127.0.0.3: iprev permerror",
+                        "iprev = { not = \"pass\" }")
+            check_equal(client.ask(excepted), "action=DUNNO", "the not table's exception")
+            check_equal(client.ask(good), "action=DUNNO", "iprev pass")
+        d = daemon.decision_for(stressed_instance)
+        check_equal((d.get("rule"), d.get("facts"), d.get("iprev")),
+                    ("skip-under-stress", "rules", "skipped"), "the stressed request's record")
+
+
+@runner.test
 def dnsbl_listing_through_the_resolver(ctx: Context) -> None:
     # 127.0.0.2 is on zen.example.test (zone.testns); 127.0.0.4 is not.
     config = write_config(ctx, "dnsbl", policy_text() + """
