@@ -454,6 +454,15 @@ bool find_partial_ipv4(std::string_view host, const Tokens& t, const boost::asio
             }
         }
     }
+    // The last octet alone, when it cannot be a host or interface number:
+    // two or three digits, not zero-padded ("cust56", not "po-01v" or "ns1").
+    for (std::size_t i = 0; i < t.number_count; ++i) {
+        const Token& token = t.numbers[i];
+        if (token.value == forward[3] && forward[3] >= 10 && host[token.begin] != '0') {
+            span = {token.begin, token.end};
+            return true;
+        }
+    }
     return false;
 }
 
@@ -993,7 +1002,7 @@ std::string GenericPtrClassifier::explain(std::string_view ptr_name,
         evidence.back() = "the name is the address";
     }
     if (a.partial) {
-        evidence.push_back("contains the address's last two octets " + text(a.evidence));
+        evidence.push_back("contains the address's last octets " + text(a.evidence));
     }
     if (a.opaque) {
         evidence.push_back("contains opaque token " + text(a.evidence));

@@ -45,10 +45,12 @@
 //     A name that is nothing but the address ("1.2.3.4", or the reverse
 //     name itself) counts too, though it has no host part.
 //  Partial address. Only the last two or three octets, in either order,
-//     joined by separators ("34-56" for 73.12.34.56). Alone this is no
-//     evidence: Amazon SES "a8-12", Mailgun "m228-4" and Mandrill
-//     "mail132-12" carry the last two octets of legitimate senders. It counts
-//     under an access network.
+//     joined by separators ("34-56" for 73.12.34.56), or the last octet alone
+//     when it has two or three digits and no zero padding ("cust56", never
+//     the "1" of "ns1" or the "01" of "po-01v"). Alone this is no evidence:
+//     Amazon SES "a8-12", Mailgun "m228-4" and Mandrill "mail132-12" carry
+//     the last two octets of legitimate senders. It counts under an access
+//     network.
 //  Opaque token. A run of letters and digits between separators, at least 8
 //     long with at least two of each ("a1b2c3d4e5f6", "pcd123456"), or six
 //     hex pairs joined by '-' (a MAC address). Counts under an access network.

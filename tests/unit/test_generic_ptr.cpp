@@ -382,10 +382,10 @@ TEST_CASE("generic PTR: explain() says why", "[generic_ptr]") {
          "provider-default: contains address 173-1-2-3 under a provider's domain "
          "comcastbusiness.net"},
         {"wblv-140-9.telkomadsl.co.za", "165.165.140.9",
-         "dynamic: contains the address's last two octets 140-9 under access domain "
+         "dynamic: contains the address's last octets 140-9 under access domain "
          "telkomadsl.co.za"},
         {"8ta-246-140-77.isp-adsl.example", "41.246.140.77",
-         "dynamic: contains the address's last two octets 246-140-77 under a domain that says "
+         "dynamic: contains the address's last octets 246-140-77 under a domain that says "
          "adsl"},
         {"lfbn-idf1-1-234-56.w90-1.abo.wanadoo.fr", "90.1.234.56",
          "dynamic: contains address split as '90-1' and '234-56' under access domain wanadoo.fr"},
@@ -398,7 +398,12 @@ TEST_CASE("generic PTR: explain() says why", "[generic_ptr]") {
         {"li12-34.members.linode.com", "192.0.2.1",
          "provider-default: hosting pattern li#-#.members.linode.com (linode)"},
         {"host-34-56.range.sky.com", "73.12.34.56",
-         "dynamic: contains the address's last two octets 34-56 under access domain sky.com"},
+         "dynamic: contains the address's last octets 34-56 under access domain sky.com"},
+        {"host56.range.sky.com", "73.12.34.56",
+         "dynamic: contains the address's last octets 56 under access domain sky.com"},
+        {"resqmta-po-01v.sys.comcast.net", "96.114.154.1",
+         "not-generic: no address or keyword in host part"},
+        {"ns1.comcast.net", "68.87.85.1", "not-generic: no address or keyword in host part"},
         {"a1b2c3d4e5.cc.bbtec.net", "192.0.2.1",
          "dynamic: contains opaque token a1b2c3d4e5 under access domain bbtec.net"},
         {"a1b2c3d4e5.cc.example.net", "192.0.2.1",
