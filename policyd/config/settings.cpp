@@ -449,8 +449,14 @@ std::optional<Config> parse_config(std::string_view text, const std::string& pat
             file = std::filesystem::path(path).parent_path() / file;
             config.settings.providers_file = file.lexically_normal().string();
         }
-        if (auto map = load_providers(config.settings.providers_file, errors)) {
+        // Its own errors name it (and their line in it); each also names
+        // this file and the setting, so every error starts with this file.
+        std::vector<std::string> providers_errors;
+        if (auto map = load_providers(config.settings.providers_file, providers_errors)) {
             config.providers = std::make_shared<const ProviderMap>(std::move(*map));
+        }
+        for (const std::string& error : providers_errors) {
+            errors.push_back(path + ": checks.providers_file: " + error);
         }
     }
 

@@ -59,6 +59,43 @@ def config() -> None:
     write("config", "shipped.toml", (ROOT / "packaging/rdns-policyd.toml").read_bytes())
     write("config", "e2e-policy.toml", (ROOT / "tests/e2e/policy.toml").read_bytes())
     write("config", "minimal.toml", b'[policy]\ndefault_action = "DUNNO"\n')
+    for name in ("observe", "rfc", "strict"):
+        write("config", f"profile-{name}.toml", (ROOT / f"packaging/profiles/{name}.toml").read_bytes())
+    # The rule language's newer parts together: a profile with own rules
+    # before and after it, negation, stress, a restriction class, blocklists.
+    write("config", "language.toml", b"""[policy]
+profile = "strict"
+disable_rules = ["reject-helo-ptr-mismatch"]
+restriction_classes = ["rdns_greylist"]
+
+[[rule]]
+id = "skip-under-stress"
+stress = true
+action = "DUNNO"
+
+[[rule]]
+id = "greylist-generic"
+after_profile = true
+generic_ptr = { not = "not-generic" }
+not = { ptr_name = ".partner.example", dnsbl_listed = "zen:pbl" }
+action = "rdns_greylist"
+
+[[rule]]
+id = "reject-listed"
+dnsbl_listed = ["zen:xbl", "dbl"]
+action = "554 5.7.1 listed on {dnsbl_listed}"
+
+[[dnsbl]]
+name = "zen"
+zone = "zen.example"
+check = "client"
+codes = { "127.0.0.4" = "xbl", "127.0.0.10" = "pbl" }
+
+[[dnsbl]]
+name = "dbl"
+zone = "dbl.example"
+check = "ptr"
+""")
 
 
 def rule_cases() -> None:

@@ -109,7 +109,9 @@ TEST_CASE("providers map: a relative providers_file is next to the configuration
 
     CHECK_FALSE(load_config((dir / "broken.toml").string(), {}, errors));
     REQUIRE(errors.size() == 1);
-    CHECK(errors[0].find((dir / "none.toml").string()) == 0);
+    // The configuration file first, then the setting, then the providers file.
+    CHECK(errors[0].find((dir / "broken.toml").string() + ": checks.providers_file: " +
+                         (dir / "none.toml").string() + ": cannot open providers file") == 0);
     std::filesystem::remove_all(dir);
 }
 
