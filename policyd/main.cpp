@@ -23,11 +23,14 @@
 #include <utility>
 #include <vector>
 
+#include "policyd/base/ascii.hpp"
+#include "policyd/base/dns_name.hpp"
 #include "policyd/base/sanitize.hpp"
 #include "policyd/config/settings.hpp"
 #include "policyd/daemon/log_sink.hpp"
 #include "policyd/daemon/logging.hpp"
 #include "policyd/daemon/server.hpp"
+#include "policyd/tools/doctor.hpp"
 #include "policyd/tools/explain.hpp"
 #include "policyd/tools/postfix_check.hpp"
 #include "policyd/tools/print_defaults.hpp"
@@ -49,7 +52,7 @@ constexpr int kExitUsage = 64;   // command line is wrong (EX_USAGE)
 constexpr std::string_view kDefaultConfig = "/etc/rdns-policyd/rdns-policyd.toml";
 
 struct CommandLine {
-    // serve | check-config | print-defaults | explain | test | report
+    // serve | check-config | print-defaults | explain | test | report | doctor
     std::string command = "serve";
     std::string config{kDefaultConfig};
     bool stdio = false;
@@ -61,6 +64,7 @@ struct CommandLine {
     std::string until = "now";
     policyd::ReportOptions report;
     std::string profile;  // print-defaults --profile NAME
+    policyd::DoctorRequest doctor;
 };
 
 // "--sender" -> Attr::sender: every request attribute a rule condition
@@ -102,6 +106,7 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
         }
         // "test" only as the command itself: `explain 192.0.2.1 test` means HELO "test".
         if (arg == "check-config" || arg == "print-defaults" || arg == "explain" ||
+            (arg == "doctor" && line.command == "serve") ||
             (arg == "report" && line.command == "serve") ||
             (arg == "test" && line.command == "serve")) {
             line.command = std::string(arg);
@@ -115,6 +120,19 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             line.overrides.unbound_config = value(arg);
         } else if (arg == "--stdio") {
             line.stdio = true;
+        } else if (line.command == "doctor" && arg == "--ip") {
+            line.doctor.ip = value(arg);
+        } else if (line.command == "doctor" && arg == "--helo") {
+            line.doctor.helo = value(arg);
+        } else if (line.command == "doctor" && arg == "--dnsbl") {
+            std::string zone = policyd::to_lower(value(arg));
+            if (!policyd::is_dns_name(zone) || zone.find('.') == std::string::npos) {
+                std::cerr << "rdns-policyd: --dnsbl needs a blocklist's DNS zone, e.g. "
+                             "zen.spamhaus.org\n";
+                return kExitUsage;
+            }
+            line.doctor.dnsbl.push_back(std::move(zone));
+            line.doctor.dnsbl_given = true;
         } else if (line.command == "print-defaults" && arg == "--profile") {
             line.profile = value(arg);
             if (rules::find_profile(line.profile) == nullptr) {
@@ -127,6 +145,7 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
         } else if (arg == "--json") {
             line.explain.json = true;
             line.report.json = true;
+            line.doctor.json = true;
         } else if (line.command == "report" && arg == "--since") {
             line.since = value(arg);
         } else if (line.command == "report" && arg == "--until") {
@@ -167,6 +186,10 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
         }
         line.explain.client_address = line.positional[0];
         line.explain.helo_name = line.positional.size() > 1 ? line.positional[1] : "";
+    }
+    if (line.command == "doctor" && line.doctor.ip.empty()) {
+        std::cerr << "rdns-policyd: doctor needs --ip IP (and --helo NAME)\n" << policyd::usage();
+        return kExitUsage;
     }
     if (line.command == "test" && line.positional.empty()) {
         std::cerr << "rdns-policyd: test needs CASES\n" << policyd::usage();
@@ -285,6 +308,14 @@ int main(int argc, char** argv) {
         }
         std::cerr << "rdns-policyd: " << errors.size() << " error(s) in " << line.config << "\n";
         return kExitConfig;
+    }
+    if (line.command == "doctor") {
+        try {
+            return policyd::run_doctor(*config, line.doctor, std::cout, std::cerr);
+        } catch (const std::exception& error) {
+            std::cerr << "rdns-policyd doctor: " << error.what() << "\n";
+            return kExitRuntime;
+        }
     }
     if (line.command == "explain") {
         try {

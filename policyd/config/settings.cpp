@@ -171,6 +171,10 @@ const Setting kSettings[] = {
      "when none of them had a PTR record."},
     {"alarms", "repeat_s", &Settings::alarms_repeat_s, 60, 86400, "", false,
      "A lasting alarm is logged again this often."},
+    {"doctor", "dnsbl", &Settings::doctor_dnsbl, 0, 0, "", true,
+     "Blocklist zones rdns-policyd doctor looks the audited address up in, unless --dnsbl "
+     "names others. Some lists refuse queries through public resolvers (doctor then says it "
+     "could not check)."},
     {"log", "level", &Settings::log_level, 0, 0, "debug|info|warning|error", true,
      "Least severe messages logged; decisions are logged at info."},
     {"log", "target", &Settings::log_target, 0, 0, "auto|stderr|journal", false,

@@ -89,6 +89,8 @@ struct Settings {
     std::int64_t alarms_internal_percent = 90;
     std::int64_t alarms_min_clients = 20;
     std::int64_t alarms_repeat_s = 3600;
+    // [doctor]
+    std::vector<std::string> doctor_dnsbl{"zen.spamhaus.org", "bl.spamcop.net"};
     // [log]
     std::string log_level = "info";
     std::string log_target = "auto";

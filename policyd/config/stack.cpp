@@ -82,6 +82,7 @@ Stack::Stack(boost::asio::io_context& io, const Config& config, Caches caches,
             std::make_shared<FactsCache>(static_cast<std::size_t>(config.settings.cache_clients),
                                          std::chrono::seconds(config.settings.cache_max_ttl_s));
     }
+    lookup_ = lookup;
     assessor_ = std::make_unique<Assessor>(io, *lookup, options_, facts_);
 }
 

@@ -58,6 +58,9 @@ class Stack {
     Stack& operator=(const Stack&) = delete;
 
     [[nodiscard]] Assessor& assessor() { return *assessor_; }
+    // The lookup the assessor asks (behind the caches, when they are on),
+    // for a tool's own lookups of the same kind (doctor's blocklists).
+    [[nodiscard]] resolver::Lookup& lookup() { return *lookup_; }
     [[nodiscard]] InstanceCache& instances() { return instances_; }
     [[nodiscard]] const resolver::UpstreamHealth& health() const { return health_; }
     [[nodiscard]] const AssessmentOptions& options() const { return options_; }
@@ -86,6 +89,7 @@ class Stack {
     std::unique_ptr<resolver::LookupMeter> meter_;
     resolver::UpstreamHealth health_;
     std::unique_ptr<resolver::Lookup> tap_;
+    resolver::Lookup* lookup_ = nullptr;
     std::unique_ptr<resolver::CachingLookup> cache_;
     std::shared_ptr<FactsCache> facts_;
     std::unique_ptr<Assessor> assessor_;

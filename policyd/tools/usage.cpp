@@ -31,6 +31,11 @@ constexpr std::string_view kUsage = R"(Usage:
                                                   per hour; TIME: YYYY-MM-DD [HH:MM[:SS]],
                                                   today, yesterday, now, -24h, "2d ago"
                                                   (default: the last 24 hours)
+  rdns-policyd doctor --ip IP --helo NAME [--dnsbl ZONE]... [--json]
+                                                  audit a sending server's own PTR, HELO and
+                                                  blocklist entries as receivers judge them;
+                                                  exit 0 good, 1 warnings, 2 failures,
+                                                  3 could not check
   rdns-policyd print-defaults                     print every setting with its default
   rdns-policyd print-defaults --profile NAME      print the rules of profile observe, rfc or
                                                   strict ([policy] profile)
