@@ -11,6 +11,7 @@
 #include "policyd/base/ascii.hpp"
 #include "policyd/base/dns_name.hpp"
 #include "policyd/checks/generic_ptr.hpp"
+#include "policyd/config/toml_text.hpp"
 
 namespace policyd {
 
@@ -95,14 +96,11 @@ struct Reader {
 std::optional<ProviderMap> parse_providers(std::string_view text, const std::string& source,
                                            std::vector<std::string>& errors) {
     const std::size_t before = errors.size();
-    toml::table root;
-    try {
-        root = toml::parse(text, source);
-    } catch (const toml::parse_error& error) {
-        errors.push_back(source + ":" + std::to_string(error.source().begin.line) + ": " +
-                         std::string(error.description()));
+    const auto document = parse_toml(text, source, errors);
+    if (!document) {
         return std::nullopt;
     }
+    const toml::table& root = *document;
     Reader reader{source, errors};
     for (const auto& [key, value] : root) {
         if (key.str() != "mail_provider" && key.str() != "hosting_provider" &&

@@ -12,6 +12,7 @@
 #include "policyd/base/dns_name.hpp"
 #include "policyd/config/blocklists_file.hpp"
 #include "policyd/config/providers_file.hpp"
+#include "policyd/config/toml_text.hpp"
 #include "policyd/protocol/codec.hpp"
 #include "resolver/resolver.hpp"
 #include "rules/action.hpp"
@@ -410,14 +411,11 @@ std::optional<Config> load_config(const std::string& path, const Overrides& over
 std::optional<Config> parse_config(std::string_view text, const std::string& path,
                                    const Overrides& overrides, std::vector<std::string>& errors) {
     const std::size_t errors_before = errors.size();
-    toml::table root;
-    try {
-        root = toml::parse(text, path);
-    } catch (const toml::parse_error& error) {
-        errors.push_back(path + ":" + std::to_string(error.source().begin.line) + ": " +
-                         std::string(error.description()));
+    const auto document = parse_toml(text, path, errors);
+    if (!document) {
         return std::nullopt;
     }
+    const toml::table& root = *document;
 
     Config config;
     config.path = path;

@@ -14,6 +14,7 @@
 #include "policyd/base/sanitize.hpp"
 #include "policyd/checks/helo.hpp"
 #include "policyd/config/stack.hpp"
+#include "policyd/config/toml_text.hpp"
 #include "rules/conditions.hpp"
 
 namespace policyd {
@@ -283,14 +284,11 @@ std::vector<RuleCase> parse_rule_cases(std::string_view text, std::string_view s
                                        const rules::RuleTable& table,
                                        std::vector<std::string>& errors) {
     const std::string source(source_name);
-    toml::table root;
-    try {
-        root = toml::parse(text, source);
-    } catch (const toml::parse_error& error) {
-        errors.push_back(source + ":" + std::to_string(error.source().begin.line) + ": " +
-                         std::string(error.description()));
+    const auto document = parse_toml(text, source, errors);
+    if (!document) {
         return {};
     }
+    const toml::table& root = *document;
     CaseReader reader(source);
     for (const auto& [key, node] : root) {
         if (key.str() != "case") {
