@@ -122,6 +122,8 @@ Answer convert_result(int err, const ub_result* result, RrType type, std::size_t
         answer.error = rcode_name(result->rcode);
         return answer;
     }
+    // MX exchanges with their preference, put in order (lowest first) below.
+    std::vector<std::pair<std::uint16_t, std::string>> exchanges;
     if (result->havedata != 0 && result->data != nullptr && result->len != nullptr) {
         for (std::size_t i = 0; result->data[i] != nullptr; ++i) {
             if (answer.names.size() + answer.addresses.size() >= max_records) {
@@ -147,6 +149,9 @@ Answer convert_result(int err, const ub_result* result, RrType type, std::size_t
                     if (len > kPreference) {
                         std::string name = decode_wire_name(bytes + kPreference, len - kPreference);
                         if (!name.empty()) {
+                            const auto preference =
+                                static_cast<std::uint16_t>((bytes[0] << 8U) | bytes[1]);
+                            exchanges.emplace_back(preference, name);
                             answer.names.push_back(std::move(name));
                         }
                     }
@@ -167,6 +172,15 @@ Answer convert_result(int err, const ub_result* result, RrType type, std::size_t
                     }
                     break;
             }
+        }
+    }
+    // RFC 5321 5.1: the lowest preference is tried first; equal ones keep
+    // the order they came in (the resolver's own shuffle).
+    if (!exchanges.empty()) {
+        std::stable_sort(exchanges.begin(), exchanges.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (std::size_t i = 0; i < exchanges.size(); ++i) {
+            answer.names[i] = std::move(exchanges[i].second);
         }
     }
     // Data that was all malformed is reported as "no usable record", not as an

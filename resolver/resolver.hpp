@@ -66,8 +66,8 @@ struct Answer {
     // received. The assessment keeps facts no longer than their answers'.
     std::uint32_t lifetime = 0;
     std::string canonical_name;  // after following CNAMEs (lower case, no dot)
-    // PTR targets, or MX exchanges (lower case, no trailing dot; a null MX,
-    // RFC 7505's ".", gives no name: NODATA).
+    // PTR targets, or MX exchanges, lowest preference first (lower case, no
+    // trailing dot; a null MX, RFC 7505's ".", gives no name: NODATA).
     std::vector<std::string> names;
     std::vector<boost::asio::ip::address> addresses;  // A / AAAA data
     std::string error;    // why, for temperror ("timeout", "SERVFAIL", ...)

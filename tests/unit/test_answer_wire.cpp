@@ -77,11 +77,16 @@ TEST_CASE("decode_wire_name: whatever it returns is a DNS name", "[wire]") {
 }
 
 TEST_CASE("convert: an MX answer gives its exchange names; a null MX gives NODATA", "[wire]") {
-    const auto mx = [](const std::vector<std::string>& exchanges) {
+    // Each exchange with preference 10 unless `preferences` says otherwise.
+    const auto mx = [](const std::vector<std::string>& exchanges,
+                       const std::vector<unsigned>& preferences = {}) {
         std::vector<std::string> rdata;
         rdata.reserve(exchanges.size());
-        for (const auto& exchange : exchanges) {
-            rdata.push_back(std::string("\0\x0a", 2) + exchange);  // preference 10
+        for (std::size_t i = 0; i < exchanges.size(); ++i) {
+            const unsigned preference = i < preferences.size() ? preferences[i] : 10;
+            rdata.push_back(std::string{static_cast<char>(preference >> 8U),
+                                        static_cast<char>(preference & 0xffU)} +
+                            exchanges[i]);
         }
         std::vector<char*> data;
         std::vector<int> len;
@@ -104,6 +109,13 @@ TEST_CASE("convert: an MX answer gives its exchange names; a null MX gives NODAT
     const auto answer = mx({wire({"Mail", "Example", "COM"}), wire({"mx2", "example", "com"})});
     CHECK(answer.status == resolver::Status::ok);
     CHECK(answer.names == std::vector<std::string>{"mail.example.com", "mx2.example.com"});
+    // Lowest preference first (RFC 5321 5.1), whatever order the answer
+    // came in; equal preferences keep theirs. 256 > 20 tells the high byte.
+    CHECK(mx({wire({"c", "example"}), wire({"a", "example"}), wire({"b", "example"}),
+              wire({"d", "example"})},
+             {256, 20, 20, 5})
+              .names ==
+          std::vector<std::string>{"d.example", "a.example", "b.example", "c.example"});
     // RFC 7505: "." says this domain takes no mail.
     CHECK(mx({std::string(1, '\0')}).status == resolver::Status::nodata);
     // Too short for a preference and a name.
