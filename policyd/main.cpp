@@ -110,7 +110,20 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             (arg == "report" && line.command == "serve") ||
             (arg == "test" && line.command == "serve")) {
             line.command = std::string(arg);
-        } else if (arg == "--config") {
+            continue;
+        }
+        if (line.command == "doctor") {
+            std::string error;
+            const auto taken = policyd::doctor_option(args, i, line.doctor, error);
+            if (taken == policyd::OptionResult::error) {
+                std::cerr << "rdns-policyd: " << error << "\n" << policyd::usage();
+                return kExitUsage;
+            }
+            if (taken == policyd::OptionResult::taken) {
+                continue;
+            }
+        }
+        if (arg == "--config") {
             line.config = value(arg);
         } else if (arg == "--listen") {
             line.overrides.listen.push_back(value(arg));
@@ -120,19 +133,6 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
             line.overrides.unbound_config = value(arg);
         } else if (arg == "--stdio") {
             line.stdio = true;
-        } else if (line.command == "doctor" && arg == "--ip") {
-            line.doctor.ip = value(arg);
-        } else if (line.command == "doctor" && arg == "--helo") {
-            line.doctor.helo = value(arg);
-        } else if (line.command == "doctor" && arg == "--dnsbl") {
-            std::string zone = policyd::to_lower(value(arg));
-            if (!policyd::is_dns_name(zone) || zone.find('.') == std::string::npos) {
-                std::cerr << "rdns-policyd: --dnsbl needs a blocklist's DNS zone, e.g. "
-                             "zen.spamhaus.org\n";
-                return kExitUsage;
-            }
-            line.doctor.dnsbl.push_back(std::move(zone));
-            line.doctor.dnsbl_given = true;
         } else if (line.command == "print-defaults" && arg == "--profile") {
             line.profile = value(arg);
             if (rules::find_profile(line.profile) == nullptr) {
@@ -187,9 +187,12 @@ int parse_command_line(int argc, char** argv, CommandLine& line) {
         line.explain.client_address = line.positional[0];
         line.explain.helo_name = line.positional.size() > 1 ? line.positional[1] : "";
     }
-    if (line.command == "doctor" && line.doctor.ip.empty()) {
-        std::cerr << "rdns-policyd: doctor needs --ip IP (and --helo NAME)\n" << policyd::usage();
-        return kExitUsage;
+    if (line.command == "doctor") {
+        if (const std::string problem = policyd::doctor_request_error(line.doctor);
+            !problem.empty()) {
+            std::cerr << "rdns-policyd: " << problem << "\n" << policyd::usage();
+            return kExitUsage;
+        }
     }
     if (line.command == "test" && line.positional.empty()) {
         std::cerr << "rdns-policyd: test needs CASES\n" << policyd::usage();

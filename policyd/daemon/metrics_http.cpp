@@ -22,8 +22,8 @@
 #include <string_view>
 #include <utility>
 
+#include "policyd/base/watchdog.hpp"
 #include "policyd/daemon/listeners.hpp"
-#include "policyd/daemon/watchdog.hpp"
 #include "policyd/metrics/metrics.hpp"
 
 namespace policyd {

@@ -28,12 +28,12 @@
 
 #include "policyd/answer/responder.hpp"
 #include "policyd/base/sanitize.hpp"
+#include "policyd/base/watchdog.hpp"
 #include "policyd/config/stack.hpp"
 #include "policyd/daemon/listeners.hpp"
 #include "policyd/daemon/logging.hpp"
 #include "policyd/daemon/metrics_http.hpp"
 #include "policyd/daemon/systemd.hpp"
-#include "policyd/daemon/watchdog.hpp"
 #include "policyd/metrics/alarms.hpp"
 #include "policyd/metrics/metrics.hpp"
 #include "policyd/protocol/codec.hpp"

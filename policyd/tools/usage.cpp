@@ -31,9 +31,18 @@ constexpr std::string_view kUsage = R"(Usage:
                                                   per hour; TIME: YYYY-MM-DD [HH:MM[:SS]],
                                                   today, yesterday, now, -24h, "2d ago"
                                                   (default: the last 24 hours)
+  rdns-policyd doctor HOST[:PORT]... [--mx DOMAIN]... [--port N] [--ehlo-as NAME]
+               [--timeout SECONDS] [--dnsbl ZONE]... [--json]
   rdns-policyd doctor --ip IP --helo NAME [--dnsbl ZONE]... [--json]
-                                                  audit a sending server's own PTR, HELO and
-                                                  blocklist entries as receivers judge them;
+  rdns-policyd doctor --postfix [CONFIG_DIR] [--ip IP] [--dnsbl ZONE]... [--json]
+                                                  audit a mail server's own PTR, banner,
+                                                  EHLO reply, HELO and blocklist entries as
+                                                  receivers judge them: HOST (every address
+                                                  of a name; [IPv6]:PORT) and the MX hosts
+                                                  of DOMAIN are connected to (EHLO, QUIT);
+                                                  --ip/--helo and --postfix (what postconf
+                                                  says this Postfix announces) are not;
+                                                  --port 25 and --timeout 30 by default;
                                                   exit 0 good, 1 warnings, 2 failures,
                                                   3 could not check
   rdns-policyd print-defaults                     print every setting with its default

@@ -155,9 +155,10 @@ class DnsFixture:
     transparent so the forwarder is asked, and the silent clients' reverse
     names sent to a socket that never answers."""
 
-    def __init__(self, workdir: str, zone_file: str = ZONE_FILE):
+    def __init__(self, workdir: str, zone_file: str = ZONE_FILE, transparent: tuple = ()):
         self.workdir = workdir
         self.dns = TestDns(zone_file)
+        self.transparent = list(transparent)  # more zones libunbound must not answer itself
 
     def __enter__(self) -> "DnsFixture":
         with contextlib.ExitStack() as stack:
@@ -165,7 +166,7 @@ class DnsFixture:
             self.silent = stack.enter_context(SilentUdp())
             self.unbound_config = write_unbound_config(
                 self.workdir,
-                ["127.in-addr.arpa.", "test."],
+                ["127.in-addr.arpa.", "test.", *self.transparent],
                 unblock_lan_zones=True,
                 forward_zones=[(reverse_name_v4(c), self.silent.port) for c in SILENT_CLIENTS],
             )
@@ -454,14 +455,16 @@ def binary_from_argv() -> str:
     return binary
 
 
-def main_with_dns(runner: Runner, prefix: str, make_context, set_up=None, zone=None) -> int:
+def main_with_dns(runner: Runner, prefix: str, make_context, set_up=None, zone=None,
+                  transparent: tuple = ()) -> int:
     """The main() of an e2e script whose tests need only the DNS fixture:
     a work directory, a context from make_context() with .binary, .workdir
     and .dns set, every test of `runner` run on it; the exit status.
     set_up(ctx, stack), when given, starts what the tests share once the
     DNS is up (entering it on `stack`) and returns False if that failed.
     zone(ctx), when given, writes the ldns-testns data to serve instead of
-    zone.testns and returns its path (an exception is a set-up failure)."""
+    zone.testns and returns its path (an exception is a set-up failure).
+    transparent: more zones for DnsFixture to send to the test DNS."""
     started = time.monotonic()
     binary = binary_from_argv()
     with workdir(prefix) as wd:
@@ -476,7 +479,7 @@ def main_with_dns(runner: Runner, prefix: str, make_context, set_up=None, zone=N
                 runner.fail_setup("writing the DNS data")
                 return runner.finish(started)
         with contextlib.ExitStack() as stack:
-            dns = DnsFixture(wd, zone_file)
+            dns = DnsFixture(wd, zone_file, transparent)
             ctx.dns = runner.set_up(stack, "test DNS set-up", dns, "ldns-testns output")
             if ctx.dns is not None and (set_up is None or set_up(ctx, stack)):
                 runner.run(ctx)

@@ -74,8 +74,13 @@ def doctor(ctx: Context, ip: str, helo: str, *extra: str) -> tuple[int, dict]:
     result = subprocess.run([*base, "--json"], capture_output=True, text=True,
                             timeout=START_TIMEOUT)
     check(result.stdout.strip() != "", f"doctor printed nothing; stderr {result.stderr!r}")
-    report = json.loads(result.stdout)
-    check_equal(report["exit_status"], result.returncode, "the report's exit status")
+    whole = json.loads(result.stdout)
+    check_equal(whole["exit_status"], result.returncode, "the report's exit status")
+    check_equal(len(whole["servers"]), 1, "servers audited")
+    report = whole["servers"][0]
+    check_equal((report["ip"], report["port"], report["helo"]), (ip, 0, helo),
+                "what was audited")
+    check_equal(report["exit_status"], result.returncode, "the server's exit status")
     text = subprocess.run(base, capture_output=True, text=True, timeout=START_TIMEOUT)
     check_equal(text.returncode, result.returncode, "text and --json exit alike")
     for c in report["checks"]:
@@ -175,7 +180,8 @@ def dns_timeout_is_could_not_check(ctx: Context) -> None:
 @runner.test
 def bad_arguments_are_refused(ctx: Context) -> None:
     for args in (["--ip", "not-an-ip", "--helo", "x.example"], ["--helo", "x.example"],
-                 ["--ip", "127.0.0.2", "--dnsbl", "no zone"]):
+                 ["--ip", "127.0.0.2", "--dnsbl", "no zone"], [],
+                 ["--postfix", "/nonexistent/postfix-config"]):
         result = subprocess.run([ctx.binary, "doctor", "--config", POLICY_FILE,
                                  *ctx.dns.daemon_args(), *args],
                                 capture_output=True, text=True, timeout=START_TIMEOUT)
